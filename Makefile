@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fulfillment)
+
+.PHONY: run test lint venv migrate demo-data diagram clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+demo-data: migrate
+
+# Web server, django-q2 workers and the simulated picker in one process group; Ctrl-C stops all.
+run: demo-data
+	@echo "Serving http://127.0.0.1:8000/ (admin at /admin/) with workers; Ctrl-C stops everything."
+	@bash -c 'trap "kill 0" INT TERM EXIT; \
+		$(PY) manage.py qcluster & \
+		$(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
+		wait'
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: venv
+	@DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
+	$(MAKE) --no-print-directory lint
+	DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m pytest $(PYTEST_ARGS)
+
+diagram: venv
+	$(PY) manage.py graph_transitions fulfillment.Order -o docs/order-states.png
+
+clean:
+	rm -rf $(VENV) var

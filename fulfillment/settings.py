@@ -1,0 +1,175 @@
+"""Django settings for the fulfillment service, configured from the environment.
+
+Nothing set: an SQLite file and django-q2's ORM broker, so `make run` works on a bare machine.
+`DATABASE_URL=postgres://...` selects PostgreSQL; `REDIS_URL` selects the Redis broker.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DEBUG", default=False)
+# Without SECRET_KEY a random one is made per process start: sessions then do not survive a
+# restart, which is fine for the demo and never leaks a committed secret.
+SECRET_KEY = env_str("SECRET_KEY") or get_random_secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_fsm",
+    "django_q",
+    "rest_framework",
+    "processes",
+    "fulfillment.apps.FulfillmentConfig",
+    "fulfillment.simulators",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "fulfillment.urls"
+WSGI_APPLICATION = "fulfillment.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_environment() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url:
+        VAR_DIR.mkdir(exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "fulfillment.sqlite3",
+            # The web server and the workers write at once: IMMEDIATE makes a transaction take
+            # the write lock up front (no failed read-to-write upgrade), WAL lets readers go on.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from None
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be postgres://...; leave it unset for SQLite.")
+    return config
+
+
+_default_db = _database_from_environment()
+DATABASES = {
+    "default": _default_db,
+    # The service simulators keep their ledgers through their own connection, as a remote
+    # service would: their writes commit on their own, whatever our transaction does.
+    "simulators": {**_default_db, "TEST": {"MIRROR": "default"}},
+}
+DATABASE_ROUTERS = ["fulfillment.simulators.routers.SimulatorRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+Q_CLUSTER = {
+    "name": "fulfillment",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    # The engine keeps its own journal and retries: django-q2 must not re-run a failed task.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": -1,
+    # A task may run this long (the sweeper's loop is the longest, see processes.conf);
+    # `retry` must exceed it, or the ORM broker hands a running task out a second time.
+    "timeout": 90,
+    "retry": 120,
+    "catch_up": False,
+    "poll": 0.2,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerEmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")
+ADMINS = [("Operators", env_str("OPERATORS_EMAIL", "operators@fulfillment.localhost"))]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "processes": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "fulfillment": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# The engine's own knobs; see processes/conf.py for their meaning and defaults.
+PROCESSES = {
+    "SWEEP_INTERVAL": env_float("SWEEP_INTERVAL", 0.5, minimum=0.05, maximum=60),
+}
+
+# Fault injection of the service simulators; see fulfillment/simulators/faults.py.
+SIMULATORS = {
+    "TRANSIENT_ERROR_RATE": env_float("SIM_TRANSIENT_ERROR_RATE", 0.05, maximum=1),
+    "AMBIGUOUS_TIMEOUT_RATE": env_float("SIM_AMBIGUOUS_TIMEOUT_RATE", 0.02, maximum=1),
+    "LATENCY_MS": env_int("SIM_LATENCY_MS", 0),
+}
+# Seconds after which the simulated picker completes a pick task; unset disables it.
+# 0 completes them at the next look; a negative value is refused.
+SIMULATED_PICKER_DELAY = (
+    env_float("SIMULATED_PICKER_DELAY", 2.0) if env_bool("SIMULATED_PICKER", True) else None
+)

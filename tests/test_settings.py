@@ -1,0 +1,31 @@
+"""The deployment settings refuse bad environment values with a message naming the variable."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from fulfillment.environment import env_bool, env_float, env_int
+
+
+def test_bad_boolean_names_variable(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG='maybe' is not a boolean"):
+        env_bool("DEBUG")
+
+
+def test_bad_number_names_variable(monkeypatch):
+    monkeypatch.setenv("Q_WORKERS", "two")
+    with pytest.raises(ImproperlyConfigured, match="Q_WORKERS='two' is not a whole number"):
+        env_int("Q_WORKERS", 2, minimum=1)
+
+
+def test_rate_out_of_range_is_refused(monkeypatch):
+    monkeypatch.setenv("SIM_TRANSIENT_ERROR_RATE", "1.5")
+    with pytest.raises(ImproperlyConfigured, match="at most 1"):
+        env_float("SIM_TRANSIENT_ERROR_RATE", 0.0, maximum=1)
+
+
+def test_suite_runs_on_postgresql(db):
+    """The suite must never silently fall back to SQLite."""
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
