@@ -1,0 +1,88 @@
+"""The external services the order workflow calls, behind small interfaces.
+
+Each interface has a simulator in fulfillment.simulators, the default; a real client would
+implement the same methods and be named in settings (PAYMENT_GATEWAY, SHIPPING_CARRIER). Every
+method takes an idempotency key: calling it again with the same key and the same request
+returns the first answer and has no second effect.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from processes.exceptions import AmbiguousError, PermanentError, RetryableError
+
+
+class ServiceUnavailable(RetryableError):
+    """The service refused the call before doing anything (HTTP 503-like); safe to retry."""
+
+
+class ServiceTimeout(AmbiguousError):
+    """No answer in time: the effect may have happened. Retry with the same key to find out."""
+
+
+class PaymentDeclined(PermanentError):
+    """The card or token was refused by the payment provider."""
+
+
+class IdempotencyConflict(PermanentError):
+    """The key was used before with a different request: a bug on our side, never retried."""
+
+
+@dataclass(frozen=True)
+class Charge:
+    charge_id: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund; `refund_id` is None when no charge was ever made under the charge's key."""
+
+    refund_id: str | None
+    charge_id: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Label:
+    carrier: str
+    tracking_number: str
+    label_url: str
+
+
+@dataclass(frozen=True)
+class LabelVoid:
+    """A voided label; `tracking_number` is None when no label was made under the create key."""
+
+    tracking_number: str | None
+
+
+class PaymentGateway(Protocol):
+    def charge(
+        self, *, amount: Decimal, currency: str, token: str, reference: str, idempotency_key: str
+    ) -> Charge: ...
+
+    def refund(self, *, charge_key: str, reference: str, idempotency_key: str) -> Refund:
+        """Refund in full whatever charge was made under `charge_key`, if any."""
+
+
+class ShippingCarrier(Protocol):
+    def create_label(
+        self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str
+    ) -> Label: ...
+
+    def void_label(self, *, label_key: str, reference: str, idempotency_key: str) -> LabelVoid:
+        """Void whatever label was made under `label_key`, if any."""
+
+
+def payment_gateway() -> PaymentGateway:
+    return import_string(settings.PAYMENT_GATEWAY)()
+
+
+def shipping_carrier() -> ShippingCarrier:
+    return import_string(settings.SHIPPING_CARRIER)()

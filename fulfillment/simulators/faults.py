@@ -1,0 +1,84 @@
+"""Faults injected into simulated calls: deterministic rules from the FaultRule table, random ones
+from settings.
+
+Every call goes through `fault_before_effect` and, once its effect is committed,
+`fault_after_effect`. Both apply to replays too: a real service can fail on a retry as well.
+"""
+
+import random
+import time
+
+from django.db import transaction
+from django.db.models import Case, IntegerField, Value, When
+
+from fulfillment.gateways import ServiceTimeout, ServiceUnavailable
+from fulfillment.simulators.conf import simulator_setting
+from fulfillment.simulators.models import SIMULATORS_DB, FaultRule, Operation, Service
+
+Mode = FaultRule.Mode
+_rng = random.Random()
+
+
+def chance(rate: float) -> bool:
+    """True with probability `rate`; tests replace `_rng` to make it deterministic."""
+    return rate > 0 and _rng.random() < rate
+
+
+def fault_add(*, service: str, operation: str, mode: str, times: int = 1, reference: str = "") -> FaultRule:
+    """Make the next `times` matching calls fail in `mode`; a misspelt name raises ValueError."""
+    return FaultRule.objects.create(
+        service=Service(service),
+        operation=Operation(operation),
+        mode=Mode(mode),
+        remaining=times,
+        reference=reference,
+    )
+
+
+def inject(service: str, operation: str, reference: str = "") -> str | None:
+    """Consume one use of the best matching rule and return its mode, or None if none matches.
+
+    The rule is locked while it is decremented, so concurrent calls never share one use.
+    """
+    with transaction.atomic(using=SIMULATORS_DB):
+        rule = (
+            FaultRule.objects.select_for_update()
+            .filter(service=service, operation=operation, remaining__gt=0, reference__in=[reference, ""])
+            .order_by(_specific_first(reference), "id")
+            .first()
+        )
+        if rule is None:
+            return None
+        rule.remaining -= 1
+        rule.save(update_fields=["remaining"])
+        return rule.mode
+
+
+def _specific_first(reference: str) -> Case:
+    return Case(When(reference=reference, then=Value(0)), default=Value(1), output_field=IntegerField())
+
+
+def fault_before_effect(service: str, operation: str, reference: str = "") -> str | None:
+    """Wait the configured latency, then raise a fault that happens before any effect.
+
+    Returns the rule's mode otherwise, to be handed to `fault_after_effect`.
+    """
+    latency_ms = simulator_setting("LATENCY_MS")
+    if latency_ms:
+        time.sleep(latency_ms / 1000)
+    mode = inject(service, operation, reference)
+    if mode == Mode.UNAVAILABLE:
+        raise ServiceUnavailable(f"{service}.{operation}: unavailable (fault rule)")
+    if mode == Mode.TIMEOUT_BEFORE_EFFECT:
+        raise ServiceTimeout(f"{service}.{operation}: timed out before any effect (fault rule)")
+    if chance(simulator_setting("TRANSIENT_ERROR_RATE")):
+        raise ServiceUnavailable(f"{service}.{operation}: unavailable (random)")
+    return mode
+
+
+def fault_after_effect(service: str, operation: str, mode: str | None) -> None:
+    """Raise a timeout although the effect is committed: the caller cannot tell what happened."""
+    if mode == Mode.TIMEOUT_AFTER_EFFECT:
+        raise ServiceTimeout(f"{service}.{operation}: timed out after the effect (fault rule)")
+    if chance(simulator_setting("AMBIGUOUS_TIMEOUT_RATE")):
+        raise ServiceTimeout(f"{service}.{operation}: timed out after the effect (random)")

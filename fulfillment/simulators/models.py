@@ -1,0 +1,141 @@
+"""The simulated services' own ledgers, written only through the `simulators` connection.
+
+They are the remote side's truth: what was charged, refunded, labelled and mailed, whatever our
+own tables say. Uniqueness lives in the database so that racing calls produce one effect.
+"""
+
+from django.db import models
+
+SIMULATORS_DB = "simulators"
+
+
+class Service(models.TextChoices):
+    PAYMENT = "payment", "Payment gateway"
+    CARRIER = "carrier", "Carrier"
+    MAIL = "mail", "Mail"
+
+
+class Operation(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+    CREATE_LABEL = "create_label", "Create label"
+    VOID_LABEL = "void_label", "Void label"
+    SEND = "send", "Send mail"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to the first call made with a key, replayed to every later call.
+
+    `request_hash` detects a key reused with a different request. `error` is set when the stored
+    answer is a refusal (a decline), which replays as the same exception.
+    """
+
+    service = models.CharField(max_length=16, choices=Service.choices)
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    request_hash = models.CharField(max_length=64)
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    response = models.JSONField(default=dict)
+    error = models.CharField(max_length=32, blank=True)
+    error_message = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "key"], name="sim_idempotency_key_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.service}:{self.key}"
+
+
+class ChargeRecord(models.Model):
+    """One charge attempt as the gateway saw it; declined attempts are kept with their reason."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        DECLINED = "declined", "Declined"
+
+    charge_id = models.CharField(max_length=40, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reference = models.CharField(max_length=64, db_index=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    token = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    decline_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.charge_id} {self.amount} {self.currency} ({self.status})"
+
+
+class RefundRecord(models.Model):
+    """A full refund of one charge; the one-to-one key makes a second refund impossible."""
+
+    refund_id = models.CharField(max_length=40, unique=True)
+    charge = models.OneToOneField(ChargeRecord, on_delete=models.PROTECT, related_name="refund")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reference = models.CharField(max_length=64, db_index=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.refund_id} {self.amount}"
+
+
+class LabelRecord(models.Model):
+    """A shipping label the carrier issued; `voided_at` is set once, by the first void."""
+
+    tracking_number = models.CharField(max_length=14, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reference = models.CharField(max_length=64, db_index=True)
+    address = models.JSONField(default=dict)
+    weight_grams = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.tracking_number
+
+
+class SentMail(models.Model):
+    """A message the mailbox accepted, once per Message-ID; later offers only bump a counter."""
+
+    message_id = models.CharField(max_length=255, unique=True)
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    subject = models.CharField(max_length=255, blank=True)
+    from_email = models.CharField(max_length=255, blank=True)
+    recipients = models.JSONField(default=list)
+    body = models.TextField(blank=True)
+    duplicate_offers = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.message_id} {self.subject}"
+
+
+class FaultRule(models.Model):
+    """A fault to inject into the next `remaining` matching calls, for tests and chaos runs.
+
+    A blank `reference` matches any call; a rule naming a reference is preferred over a blank one.
+    """
+
+    class Mode(models.TextChoices):
+        UNAVAILABLE = "unavailable", "Unavailable (refused before any effect)"
+        TIMEOUT_AFTER_EFFECT = "timeout_after_effect", "Timeout after the effect"
+        TIMEOUT_BEFORE_EFFECT = "timeout_before_effect", "Timeout before any effect"
+
+    service = models.CharField(max_length=16, choices=Service.choices)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    mode = models.CharField(max_length=32, choices=Mode.choices)
+    remaining = models.PositiveIntegerField(default=1)
+    reference = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["service", "operation"], name="sim_faultrule_lookup")]
+
+    def __str__(self):
+        target = self.reference or "any"
+        return f"{self.service}.{self.operation} {self.mode} x{self.remaining} ({target})"
