@@ -17,14 +17,17 @@ $(STAMP): pyproject.toml
 
 migrate: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_schedules
 
 demo-data: migrate
+	$(PY) manage.py load_demo_data
 
 # Web server, django-q2 workers and the simulated picker in one process group; Ctrl-C stops all.
 run: demo-data
 	@echo "Serving http://127.0.0.1:8000/ (admin at /admin/) with workers; Ctrl-C stops everything."
 	@bash -c 'trap "kill 0" INT TERM EXIT; \
 		$(PY) manage.py qcluster & \
+		$(PY) manage.py simulate_picker & \
 		$(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
 		wait'
 

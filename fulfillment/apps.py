@@ -7,3 +7,9 @@ class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = "Fulfillment"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from fulfillment.workflow import ORDER_WORKFLOW
+        from processes.workflow import registry
+
+        registry.register(ORDER_WORKFLOW)

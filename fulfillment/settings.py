@@ -173,3 +173,9 @@ SIMULATORS = {
 SIMULATED_PICKER_DELAY = (
     env_float("SIMULATED_PICKER_DELAY", 2.0) if env_bool("SIMULATED_PICKER", True) else None
 )
+
+# The external services behind fulfillment.gateways; the simulators are the default.
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.PaymentGatewaySimulator")
+SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")
+# Seconds a pick task may stay open before the order is flagged for an operator.
+PICK_TIMEOUT = env_int("PICK_TIMEOUT", 4 * 3600, minimum=1)

@@ -5,3 +5,11 @@ class ProcessesConfig(AppConfig):
     name = "processes"
     verbose_name = "Processes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django_fsm.signals import post_transition
+
+        from processes import checks  # noqa: F401  (registers the system checks)
+        from processes.journal import on_post_transition
+
+        post_transition.connect(on_post_transition, dispatch_uid="processes.journal")

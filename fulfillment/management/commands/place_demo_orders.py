@@ -1,0 +1,110 @@
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django_q.tasks import async_task
+
+from fulfillment.demo import CATALOGUE
+from fulfillment.models import Order, OrderState
+from fulfillment.ordering import LineRequest, order_place
+from fulfillment.picking import simulated_picker_run
+from processes.journal import Actor
+from processes.models import ProcessEvent
+from processes.sweeper import LOOP_TASK
+
+TOKENS = ["tok_ok"] * 16 + ["tok_flaky"] * 3 + ["tok_declined"]
+ADDRESS = {
+    "name": "Demo Customer",
+    "line1": "1 Example Street",
+    "line2": "",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+
+class Command(BaseCommand):
+    help = "Place demo orders, drive them to completed or cancelled with workers, and print a summary."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--count", type=int, default=10)
+        parser.add_argument("--timeout", type=float, default=300, help="Seconds to wait for the orders.")
+        parser.add_argument(
+            "--no-workers",
+            action="store_true",
+            help="Do not start a qcluster here (one is already running, e.g. make run).",
+        )
+        parser.add_argument("--seed", type=int, default=None)
+
+    def handle(self, *args, count, timeout, no_workers, seed, **options):
+        if not 1 <= count <= 100_000:
+            raise CommandError(f"--count must be between 1 and 100000, not {count}.")
+        if timeout <= 0:
+            raise CommandError(f"--timeout must be positive, not {timeout}.")
+        rng = random.Random(seed)
+        cluster = None if no_workers else self._start_cluster()
+        try:
+            started = time.monotonic()
+            ids = [self._place(rng).pk for _ in range(count)]
+            self.stdout.write(f"Placed {count} orders; waiting for them to finish...")
+            finished = self._wait(ids, started + timeout)
+            self._summary(ids, time.monotonic() - started, finished)
+        finally:
+            if cluster:
+                cluster.terminate()
+                cluster.wait(timeout=30)
+
+    def _place(self, rng):
+        lines = [
+            LineRequest(sku=sku, quantity=rng.randint(1, 3))
+            for sku, *_ in rng.sample(CATALOGUE, rng.randint(1, 3))
+        ]
+        return order_place(
+            email=f"customer{rng.randint(1, 999)}@example.com",
+            shipping_address=ADDRESS,
+            lines=lines,
+            payment_token=rng.choice(TOKENS),
+            actor=Actor("client", "place_demo_orders"),
+        )
+
+    def _start_cluster(self):
+        self.stdout.write("Starting a qcluster for the run (use --no-workers beside `make run`).")
+        async_task(LOOP_TASK, task_name="sweeper loop")
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _wait(self, ids, deadline) -> bool:
+        delay = settings.SIMULATED_PICKER_DELAY or 0.0
+        while time.monotonic() < deadline:
+            simulated_picker_run(delay=delay)
+            open_orders = (
+                Order.objects.filter(pk__in=ids)
+                .exclude(state__in=[OrderState.COMPLETED, OrderState.CANCELLED])
+                .exclude(needs_attention=True)
+            )
+            if not open_orders.exists():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def _summary(self, ids, elapsed, finished):
+        orders = Order.objects.filter(pk__in=ids)
+        states = Counter(orders.values_list("state", flat=True))
+        attention = orders.filter(needs_attention=True).count()
+        self.stdout.write(f"{len(ids)} orders in {elapsed:.1f}s{'' if finished else ' (timed out waiting)'}:")
+        for state, n in sorted(states.items(), key=lambda item: -item[1]):
+            self.stdout.write(f"  {state:<20} {n}")
+        self.stdout.write(f"  needs attention      {attention}")
+        why = ProcessEvent.objects.filter(process_id__in=ids, transition="start_compensation")
+        for reason, n in Counter(why.values_list("reason", flat=True)).most_common(5):
+            self.stdout.write(f"  compensated because: {reason} × {n}")
+        if not finished:
+            raise CommandError("Some orders did not finish in time; see the admin for their journal.")

@@ -1,0 +1,298 @@
+"""The order domain: catalogue, stock, orders and what each fulfilment step leaves behind.
+
+The order's state is a django-fsm state machine whose guards check these rows, so impossible
+states (a label without a reservation, completion without a pick) cannot be reached even by a
+buggy caller. The database keeps the rest honest with check and unique constraints.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django_fsm import FSMField, transition
+
+from processes import clock
+from processes.models import Process
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    weight_grams = models.PositiveIntegerField(default=500)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative")]
+
+    def __str__(self):
+        return f"{self.sku} {self.name}"
+
+
+class Warehouse(models.Model):
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Stock(models.Model):
+    """How many of a product a warehouse holds, and how many of those are promised to orders."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock")
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "stock"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "warehouse"], name="stock_one_row_per_product_warehouse"
+            ),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} @ {self.warehouse.code}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class OrderState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PAYMENT_CHARGED = "payment_charged", "Payment charged"
+    INVENTORY_RESERVED = "inventory_reserved", "Inventory reserved"
+    LABEL_CREATED = "label_created", "Label created"
+    AWAITING_PICK = "awaiting_pick", "Awaiting pick"
+    PICKED = "picked", "Picked"
+    COMPLETED = "completed", "Completed"
+    COMPENSATING = "compensating", "Compensating"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+S = OrderState
+UNDOABLE = [S.RECEIVED, S.PAYMENT_CHARGED, S.INVENTORY_RESERVED, S.LABEL_CREATED, S.AWAITING_PICK, S.PICKED]
+
+
+class Order(Process):
+    """A customer's order, fulfilled step by step by the order workflow (fulfillment.workflow)."""
+
+    state = FSMField(default=S.RECEIVED, choices=S.choices, protected=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    email = models.EmailField()
+    shipping_address = models.JSONField()
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="orders")
+    payment_token = models.CharField(max_length=64)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+
+    class Meta(Process.Meta):
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative")]
+
+    def __str__(self):
+        return f"Order {self.pk}"
+
+    # Guards: each reads the rows the step wrote, so a transition proves its precondition.
+    def has_payment(self) -> bool:
+        return Payment.objects.filter(order=self, status=Payment.Status.CHARGED).exists()
+
+    def has_reservation(self) -> bool:
+        return self.reservations.filter(released_at__isnull=True).exists()
+
+    def has_live_label(self) -> bool:
+        return self.shipments.filter(voided_at__isnull=True).exists()
+
+    def has_pick_task(self) -> bool:
+        return PickTask.objects.filter(order=self, status__in=PickTask.OPEN_STATUSES).exists()
+
+    def pick_is_done(self) -> bool:
+        return PickTask.objects.filter(order=self, status=PickTask.Status.DONE).exists()
+
+    def nothing_left_to_undo(self) -> bool:
+        return not (
+            self.has_payment() or self.has_reservation() or self.has_live_label() or self.has_pick_task()
+        )
+
+    @transition(field=state, source=S.RECEIVED, target=S.PAYMENT_CHARGED, conditions=[has_payment])
+    def mark_payment_charged(self):
+        """The payment gateway charged the order's total."""
+
+    @transition(
+        field=state, source=S.PAYMENT_CHARGED, target=S.INVENTORY_RESERVED, conditions=[has_reservation]
+    )
+    def mark_inventory_reserved(self):
+        """Every line's quantity is reserved in the order's warehouse."""
+
+    @transition(
+        field=state,
+        source=S.INVENTORY_RESERVED,
+        target=S.LABEL_CREATED,
+        conditions=[has_reservation, has_live_label],
+    )
+    def mark_label_created(self):
+        """The carrier issued a shipping label for the reserved goods."""
+
+    @transition(
+        field=state,
+        source=S.LABEL_CREATED,
+        target=S.AWAITING_PICK,
+        conditions=[has_live_label, has_pick_task],
+    )
+    def open_pick(self):
+        """A pick task waits for a warehouse worker."""
+
+    @transition(field=state, source=S.AWAITING_PICK, target=S.PICKED, conditions=[pick_is_done])
+    def mark_picked(self):
+        """A worker confirmed every line was picked."""
+
+    @transition(field=state, source=S.PICKED, target=S.COMPLETED, conditions=[pick_is_done, has_payment])
+    def complete(self):
+        """The confirmation was sent: the order is fulfilled."""
+
+    @transition(field=state, source=UNDOABLE, target=S.COMPENSATING)
+    def start_compensation(self):
+        """The order cannot be completed: undo its completed steps in reverse."""
+
+    @transition(field=state, source=S.COMPENSATING, target=S.CANCELLED, conditions=[nothing_left_to_undo])
+    def mark_cancelled(self):
+        """Every effect was undone: refunded, stock released, label voided."""
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    sku = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.sku}"
+
+
+class Payment(models.Model):
+    """What we know the payment gateway did for an order."""
+
+    class Status(models.TextChoices):
+        CHARGED = "charged", "Charged"
+        REFUNDED = "refunded", "Refunded"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="payment")
+    charge_id = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status, default=Status.CHARGED)
+    refund_id = models.CharField(max_length=64, blank=True)
+    charged_at = models.DateTimeField(default=clock.now)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.charge_id} {self.amount} {self.currency} ({self.status})"
+
+
+class Reservation(models.Model):
+    """Stock promised to an order; live until released."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="reservations")
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=clock.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "stock"],
+                condition=Q(released_at__isnull=True),
+                name="reservation_one_live_per_stock",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} of {self.stock_id} for {self.order_id}"
+
+
+class Shipment(models.Model):
+    """A shipping label the carrier issued; at most one live (not voided) per order."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    carrier = models.CharField(max_length=32)
+    tracking_number = models.CharField(max_length=64, unique=True)
+    label_url = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=clock.now)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(voided_at__isnull=True), name="shipment_one_live_label"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.carrier} {self.tracking_number}"
+
+
+class PickTask(models.Model):
+    """The human step: a warehouse worker picks the order's lines."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLAIMED = "claimed", "Claimed"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATUSES = (Status.OPEN, Status.CLAIMED)
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="pick_task")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="pick_tasks")
+    status = models.CharField(max_length=16, choices=Status, default=Status.OPEN)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=clock.now)
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["warehouse", "due_at"],
+                condition=Q(status__in=["open", "claimed"]),
+                name="picktask_open_by_due",
+            )
+        ]
+
+    def __str__(self):
+        return f"Pick {self.order_id} ({self.status})"
+
+
+class Notification(models.Model):
+    """An email we sent about an order; the Message-ID is deterministic, so at most one each."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    message_id = models.CharField(max_length=200, unique=True)
+    sent_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self):
+        return f"{self.kind} {self.message_id}"

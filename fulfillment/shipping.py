@@ -1,0 +1,25 @@
+"""Record the carrier's labels; at most one live label per order (a database constraint)."""
+
+from fulfillment.gateways import Label, LabelVoid
+from fulfillment.models import Order, Shipment
+from processes import clock
+
+
+def shipment_record_label(*, order: Order, label: Label) -> Shipment:
+    shipment, _ = Shipment.objects.get_or_create(
+        tracking_number=label.tracking_number,
+        defaults={"order": order, "carrier": label.carrier, "label_url": label.label_url},
+    )
+    return shipment
+
+
+def shipment_record_void(*, order: Order, void: LabelVoid) -> int:
+    if void.tracking_number is None:
+        return 0
+    return Shipment.objects.filter(
+        order=order, tracking_number=void.tracking_number, voided_at__isnull=True
+    ).update(voided_at=clock.now())
+
+
+def order_weight_grams(order: Order) -> int:
+    return sum(line.quantity * line.product.weight_grams for line in order.lines.select_related("product"))

@@ -1,0 +1,129 @@
+"""The five steps of fulfilling an order: what each does, how it is undone, how it retries.
+
+`call` talks to another service, outside any transaction, with the step's idempotency key;
+`record` writes what happened and makes the order's transition under its row lock. The engine
+(processes) supplies retries, leases, journal and compensation.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from fulfillment import inventory, notifications, payments, picking, shipping
+from fulfillment.gateways import payment_gateway, shipping_carrier
+from processes.workflow import OnExhausted, RetryPolicy, Step, WaitStep
+
+
+class ChargePayment(Step):
+    name = "charge_payment"
+    retry = RetryPolicy(
+        max_attempts=6, backoff_base=1.0, backoff_cap=30.0, on_exhausted=OnExhausted.COMPENSATE
+    )
+    attempt_timeout = 15.0
+    expected_duration = timedelta(minutes=2)
+
+    def call(self, order, ctx):
+        return payment_gateway().charge(
+            amount=order.total,
+            currency=order.currency,
+            token=order.payment_token,
+            reference=str(order.pk),
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    def record(self, order, charge, ctx):
+        payments.payment_record_charge(order=order, charge=charge)
+        order.mark_payment_charged()
+
+    def undo_call(self, order, ctx):
+        return payment_gateway().refund(
+            charge_key=ctx.forward_key, reference=str(order.pk), idempotency_key=ctx.idempotency_key
+        )
+
+    def undo_record(self, order, refund, ctx):
+        payments.payment_record_refund(order=order, refund=refund)
+
+
+class ReserveInventory(Step):
+    name = "reserve_inventory"
+    retry = RetryPolicy(
+        max_attempts=5, backoff_base=0.5, backoff_cap=10.0, on_exhausted=OnExhausted.COMPENSATE
+    )
+    expected_duration = timedelta(minutes=1)
+
+    def record(self, order, result, ctx):
+        inventory.inventory_reserve(order=order)
+        order.mark_inventory_reserved()
+
+    def undo_record(self, order, result, ctx):
+        inventory.inventory_release(order=order)
+
+
+class CreateLabel(Step):
+    name = "create_label"
+    retry = RetryPolicy(
+        max_attempts=6, backoff_base=1.0, backoff_cap=60.0, on_exhausted=OnExhausted.COMPENSATE
+    )
+    attempt_timeout = 20.0
+    expected_duration = timedelta(minutes=5)
+
+    def call(self, order, ctx):
+        return shipping_carrier().create_label(
+            reference=str(order.pk),
+            address=order.shipping_address,
+            weight_grams=shipping.order_weight_grams(order),
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    def record(self, order, label, ctx):
+        shipping.shipment_record_label(order=order, label=label)
+        order.mark_label_created()
+
+    def undo_call(self, order, ctx):
+        return shipping_carrier().void_label(
+            label_key=ctx.forward_key, reference=str(order.pk), idempotency_key=ctx.idempotency_key
+        )
+
+    def undo_record(self, order, void, ctx):
+        shipping.shipment_record_void(order=order, void=void)
+
+
+class WaitForPick(WaitStep):
+    name = picking.PICK_STEP
+    on_timeout = OnExhausted.NEEDS_ATTENTION
+
+    @property
+    def timeout(self):
+        return timedelta(seconds=settings.PICK_TIMEOUT)
+
+    @property
+    def expected_duration(self):
+        return self.timeout
+
+    def record(self, order, result, ctx):
+        picking.pick_task_open(order=order, due_in=self.timeout)
+        order.open_pick()
+
+    def on_signal(self, order, payload, ctx):
+        picking.pick_task_mark_done(order=order, worker_id=payload.get("worker_id"))
+        order.mark_picked()
+
+    def undo_record(self, order, result, ctx):
+        picking.pick_task_cancel(order=order)
+
+
+class SendConfirmation(Step):
+    name = "send_confirmation"
+    # A confirmation that cannot be sent is no reason to refund a picked order: ask a person.
+    retry = RetryPolicy(
+        max_attempts=8, backoff_base=2.0, backoff_cap=300.0, on_exhausted=OnExhausted.NEEDS_ATTENTION
+    )
+    attempt_timeout = 20.0
+    expected_duration = timedelta(minutes=5)
+
+    def call(self, order, ctx):
+        return notifications.confirmation_send(order=order)
+
+    def record(self, order, message_id, ctx):
+        notifications.confirmation_record(order=order, message_id=message_id)
+        order.complete()

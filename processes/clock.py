@@ -1,0 +1,39 @@
+"""The engine's one clock, which tests can freeze and move instead of sleeping.
+
+Every time the engine reads goes through `now()`. A frozen clock only affects the current
+process: tests that run real workers use the real clock.
+"""
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+_frozen_at: datetime | None = None
+
+
+def now() -> datetime:
+    return _frozen_at if _frozen_at is not None else timezone.now()
+
+
+@contextmanager
+def frozen(at: datetime | None = None):
+    """Stop time at `at` (default: the real now) for the block; `advance()` moves it."""
+    global _frozen_at
+    previous = _frozen_at
+    _frozen_at = at or timezone.now()
+    try:
+        yield
+    finally:
+        _frozen_at = previous
+
+
+def advance(delta: timedelta | float) -> datetime:
+    """Move a frozen clock forward by a timedelta or a number of seconds."""
+    global _frozen_at
+    if _frozen_at is None:
+        raise RuntimeError("advance() needs a frozen clock: use `with clock.frozen():` first.")
+    if not isinstance(delta, timedelta):
+        delta = timedelta(seconds=delta)
+    _frozen_at += delta
+    return _frozen_at

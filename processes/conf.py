@@ -1,0 +1,28 @@
+"""The engine's settings, read lazily from `settings.PROCESSES` with defaults.
+
+Read at call time, never at import, so tests can override them; `processes.checks` rejects
+bad values at start-up with a message that names the key.
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Seconds between two sweeps of the sweeper loop: bounds how late a due retry starts.
+    "SWEEP_INTERVAL": 0.5,
+    # How long one sweeper task loops before handing over to its successor.
+    "SWEEPER_RUN_SECONDS": 60.0,
+    # Processes one sweep re-enqueues per workflow at most.
+    "SWEEP_BATCH": 500,
+    # A wake-up sent this long ago without the process being claimed is taken as lost.
+    "REDELIVER_AFTER": 30.0,
+    # Extra seconds a lease lasts past the step's attempt timeout.
+    "LEASE_GRACE": 5.0,
+    # Steps one task runs back to back before handing the process back to the queue.
+    "CHAIN_STEPS": 20,
+    # Wall-clock budget of one task's chain, kept well under the queue's task timeout.
+    "CHAIN_SECONDS": 20.0,
+}
+
+
+def get(name: str):
+    return {**DEFAULTS, **getattr(settings, "PROCESSES", {})}[name]

@@ -1,0 +1,33 @@
+"""The engine's one error hierarchy: how a step's failure is to be treated.
+
+A step's action raises one of these (or any other exception, treated as retryable). The retry
+policy of the step decides what happens next; see processes.workflow.RetryPolicy.
+"""
+
+
+class StepError(Exception):
+    """Base class of errors that a step's action raises on purpose."""
+
+
+class RetryableError(StepError):
+    """A transient failure: the same call with the same idempotency key may succeed later."""
+
+
+class AmbiguousError(RetryableError):
+    """The call's outcome is unknown (a timeout): the effect may or may not have happened.
+
+    Never treated as failure: it is resolved by retrying with the same idempotency key, which
+    returns the stored outcome if the effect happened.
+    """
+
+
+class PermanentError(StepError):
+    """A definitive business refusal (card declined, out of stock): retrying cannot help."""
+
+
+class IllegalTransition(Exception):
+    """A transition was asked for that the process's current state does not allow."""
+
+
+class ProcessStateError(Exception):
+    """An engine operation was asked for that the process's engine status does not allow."""

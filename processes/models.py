@@ -1,0 +1,177 @@
+"""The engine's tables: the abstract process row and the append-only journal.
+
+One row, one lock: everything the engine needs to run a process (current step, attempts, when
+it is due, its lease) lives on the process row itself, so a single `SELECT ... FOR UPDATE`
+serialises every change to one process.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin
+
+from processes import clock
+
+
+class Direction(models.TextChoices):
+    FORWARD = "forward", "Forward"
+    COMPENSATE = "compensate", "Compensating"
+
+
+class RunStatus(models.TextChoices):
+    READY = "ready", "Ready"  # a step is due, running or backing off
+    WAITING = "waiting", "Waiting"  # parked until a signal (a person) or its deadline
+    FINISHED = "finished", "Finished"  # completed or fully compensated
+
+
+class Process(FSMModelMixin, models.Model):
+    """Abstract base of a durable process: FSM state plus the engine's bookkeeping.
+
+    `next_run_at` is the single "look at me at" time the sweeper scans: the due time of a
+    step or retry, the end of a running attempt's lease, or the deadline of a wait. NULL means
+    nothing is due (finished, or needs attention).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = FSMField(default="new", protected=True)
+    workflow_version = models.PositiveIntegerField(default=1)
+
+    step = models.CharField(max_length=64, blank=True)
+    direction = models.CharField(max_length=16, choices=Direction, default=Direction.FORWARD)
+    run_status = models.CharField(max_length=16, choices=RunStatus, default=RunStatus.READY)
+    completed_steps = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    fence = models.PositiveBigIntegerField(default=0)
+
+    last_error = models.TextField(blank=True)
+    needs_attention = models.BooleanField(default=False)
+    attention_reason = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(default=clock.now)
+    state_changed_at = models.DateTimeField(default=clock.now)
+    step_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        indexes = [
+            models.Index(
+                fields=["next_run_at"],
+                name="%(app_label)s_%(class)s_due",
+                condition=Q(next_run_at__isnull=False),
+            ),
+            models.Index(
+                fields=["-updated_at"],
+                name="%(app_label)s_%(class)s_attn",
+                condition=Q(needs_attention=True),
+            ),
+            models.Index(fields=["state", "-created_at"], name="%(app_label)s_%(class)s_state"),
+        ]
+
+    def save(self, *args, **kwargs):
+        """Save the row and, in the same transaction, the journal events of its transitions."""
+        from processes import journal
+
+        adding = self._state.adding
+        self.updated_at = clock.now()
+        if update_fields := kwargs.get("update_fields"):
+            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)
+        journal.flush(self, created=adding, using=kwargs.get("using"))
+
+    @classmethod
+    def label(cls) -> str:
+        return cls._meta.label_lower
+
+
+class ActorType(models.TextChoices):
+    SYSTEM = "system", "System"
+    OPERATOR = "operator", "Operator"
+    WORKER = "worker", "Warehouse worker"
+    CLIENT = "client", "API client"
+
+
+class EventKind(models.TextChoices):
+    TRANSITION = "transition", "Transition"
+    RETRY_SCHEDULED = "retry", "Retry scheduled"
+    ATTENTION = "attention", "Needs attention"
+    LEASE_EXPIRED = "lease_expired", "Lease expired"
+    OPERATOR_ACTION = "operator", "Operator action"
+    NOTE = "note", "Note"
+
+
+class ProcessEvent(models.Model):
+    """Append-only journal entry: a transition or another action taken on a process."""
+
+    process_type = models.CharField(max_length=100)
+    process_id = models.UUIDField()
+    kind = models.CharField(max_length=16, choices=EventKind, default=EventKind.TRANSITION)
+    from_state = models.CharField(max_length=64, blank=True)
+    to_state = models.CharField(max_length=64, blank=True)
+    transition = models.CharField(max_length=64, blank=True)
+    step = models.CharField(max_length=64, blank=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType, default=ActorType.SYSTEM)
+    actor = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["process_id", "created_at", "id"], name="processes_event_timeline")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        if self.kind == EventKind.TRANSITION:
+            return f"{self.from_state or '∅'} → {self.to_state}: {self.reason}"
+        return f"{self.get_kind_display()}: {self.reason}"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    LEASE_LOST = "lease_lost", "Lease lost (result discarded)"
+    ABANDONED = "abandoned", "Abandoned (worker gone)"
+
+
+class StepAttempt(models.Model):
+    """Append-only record of one attempt at a step (or its compensation)."""
+
+    process_type = models.CharField(max_length=100)
+    process_id = models.UUIDField()
+    step = models.CharField(max_length=64)
+    direction = models.CharField(max_length=16, choices=Direction, default=Direction.FORWARD)
+    attempt = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=200)
+    worker = models.CharField(max_length=128, blank=True)
+    fence = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(default=clock.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome, default=AttemptOutcome.RUNNING)
+    error_class = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["process_id", "started_at", "id"], name="processes_attempt_timeline")]
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"{self.step} #{self.attempt} ({self.direction}): {self.outcome}"
+
+
+class SweeperLease(models.Model):
+    """Who runs the sweeper loop right now: one loop at a time, across all machines."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    owner = models.CharField(max_length=128, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name}: {self.owner or 'free'}"

@@ -1,0 +1,102 @@
+"""Move a locked process between steps: forward, parked on a person, or undoing in reverse.
+
+Every function here works on a process row the caller holds locked and saves afterwards; none
+does I/O. They set the engine's bookkeeping and call the workflow's FSM transitions.
+"""
+
+from datetime import datetime
+
+from processes import journal
+from processes.models import Direction, RunStatus
+from processes.workflow import Step, WaitStep, Workflow
+
+
+def enter_step(process, step: Step, now: datetime) -> None:
+    """Make `step` the current one, due at once, with a fresh attempt count."""
+    process.step = step.name
+    process.attempts = 0
+    process.next_run_at = now
+    process.step_started_at = now
+    process.last_error = ""
+    forward = process.direction == Direction.FORWARD
+    process.deadline_at = now + step.deadline if forward and step.deadline else None
+
+
+def start(workflow: Workflow, process, now: datetime) -> None:
+    process.workflow_version = workflow.version
+    process.direction = Direction.FORWARD
+    process.run_status = RunStatus.READY
+    process.completed_steps = []
+    enter_step(process, workflow.first(), now)
+
+
+def step_succeeded(workflow: Workflow, process, step: Step, now: datetime) -> None:
+    """Apply the success of the current step's attempt: park, go on, or undo the next one."""
+    if process.direction == Direction.COMPENSATE:
+        process.completed_steps = process.completed_steps[:-1]
+        next_undo(workflow, process, now)
+    elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING:
+        park(process, step, now)
+    else:
+        complete_forward(workflow, process, step, now)
+
+
+def park(process, step: WaitStep, now: datetime) -> None:
+    """Wait for a person: nothing runs until a signal, or the deadline wakes the sweeper."""
+    process.run_status = RunStatus.WAITING
+    process.deadline_at = now + step.timeout
+    process.next_run_at = process.deadline_at
+
+
+def complete_forward(workflow: Workflow, process, step: Step, now: datetime) -> None:
+    process.completed_steps = [*process.completed_steps, step.name]
+    process.run_status = RunStatus.READY
+    following = workflow.after(step.name)
+    if following is None:
+        finish(process)
+    else:
+        enter_step(process, following, now)
+
+
+def begin_compensation(
+    workflow: Workflow, process, *, reason: str, include_current: bool, now: datetime
+) -> None:
+    """Turn the process around: undo its completed steps in reverse order.
+
+    `include_current` also undoes the step that was running, for when its effect may have
+    happened although we never saw it succeed (an unresolved timeout); undo calls are made to
+    tolerate an effect that never happened.
+    """
+    current = process.step
+    maybe_done = include_current and current and current not in process.completed_steps
+    if maybe_done and workflow.step(current).compensable:
+        process.completed_steps = [*process.completed_steps, current]
+    with journal.because(reason, step=current):
+        getattr(process, workflow.begin_compensation)()
+    process.direction = Direction.COMPENSATE
+    process.run_status = RunStatus.READY
+    next_undo(workflow, process, now)
+
+
+def next_undo(workflow: Workflow, process, now: datetime) -> None:
+    """Enter the latest completed step that has something to undo, or finish as cancelled."""
+    while process.completed_steps:
+        step = workflow.step(process.completed_steps[-1])
+        if step.compensable:
+            enter_step(process, step, now)
+            return
+        process.completed_steps = process.completed_steps[:-1]
+    with journal.because("every completed step was undone"):
+        getattr(process, workflow.finish_compensation)()
+    finish(process)
+
+
+def finish(process) -> None:
+    process.run_status = RunStatus.FINISHED
+    process.step = ""
+    process.next_run_at = None
+    process.deadline_at = None
+
+
+def is_due(process, now: datetime) -> bool:
+    return process.next_run_at is not None and process.next_run_at <= now and not process.needs_attention

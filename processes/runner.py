@@ -1,0 +1,258 @@
+"""Run a process's due steps: claim, call outside any transaction, apply under the lock.
+
+The protocol for a step that calls another service:
+1. claim: lock the row with SKIP LOCKED, take a lease (owner, expiry, fencing counter) and
+   write the attempt row; commit.
+2. call the service with no transaction open and no lock held, with the step's idempotency key
+   (the same for every attempt of that step of that process).
+3. apply: lock the row again, check the lease is still ours (same owner and fence), apply the
+   result as an FSM transition plus journal rows, and commit.
+A step with no external call (its work is ours, in the database) runs whole in the claim's
+transaction. A worker that dies mid-step leaves a lease that expires; the next claim counts
+the attempt as lost and retries it with the same key, so nothing is done twice.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+
+from processes import clock, conf, failures, journal, progress
+from processes.journal import Actor
+from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.wakeup import wake_on_commit, worker_name
+from processes.workflow import Step, StepContext, WaitStep, Workflow, registry
+
+logger = logging.getLogger("processes.runner")
+
+
+class LeaseExpired(Exception):
+    """The worker that held the step's lease stopped answering (crash, kill, deploy)."""
+
+
+@dataclass
+class Claim:
+    """A claimed attempt: what the worker needs to make the call and apply its result."""
+
+    workflow: Workflow
+    process: Any
+    step: Step
+    ctx: StepContext
+    worker: str
+    fence: int
+    attempt_id: int
+
+
+@dataclass
+class Outcome:
+    result: Any = None
+    error: BaseException | None = None
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_process(label: str, process_id, *, worker: str | None = None) -> int:
+    """Run the process's due steps back to back (bounded); returns how many were handled."""
+    workflow = registry.for_model(label)
+    worker = worker or worker_name()
+    started = time.monotonic()
+    for handled in range(conf.get("CHAIN_STEPS")):
+        if time.monotonic() - started > conf.get("CHAIN_SECONDS"):
+            break
+        with journal.acting(Actor.system()):
+            claim = claim_step(workflow, process_id, worker)
+            if claim is None:
+                return handled
+            # A Claim needs its external call; a bool means the work was done in the claim.
+            due = apply_outcome(claim, perform(claim)) if isinstance(claim, Claim) else claim
+        if not due:
+            return handled + 1
+    _hand_back(workflow, process_id)
+    return handled + 1
+
+
+def claim_step(workflow: Workflow, process_id, worker: str) -> "Claim | bool | None":
+    """Claim the due process. Returns a Claim to perform, or whether it is due again when the
+    work was done inside this transaction, or None when there is nothing to do here."""
+    model = workflow.model_class()
+    with transaction.atomic():
+        now = clock.now()
+        process = (
+            model.objects.select_for_update(skip_locked=True)
+            .filter(pk=process_id, next_run_at__lte=now)
+            .first()
+        )
+        if process is None:
+            return None
+        if process.needs_attention or process.run_status == RunStatus.FINISHED or not process.step:
+            process.next_run_at = None
+            process.save()
+            return None
+        step = workflow.step(process.step)
+        if process.lease_owner:
+            _lease_expired(workflow, process, step, now)
+        elif process.run_status == RunStatus.WAITING:
+            _wait_timed_out(workflow, process, step, now)
+        elif process.direction == Direction.FORWARD and process.deadline_at and now >= process.deadline_at:
+            reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
+            failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
+        else:
+            return _begin_attempt(workflow, process, step, worker, now)
+        process.save()
+        return progress.is_due(process, now)
+
+
+def _begin_attempt(workflow, process, step, worker, now):
+    process.attempts += 1
+    ctx = context_for(process, step)
+    calls_out = step.calls_out if process.direction == Direction.FORWARD else step.undo_calls_out
+    if not calls_out:
+        outcome = settle(workflow, process, step, ctx, Outcome(), now)
+        StepAttempt.objects.create(
+            **_attempt_fields(process, ctx, worker, now), **_finished_fields(outcome, now)
+        )
+        process.save()
+        return progress.is_due(process, now)
+    process.fence += 1
+    process.lease_owner = worker
+    process.lease_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
+    process.next_run_at = process.lease_until
+    attempt = StepAttempt.objects.create(**_attempt_fields(process, ctx, worker, now))
+    process.save()
+    return Claim(workflow, process, step, ctx, worker, process.fence, attempt.pk)
+
+
+def perform(claim: Claim) -> Outcome:
+    """Make the step's external call; no transaction is open and no lock is held here."""
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A step's external call must never run inside a transaction.")
+    call = claim.step.call if claim.ctx.direction == Direction.FORWARD else claim.step.undo_call
+    started = time.monotonic()
+    try:
+        result = call(claim.process, claim.ctx)
+    except Exception as error:  # every failure is classified by the step's policy
+        return Outcome(error=error, duration_ms=_ms_since(started))
+    return Outcome(result=result, duration_ms=_ms_since(started))
+
+
+def apply_outcome(claim: Claim, outcome: Outcome) -> bool:
+    """Apply the call's outcome if our lease still holds; returns whether a step is due now."""
+    model = claim.workflow.model_class()
+    with transaction.atomic():
+        now = clock.now()
+        process = model.objects.select_for_update().get(pk=claim.process.pk)
+        if process.lease_owner != claim.worker or process.fence != claim.fence:
+            # Someone took over after our lease expired; their attempt uses the same key.
+            StepAttempt.objects.filter(pk=claim.attempt_id).update(
+                outcome=AttemptOutcome.LEASE_LOST, finished_at=now, duration_ms=outcome.duration_ms
+            )
+            logger.warning("lease lost on %s %s step %s", process.label(), process.pk, claim.step.name)
+            return False
+        process.lease_owner, process.lease_until = "", None
+        outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now)
+        StepAttempt.objects.filter(pk=claim.attempt_id).update(**_finished_fields(outcome, now))
+        process.save()
+        return progress.is_due(process, now)
+
+
+def settle(workflow: Workflow, process, step: Step, ctx: StepContext, outcome: Outcome, now) -> Outcome:
+    """Record a successful call (under the lock) and move on, or handle the failure."""
+    if outcome.ok:
+        outcome = _record(process, step, ctx, outcome)
+    if outcome.ok:
+        progress.step_succeeded(workflow, process, step, now)
+    else:
+        failures.attempt_failed(workflow, process, step, outcome.error, now)
+    return outcome
+
+
+def _record(process, step, ctx, outcome) -> Outcome:
+    """Run the step's record (or undo_record) in a savepoint; a failure leaves nothing behind."""
+    record = step.record if ctx.direction == Direction.FORWARD else step.undo_record
+    verb = "done" if ctx.direction == Direction.FORWARD else "undone"
+    state, mark = process.state, journal.pending(process)
+    try:
+        with transaction.atomic(), journal.because(f"{step.name} {verb}", step=step.name):
+            record(process, outcome.result, ctx)
+    except Exception as error:
+        process.__dict__["state"] = state  # the transition happened in memory only
+        journal.discard_since(process, mark)
+        return Outcome(error=error, duration_ms=outcome.duration_ms)
+    return outcome
+
+
+def _lease_expired(workflow, process, step, now):
+    """The previous holder died mid-attempt: count the attempt as failed and go on."""
+    holder = process.lease_owner
+    StepAttempt.objects.filter(
+        process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
+    ).update(outcome=AttemptOutcome.ABANDONED, finished_at=now, error_class="LeaseExpired")
+    journal.note(process, EventKind.LEASE_EXPIRED, f"worker {holder} stopped answering during {step.name}")
+    process.lease_owner, process.lease_until = "", None
+    error = LeaseExpired(f"worker {holder} held the lease until it expired")
+    failures.attempt_failed(workflow, process, step, error, now)
+
+
+def _wait_timed_out(workflow, process, step: WaitStep, now):
+    reason = f"{step.name} was not done by its deadline {process.deadline_at.isoformat()}"
+    process.last_error = reason
+    failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
+
+
+def _hand_back(workflow, process_id):
+    """The chain budget is spent: let another task continue, after commit."""
+    with transaction.atomic():
+        process = workflow.model_class().objects.select_for_update().get(pk=process_id)
+        if progress.is_due(process, clock.now()):
+            wake_on_commit(process)
+            process.save(update_fields=["enqueued_at"])
+
+
+def context_for(process, step: Step) -> StepContext:
+    base = f"{process.label()}:{process.pk}:{step.name}"
+    undoing = process.direction == Direction.COMPENSATE
+    return StepContext(
+        process_label=process.label(),
+        process_id=process.pk,
+        step=step.name,
+        direction=process.direction,
+        attempt=process.attempts,
+        idempotency_key=f"{base}:undo" if undoing else base,
+        forward_key=base,
+        attempt_timeout=step.attempt_timeout,
+    )
+
+
+def _attempt_fields(process, ctx, worker, now) -> dict:
+    return {
+        "process_type": process.label(),
+        "process_id": process.pk,
+        "step": ctx.step,
+        "direction": ctx.direction,
+        "attempt": ctx.attempt,
+        "idempotency_key": ctx.idempotency_key,
+        "worker": worker,
+        "fence": process.fence,
+        "started_at": now,
+    }
+
+
+def _finished_fields(outcome: Outcome, now) -> dict:
+    error = outcome.error
+    return {
+        "finished_at": now,
+        "duration_ms": outcome.duration_ms,
+        "outcome": AttemptOutcome.SUCCEEDED if error is None else AttemptOutcome.FAILED,
+        "error_class": "" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
+        "error_message": "" if error is None else str(error)[:2000],
+    }
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,87 @@
+"""Find processes the queue forgot and wake them: the database is the source of truth.
+
+One sweep looks, per workflow, at rows whose `next_run_at` has passed (a due step or retry, an
+expired lease, a wait past its deadline) and whose wake-up is missing or looks lost, using the
+partial index on `next_run_at`. Rows are taken with SKIP LOCKED, so sweepers on several machines
+share the work instead of doubling it. A sweeper task loops for about a minute, sweeping every
+SWEEP_INTERVAL, then hands over to its successor; a django-q2 Schedule restarts the loop if the
+chain ever breaks (a killed worker, a lost message).
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django_q.tasks import async_task
+
+from processes import clock, conf
+from processes.models import SweeperLease
+from processes.wakeup import send_wakeups, worker_name
+from processes.workflow import registry
+
+logger = logging.getLogger("processes.sweeper")
+
+LOOP_TASK = "processes.tasks.sweep_loop"
+LOOP_LEASE = "sweeper"
+
+
+def due_queryset(model, now):
+    stale = now - timedelta(seconds=conf.get("REDELIVER_AFTER"))
+    return model.objects.filter(next_run_at__lte=now).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_run_at")) | Q(enqueued_at__lt=stale)
+    )
+
+
+def sweep_once() -> int:
+    """Send wake-ups for every process that is due and not (or no longer) in the queue."""
+    return sum(_sweep(workflow.model_class()) for workflow in registry.all())
+
+
+def _sweep(model) -> int:
+    with transaction.atomic():
+        now = clock.now()
+        query = due_queryset(model, now).select_for_update(skip_locked=True).order_by("next_run_at")
+        due = [str(pk) for pk in query.values_list("pk", flat=True)[: conf.get("SWEEP_BATCH")]]
+        if not due:
+            return 0
+        model.objects.filter(pk__in=due).update(enqueued_at=now)
+        label = model._meta.label_lower
+        transaction.on_commit(lambda: send_wakeups(label, due), robust=True)
+    logger.info("sweeper woke %d %s", len(due), label)
+    return len(due)
+
+
+def sweep_loop(run_seconds: float | None = None) -> int:
+    """Sweep every SWEEP_INTERVAL for about a minute, if no other loop runs; then hand over."""
+    run_seconds = run_seconds or conf.get("SWEEPER_RUN_SECONDS")
+    me = worker_name()
+    if not _take_loop_lease(me, run_seconds):
+        return 0
+    sweeps, stop_at = 0, time.monotonic() + run_seconds
+    try:
+        while time.monotonic() < stop_at:
+            sweep_once()
+            sweeps += 1
+            time.sleep(conf.get("SWEEP_INTERVAL"))
+    finally:
+        _release_loop_lease(me)
+        async_task(LOOP_TASK, task_name="sweeper loop")
+    return sweeps
+
+
+def _take_loop_lease(me: str, run_seconds: float) -> bool:
+    with transaction.atomic():
+        now = clock.now()
+        lease, _ = SweeperLease.objects.select_for_update().get_or_create(name=LOOP_LEASE)
+        if lease.owner and lease.owner != me and lease.lease_until and lease.lease_until > now:
+            return False
+        lease.owner = me
+        lease.lease_until = now + timedelta(seconds=run_seconds + 15)
+        lease.save()
+        return True
+
+
+def _release_loop_lease(me: str) -> None:
+    SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)

@@ -1,0 +1,15 @@
+"""django-q2 entry points: each only hands over to the engine (the queue is a wake-up)."""
+
+from processes import runner, sweeper
+
+
+def run_process(label: str, process_id: str) -> int:
+    return runner.run_process(label, process_id)
+
+
+def sweep_loop() -> int:
+    return sweeper.sweep_loop()
+
+
+def sweep() -> int:
+    return sweeper.sweep_once()

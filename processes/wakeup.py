@@ -1,0 +1,40 @@
+"""Wake a process up through the queue: the queue is only a wake-up, never the truth.
+
+A wake-up is sent after the transaction that made the process due commits, and the row's
+`enqueued_at` remembers it; the sweeper sends another when one looks lost.
+"""
+
+import logging
+import os
+import socket
+import uuid
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from processes import clock
+
+logger = logging.getLogger("processes.wakeup")
+
+RUN_PROCESS_TASK = "processes.tasks.run_process"
+
+
+def wake_on_commit(process) -> None:
+    """Mark the process as enqueued (the caller saves it) and enqueue it after commit."""
+    process.enqueued_at = clock.now()
+    label, pk = process.label(), str(process.pk)
+    transaction.on_commit(lambda: send_wakeups(label, [pk]), robust=True)
+
+
+def send_wakeups(label: str, pks: list[str]) -> None:
+    for pk in pks:
+        try:
+            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}")
+        except Exception:
+            # The row is still due: the sweeper re-sends the wake-up after REDELIVER_AFTER.
+            logger.exception("could not enqueue %s %s; the sweeper will retry", label, pk)
+
+
+def worker_name() -> str:
+    """A name unique to this attempt's holder: host, process id and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,197 @@
+"""Declare a workflow: its steps in order, each with action, compensation and retry policy.
+
+A domain app subclasses `Step` (or `WaitStep` for a person's task) and lists the steps in a
+`Workflow`; the engine (processes.runner) does the rest. A step is split where the engine
+must split it: `call` talks to another service outside any transaction, `record` applies the
+result under the process row's lock and makes the FSM transition.
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from processes.exceptions import PermanentError
+
+
+class OnExhausted:
+    COMPENSATE = "compensate"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry a failing step.
+
+    Delays grow exponentially from `backoff_base` seconds and are capped at `backoff_cap`;
+    each delay is drawn uniformly below that bound ("full jitter") so that many processes
+    failing at once do not retry in lockstep.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    permanent_errors: tuple[type[BaseException], ...] = (PermanentError,)
+    on_exhausted: str = OnExhausted.COMPENSATE
+
+    def __post_init__(self):
+        if self.max_attempts < 1 or self.backoff_base < 0 or self.backoff_cap < self.backoff_base:
+            raise ValueError(f"Inconsistent retry policy: {self}")
+        if self.on_exhausted not in (OnExhausted.COMPENSATE, OnExhausted.NEEDS_ATTENTION):
+            raise ValueError(
+                f"on_exhausted must be 'compensate' or 'needs_attention', not {self.on_exhausted!r}"
+            )
+
+    def is_permanent(self, error: BaseException) -> bool:
+        return isinstance(error, self.permanent_errors)
+
+    def ceiling(self, attempt: int) -> float:
+        """The largest delay after failed attempt number `attempt` (1-based)."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        return (rng or random).uniform(0, self.ceiling(attempt))
+
+
+COMPENSATION_RETRY = RetryPolicy(
+    max_attempts=8, backoff_base=1.0, backoff_cap=120.0, on_exhausted="needs_attention"
+)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step's code gets besides the process: which attempt this is and its key."""
+
+    process_label: str
+    process_id: Any
+    step: str
+    direction: str
+    attempt: int
+    idempotency_key: str
+    forward_key: str
+    attempt_timeout: float
+
+
+class Step:
+    """One automatic step. Override `call` for an external effect and `record` to apply it.
+
+    `call(process, ctx)` runs outside any transaction and must pass `ctx.idempotency_key` to
+    the service; it returns a result or raises (processes.exceptions). `record(process, result,
+    ctx)` runs inside the transaction that holds the process row locked; it writes the domain
+    rows and makes the transition. A step is compensable when it overrides `undo_call` and/or
+    `undo_record`; undoing must tolerate a forward effect that never happened.
+    """
+
+    name: str = ""
+    retry: RetryPolicy = RetryPolicy()
+    undo_retry: RetryPolicy = COMPENSATION_RETRY
+    attempt_timeout: float = 30.0
+    deadline: timedelta | None = None
+    # Expected time in this step, used to call a process "stuck" (see issue on operator console).
+    expected_duration: timedelta = timedelta(minutes=5)
+
+    def call(self, process, ctx: StepContext) -> Any:
+        return None
+
+    def record(self, process, result, ctx: StepContext) -> None:
+        raise NotImplementedError(f"Step {self.name!r} must define record()")
+
+    def undo_call(self, process, ctx: StepContext) -> Any:
+        return None
+
+    def undo_record(self, process, result, ctx: StepContext) -> None:
+        return None
+
+    @property
+    def calls_out(self) -> bool:
+        return type(self).call is not Step.call
+
+    @property
+    def undo_calls_out(self) -> bool:
+        return type(self).undo_call is not Step.undo_call
+
+    @property
+    def compensable(self) -> bool:
+        return self.undo_calls_out or type(self).undo_record is not Step.undo_record
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class WaitStep(Step):
+    """A step done by a person: `record` opens the task, then the process waits.
+
+    It resumes when `processes.signals_api.process_signal()` delivers the person's answer
+    (handled by `on_signal` under the row lock), or when `timeout` passes, after which
+    `on_timeout` says whether to compensate or raise needs-attention.
+    """
+
+    timeout: timedelta = timedelta(hours=4)
+    on_timeout: str = OnExhausted.NEEDS_ATTENTION
+
+    def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
+        raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
+
+
+@dataclass
+class Workflow:
+    """A named, versioned sequence of steps run over one process model.
+
+    `begin_compensation` and `finish_compensation` name the model's FSM transitions the
+    engine calls when the process must be undone and when undoing is complete.
+    """
+
+    name: str
+    model: str
+    steps: list[Step]
+    version: int = 1
+    begin_compensation: str = "start_compensation"
+    finish_compensation: str = "mark_cancelled"
+    _by_name: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        for step in self.steps:
+            if not step.name or step.name in self._by_name:
+                raise ValueError(f"Workflow {self.name!r}: step names must be unique and set ({step!r})")
+            self._by_name[step.name] = step
+
+    def step(self, name: str) -> Step:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise LookupError(f"Workflow {self.name!r} has no step {name!r}") from None
+
+    def first(self) -> Step:
+        return self.steps[0]
+
+    def after(self, name: str) -> Step | None:
+        index = self.steps.index(self.step(name))
+        return self.steps[index + 1] if index + 1 < len(self.steps) else None
+
+    def model_class(self):
+        from django.apps import apps
+
+        return apps.get_model(self.model)
+
+
+class Registry:
+    """Workflows by process model label: how the engine finds a domain's workflow."""
+
+    def __init__(self):
+        self._workflows: dict[str, Workflow] = {}
+
+    def register(self, workflow: Workflow) -> Workflow:
+        self._workflows[workflow.model.lower()] = workflow
+        return workflow
+
+    def for_model(self, label: str) -> Workflow:
+        try:
+            return self._workflows[label.lower()]
+        except KeyError:
+            raise LookupError(f"No workflow registered for {label!r}") from None
+
+    def all(self) -> list[Workflow]:
+        return list(self._workflows.values())
+
+
+registry = Registry()
