@@ -4,6 +4,7 @@ Settings are the one place read at import time; everything here fails fast with 
 names the variable and what it expected, so a typo never starts a half-configured service.
 """
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -49,6 +50,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0, maximum: float
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
     if value < minimum or (maximum is not None and value > maximum):
         upper = "" if maximum is None else f" and at most {maximum}"
         raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}{upper}.")

@@ -14,21 +14,23 @@ from processes import clock
 def inventory_reserve(*, order: Order) -> list[Reservation]:
     """Reserve every line in the order's warehouse, or raise OutOfStock and reserve nothing."""
     wanted: dict[int, int] = {}
+    skus: dict[int, str] = {}
     for line in order.lines.all():
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
+        skus[line.product_id] = line.sku
     stocks = {
         stock.product_id: stock
         for stock in Stock.objects.select_for_update()
         .filter(warehouse_id=order.warehouse_id, product_id__in=wanted)
         .order_by("product_id")
-        .select_related("product")
     }
     for product_id, quantity in wanted.items():
         stock = stocks.get(product_id)
         if stock is None or stock.available < quantity:
             have = 0 if stock is None else stock.available
-            sku = stock.product.sku if stock else product_id
-            raise OutOfStock(f"{sku}: {quantity} wanted, {have} available in {order.warehouse.code}")
+            raise OutOfStock(
+                f"{skus[product_id]}: {quantity} wanted, {have} available in {order.warehouse.code}"
+            )
     reservations = []
     for product_id, quantity in sorted(wanted.items()):
         Stock.objects.filter(pk=stocks[product_id].pk).update(reserved=F("reserved") + quantity)

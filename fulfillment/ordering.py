@@ -40,7 +40,7 @@ def order_place(
     for line in lines:
         if line.sku not in products:
             raise InvalidOrder(f"Unknown SKU {line.sku!r}.")
-        if not isinstance(line.quantity, int) or line.quantity < 1:
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity < 1:
             raise InvalidOrder(f"Quantity of {line.sku} must be a whole number of at least 1.")
     warehouse = warehouse or Warehouse.objects.order_by("pk").first()
     if warehouse is None:

@@ -4,6 +4,7 @@ Nothing set: an SQLite file and django-q2's ORM broker, so `make run` works on a
 `DATABASE_URL=postgres://...` selects PostgreSQL; `REDIS_URL` selects the Redis broker.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -16,9 +17,31 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG", default=False)
-# Without SECRET_KEY a random one is made per process start: sessions then do not survive a
-# restart, which is fine for the demo and never leaks a committed secret.
-SECRET_KEY = env_str("SECRET_KEY") or get_random_secret_key()
+
+
+def _local_secret_key() -> str:
+    """A random key made once per checkout in var/ (git-ignored), for when SECRET_KEY is unset.
+
+    Every process of one installation must share the key: django-q2 signs queued tasks with
+    it, and a worker with another key drops them as forged.
+    """
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        draft = VAR_DIR / f"secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(get_random_secret_key())
+        try:
+            os.link(draft, path)  # atomic: the first process to get here wins, others read its key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [

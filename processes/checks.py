@@ -1,5 +1,7 @@
 """System checks that refuse a misconfigured engine before any worker starts."""
 
+import math
+
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -13,28 +15,47 @@ def check_engine_settings(app_configs=None, **kwargs):
     for key in sorted(set(values) - set(conf.DEFAULTS)):
         errors.append(Error(f"PROCESSES[{key!r}] is not a setting of the engine.", id="processes.E001"))
     for key, default in conf.DEFAULTS.items():
-        value = values[key]
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        if not _valid(values[key], whole=isinstance(default, int)):
+            kind = "a positive number, whole" if isinstance(default, int) else "a positive number"
             errors.append(
                 Error(
-                    f"PROCESSES[{key!r}]={value!r} must be a positive number (default {default}).",
+                    f"PROCESSES[{key!r}]={values[key]!r} must be {kind} (default {default}).",
                     id="processes.E002",
                 )
             )
-    errors.extend(_check_queue_timeouts(values))
+    if not errors:
+        errors.extend(_check_queue_timeouts(values))
     return errors
+
+
+def _valid(value, *, whole: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if whole and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and value > 0
 
 
 def _check_queue_timeouts(values):
     q = getattr(settings, "Q_CLUSTER", {})
     timeout, retry = q.get("timeout"), q.get("retry", 60)
     errors = []
+    for name, value in (("timeout", timeout), ("retry", retry)):
+        if value is not None and not _valid(value, whole=False):
+            errors.append(
+                Error(
+                    f"Q_CLUSTER[{name!r}]={value!r} must be a positive number of seconds.",
+                    id="processes.E006",
+                )
+            )
+    if errors:
+        return errors
     if timeout is None:
         errors.append(
             Error("Q_CLUSTER['timeout'] must be set: a hung task would hold a worker.", id="processes.E003")
         )
         return errors
-    longest = max(values["SWEEPER_RUN_SECONDS"], values["CHAIN_SECONDS"]) if _numbers(values) else 0
+    longest = max(values["SWEEPER_RUN_SECONDS"], values["CHAIN_SECONDS"])
     if longest + 10 > timeout:
         errors.append(
             Error(
@@ -52,7 +73,3 @@ def _check_queue_timeouts(values):
             )
         )
     return errors
-
-
-def _numbers(values):
-    return all(isinstance(values[k], int | float) for k in ("SWEEPER_RUN_SECONDS", "CHAIN_SECONDS"))

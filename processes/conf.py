@@ -9,8 +9,9 @@ from django.conf import settings
 DEFAULTS = {
     # Seconds between two sweeps of the sweeper loop: bounds how late a due retry starts.
     "SWEEP_INTERVAL": 0.5,
-    # How long one sweeper task loops before handing over to its successor.
-    "SWEEPER_RUN_SECONDS": 60.0,
+    # How long one sweeper task loops before handing over to its successor (a worker is busy
+    # that long, and a stopping cluster waits for it).
+    "SWEEPER_RUN_SECONDS": 10.0,
     # Processes one sweep re-enqueues per workflow at most.
     "SWEEP_BATCH": 500,
     # A wake-up sent this long ago without the process being claimed is taken as lost.

@@ -20,11 +20,11 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import clock, conf, failures, journal, progress
+from processes import attention, clock, conf, failures, journal, progress
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
 from processes.wakeup import wake_on_commit, worker_name
-from processes.workflow import Step, StepContext, WaitStep, Workflow, registry
+from processes.workflow import OnExhausted, Step, StepContext, WaitStep, Workflow, registry
 
 logger = logging.getLogger("processes.runner")
 
@@ -202,7 +202,11 @@ def _lease_expired(workflow, process, step, now):
 def _wait_timed_out(workflow, process, step: WaitStep, now):
     reason = f"{step.name} was not done by its deadline {process.deadline_at.isoformat()}"
     process.last_error = reason
-    failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
+    logger.warning("%s %s: %s", process.label(), process.pk, reason)
+    if step.on_timeout == OnExhausted.COMPENSATE:
+        progress.begin_compensation(workflow, process, reason=reason, include_current=True, now=now)
+    else:
+        attention.raise_attention(process, reason)
 
 
 def _hand_back(workflow, process_id):

@@ -54,34 +54,36 @@ def _sweep(model) -> int:
 
 
 def sweep_loop(run_seconds: float | None = None) -> int:
-    """Sweep every SWEEP_INTERVAL for about a minute, if no other loop runs; then hand over."""
+    """Sweep every SWEEP_INTERVAL for a while if no other loop runs, then hand over.
+
+    The loop holds a short lease that it renews on every sweep, so a loop whose worker died
+    is replaced within seconds; a loop that finds the lease held by a live loop ends at once.
+    """
     run_seconds = run_seconds or conf.get("SWEEPER_RUN_SECONDS")
     me = worker_name()
-    if not _take_loop_lease(me, run_seconds):
-        return 0
+    if not _hold_loop_lease(me):
+        time.sleep(_loop_lease_seconds() + 0.1)  # the holder may be dead: its lease runs out soon
+        if not _hold_loop_lease(me):
+            return 0
     sweeps, stop_at = 0, time.monotonic() + run_seconds
     try:
-        while time.monotonic() < stop_at:
+        while time.monotonic() < stop_at and _hold_loop_lease(me):
             sweep_once()
             sweeps += 1
             time.sleep(conf.get("SWEEP_INTERVAL"))
     finally:
-        _release_loop_lease(me)
+        SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)
         async_task(LOOP_TASK, task_name="sweeper loop")
     return sweeps
 
 
-def _take_loop_lease(me: str, run_seconds: float) -> bool:
-    with transaction.atomic():
-        now = clock.now()
-        lease, _ = SweeperLease.objects.select_for_update().get_or_create(name=LOOP_LEASE)
-        if lease.owner and lease.owner != me and lease.lease_until and lease.lease_until > now:
-            return False
-        lease.owner = me
-        lease.lease_until = now + timedelta(seconds=run_seconds + 15)
-        lease.save()
-        return True
+def _loop_lease_seconds() -> float:
+    return max(3.0, 4 * conf.get("SWEEP_INTERVAL"))
 
 
-def _release_loop_lease(me: str) -> None:
-    SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)
+def _hold_loop_lease(me: str) -> bool:
+    """Take or renew the loop's lease in one conditional UPDATE; False if a live loop has it."""
+    now = clock.now()
+    free = Q(owner=me) | Q(owner="") | Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    until = now + timedelta(seconds=_loop_lease_seconds())
+    return SweeperLease.objects.filter(free, name=LOOP_LEASE).update(owner=me, lease_until=until) == 1

@@ -47,7 +47,8 @@ class RetryPolicy:
 
     def ceiling(self, attempt: int) -> float:
         """The largest delay after failed attempt number `attempt` (1-based)."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        doublings = min(max(attempt - 1, 0), 64)  # past 2**64 every delay is the cap anyway
+        return min(self.backoff_cap, self.backoff_base * 2**doublings)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         return (rng or random).uniform(0, self.ceiling(attempt))

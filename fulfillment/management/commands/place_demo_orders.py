@@ -56,7 +56,10 @@ class Command(BaseCommand):
         finally:
             if cluster:
                 cluster.terminate()
-                cluster.wait(timeout=30)
+                try:
+                    cluster.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    cluster.kill()  # safe: the engine recovers whatever a killed worker left
 
     def _place(self, rng):
         lines = [

@@ -7,12 +7,6 @@ from fulfillment.simulators.payment import PaymentGatewaySimulator
 SIMULATORS_DB = pytest.mark.django_db(transaction=True, databases=["default", "simulators"])
 
 
-@pytest.fixture(autouse=True)
-def no_random_faults(settings):
-    """Random faults are off unless a test turns them on; rules and tokens still apply."""
-    settings.SIMULATORS = {"TRANSIENT_ERROR_RATE": 0.0, "AMBIGUOUS_TIMEOUT_RATE": 0.0, "LATENCY_MS": 0}
-
-
 @pytest.fixture
 def gateway():
     return PaymentGatewaySimulator()

@@ -1,0 +1,26 @@
+"""Fixtures shared by the whole suite: a quiet simulator, a stocked catalogue, order drivers."""
+
+import pytest
+
+from tests.factories import make_catalogue
+
+# Engine tests need real commits: the runner refuses to call a service inside a transaction,
+# and the simulators write through their own connection.
+ENGINE_DB = pytest.mark.django_db(transaction=True, databases=["default", "simulators"])
+
+
+@pytest.fixture(autouse=True)
+def no_random_faults(settings):
+    """Random faults are off unless a test turns them on; rules and tokens still apply."""
+    settings.SIMULATORS = {"TRANSIENT_ERROR_RATE": 0.0, "AMBIGUOUS_TIMEOUT_RATE": 0.0, "LATENCY_MS": 0}
+
+
+@pytest.fixture(autouse=True)
+def ledger_mail(settings):
+    """Mail goes to the simulated mailbox (pytest-django would switch to locmem)."""
+    settings.EMAIL_BACKEND = "fulfillment.simulators.mailbox.LedgerEmailBackend"
+
+
+@pytest.fixture
+def catalogue():
+    return make_catalogue()

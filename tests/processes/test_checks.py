@@ -1,0 +1,129 @@
+"""The engine's system check refuses bad settings with a message naming the key, and accepts ours."""
+
+import pytest
+
+from processes.checks import check_engine_settings
+
+
+def messages(errors) -> list[tuple[str, str]]:
+    return [(error.id, error.msg) for error in errors]
+
+
+def test_project_settings_pass():
+    """The project's own PROCESSES and Q_CLUSTER settings raise no error."""
+    assert check_engine_settings() == []
+
+
+def test_defaults_alone_pass(settings):
+    """An empty PROCESSES (every default) is valid."""
+    settings.PROCESSES = {}
+
+    assert check_engine_settings() == []
+
+
+def test_unknown_key_is_named(settings):
+    """A misspelt key is refused, naming it."""
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEP_INTERVALL": 1.0}
+
+    assert messages(check_engine_settings()) == [
+        ("processes.E001", "PROCESSES['SWEEP_INTERVALL'] is not a setting of the engine.")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SWEEP_BATCH", 0),
+        ("SWEEP_INTERVAL", -0.5),
+        ("LEASE_GRACE", -1),
+        ("REDELIVER_AFTER", "30"),
+        ("CHAIN_STEPS", None),
+        ("CHAIN_SECONDS", [20]),
+        ("SWEEPER_RUN_SECONDS", True),
+    ],
+)
+def test_non_positive_or_non_numeric_value_is_named(settings, key, value):
+    """Zero, negative, text, None, a list or a boolean are refused with the key and the value."""
+    settings.PROCESSES = {**settings.PROCESSES, key: value}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E002"]
+    assert f"PROCESSES[{key!r}]={value!r} must be a positive number" in errors[0].msg
+
+
+def test_nan_is_refused(settings):
+    """NaN is not a positive number: the check names the key."""
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEP_INTERVAL": float("nan")}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E002"]
+    assert "PROCESSES['SWEEP_INTERVAL']" in errors[0].msg
+
+
+def test_chain_steps_must_be_a_whole_number(settings):
+    """A number of steps that is not a whole number is refused, naming the key."""
+    settings.PROCESSES = {**settings.PROCESSES, "CHAIN_STEPS": 2.5}
+
+    errors = check_engine_settings()
+
+    assert len(errors) == 1 and "PROCESSES['CHAIN_STEPS']" in errors[0].msg
+
+
+def test_several_bad_values_are_each_reported(settings):
+    """Every bad key gets its own error, so one start-up shows them all."""
+    settings.PROCESSES = {"SWEEP_BATCH": 0, "LEASE_GRACE": "soon", "TYPO": 1}
+
+    ids_and_keys = [(error.id, error.msg.split("]")[0]) for error in check_engine_settings()]
+
+    assert sorted(ids_and_keys) == [
+        ("processes.E001", "PROCESSES['TYPO'"),
+        ("processes.E002", "PROCESSES['LEASE_GRACE'"),
+        ("processes.E002", "PROCESSES['SWEEP_BATCH'"),
+    ]
+
+
+@pytest.mark.parametrize("retry", [90, 60])
+def test_queue_retry_not_above_timeout_is_refused(settings, retry):
+    """Q_CLUSTER retry <= timeout would let the ORM broker hand a running task to a second worker."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 90, "retry": retry}
+
+    assert messages(check_engine_settings()) == [
+        (
+            "processes.E005",
+            f"Q_CLUSTER['retry']={retry} must be larger than timeout=90, or the ORM broker "
+            "hands a running task to a second worker.",
+        )
+    ]
+
+
+def test_queue_default_retry_below_timeout_is_refused(settings):
+    """Without `retry`, django-q2's default of 60 s is checked against the timeout."""
+    settings.Q_CLUSTER = {key: value for key, value in settings.Q_CLUSTER.items() if key != "retry"}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E005"]
+    assert "Q_CLUSTER['retry']=60" in errors[0].msg
+
+
+def test_queue_timeout_must_be_set(settings):
+    """A queue without a task timeout is refused, naming Q_CLUSTER['timeout']."""
+    settings.Q_CLUSTER = {key: value for key, value in settings.Q_CLUSTER.items() if key != "timeout"}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E003"]
+    assert "Q_CLUSTER['timeout'] must be set" in errors[0].msg
+
+
+def test_queue_timeout_must_outlast_the_sweeper_loop(settings):
+    """A task timeout shorter than the sweeper's run time plus 10 s is refused."""
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEPER_RUN_SECONDS": 85.0}
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 90, "retry": 120}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E004"]
+    assert "Q_CLUSTER['timeout']=90" in errors[0].msg and "(85.0s)" in errors[0].msg
