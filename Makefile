@@ -22,14 +22,10 @@ migrate: venv
 demo-data: migrate
 	$(PY) manage.py load_demo_data
 
-# Web server, django-q2 workers and the simulated picker in one process group; Ctrl-C stops all.
+# Web server, django-q2 workers and the simulated picker together; Ctrl-C stops them all.
 run: demo-data
-	@echo "Serving http://127.0.0.1:8000/ (admin at /admin/) with workers; Ctrl-C stops everything."
-	@bash -c 'trap "kill 0" INT TERM EXIT; \
-		$(PY) manage.py qcluster & \
-		$(PY) manage.py simulate_picker & \
-		$(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
-		wait'
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py serve
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -41,7 +37,7 @@ test: venv
 	DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m pytest $(PYTEST_ARGS)
 
 diagram: venv
-	$(PY) manage.py graph_transitions fulfillment.Order -o docs/order-states.png
+	$(PY) manage.py graph_transitions fulfillment.Order.state -o docs/order-states.png
 
 clean:
 	rm -rf $(VENV) var

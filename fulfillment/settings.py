@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,7 +126,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {
     "name": "fulfillment",
-    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    # Steps mostly wait on other services, so more workers than cores pay off; one of them
+    # runs the sweeper loop.
+    "workers": env_int("Q_WORKERS", 4, minimum=2),
     # The engine keeps its own journal and retries: django-q2 must not re-run a failed task.
     "max_attempts": 1,
     "ack_failures": True,
@@ -157,6 +160,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerEmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")

@@ -9,7 +9,9 @@ needs-attention.
 import logging
 from datetime import datetime, timedelta
 
-from processes import attention, journal, progress
+from django.db import transaction
+
+from processes import attention, journal, progress, sweeper
 from processes.models import Direction, EventKind
 from processes.workflow import OnExhausted, Step, Workflow
 
@@ -31,6 +33,7 @@ def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException
         due = now + timedelta(seconds=delay)
         if not (forward and process.deadline_at and due > process.deadline_at):
             process.next_run_at = due
+            transaction.on_commit(sweeper.ensure_sweeper, robust=True)
             journal.note(
                 process,
                 EventKind.RETRY_SCHEDULED,

@@ -56,15 +56,15 @@ def _sweep(model) -> int:
 def sweep_loop(run_seconds: float | None = None) -> int:
     """Sweep every SWEEP_INTERVAL for a while if no other loop runs, then hand over.
 
-    The loop holds a short lease that it renews on every sweep, so a loop whose worker died
-    is replaced within seconds; a loop that finds the lease held by a live loop ends at once.
+    The loop holds a short lease that it renews on every sweep; a loop that finds the lease
+    held ends at once, so spare loop tasks never tie up a worker. When a loop's worker dies,
+    its lease runs out within seconds and the next retry that needs the sweeper
+    (`ensure_sweeper`) or the minutely schedule starts a new one.
     """
     run_seconds = run_seconds or conf.get("SWEEPER_RUN_SECONDS")
     me = worker_name()
     if not _hold_loop_lease(me):
-        time.sleep(_loop_lease_seconds() + 0.1)  # the holder may be dead: its lease runs out soon
-        if not _hold_loop_lease(me):
-            return 0
+        return 0
     sweeps, stop_at = 0, time.monotonic() + run_seconds
     try:
         while time.monotonic() < stop_at and _hold_loop_lease(me):
@@ -75,6 +75,17 @@ def sweep_loop(run_seconds: float | None = None) -> int:
         SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)
         async_task(LOOP_TASK, task_name="sweeper loop")
     return sweeps
+
+
+def ensure_sweeper() -> bool:
+    """Start a sweeper loop if none holds a live lease; True if one was enqueued.
+
+    Called when a retry is scheduled, since only the sweeper will wake that process.
+    """
+    alive = SweeperLease.objects.filter(name=LOOP_LEASE, lease_until__gte=clock.now()).exists()
+    if not alive:
+        async_task(LOOP_TASK, task_name="sweeper loop")
+    return not alive
 
 
 def _loop_lease_seconds() -> float:

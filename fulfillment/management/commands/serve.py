@@ -1,0 +1,60 @@
+"""Run the web server, the django-q2 workers and the simulated picker together (`make run`)."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Serve the site with its workers in one command; Ctrl-C stops them all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port for the web server.")
+        parser.add_argument("--no-picker", action="store_true", help="Do not run the simulated picker.")
+
+    def handle(self, *args, addr, no_picker, **options):
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise CommandError(f"--addr must look like 127.0.0.1:8000, not {addr!r}.")
+        commands = {
+            "web": ["runserver", addr, "--noreload"],
+            "workers": ["qcluster"],
+        }
+        if not no_picker and settings.SIMULATED_PICKER_DELAY is not None:
+            commands["picker"] = ["simulate_picker"]
+        children = {name: self._spawn(argv) for name, argv in commands.items()}
+        stopping = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.append(True))
+        self.stdout.write(f"Serving http://{addr}/ (admin at /admin/) with workers; Ctrl-C stops everything.")
+        try:
+            while not stopping:
+                dead = [name for name, child in children.items() if child.poll() is not None]
+                if dead:
+                    raise CommandError(f"{', '.join(dead)} stopped unexpectedly; stopping the rest.")
+                time.sleep(0.5)
+        finally:
+            self._stop(children)
+
+    def _spawn(self, argv):
+        # Each child in its own session: Ctrl-C reaches us only, and we stop them in order.
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *argv], cwd=settings.BASE_DIR, start_new_session=True
+        )
+
+    def _stop(self, children):
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in time; killing it (the engine recovers its work).")
+                child.kill()
+        self.stdout.write("Stopped.")
