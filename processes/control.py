@@ -1,4 +1,6 @@
-"""The engine's public operations: start a process, deliver a signal, and operator controls.
+"""The engine's runtime operations: start a process, deliver a person's answer or problem.
+
+Operator interventions (retry, compensate, skip, resolve) live in processes.interventions.
 
 Each locks the process row first, checks that the operation is allowed in the current state,
 changes it, saves (journal included) and sends the wake-up after commit, in one transaction.
@@ -6,12 +8,13 @@ changes it, saves (journal included) and sends the wake-up after commit, in one 
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress
+from processes import attention, clock, journal, progress, waiting
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import Direction, EventKind, RunStatus
+from processes.models import RunStatus
+from processes.runner import context_for
 from processes.wakeup import wake_on_commit
-from processes.workflow import WaitStep, registry
+from processes.workflow import registry
 
 
 def process_start(*, process, actor: Actor, reason: str = "created") -> None:
@@ -27,13 +30,10 @@ def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor,
     """Deliver a person's answer to a waiting step; the next step runs right after commit."""
     workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason, step=step):
-        process = model.objects.select_for_update().get(pk=process_id)
-        current = workflow.step(process.step) if process.step else None
-        if process.run_status != RunStatus.WAITING or current is None or current.name != step:
-            raise ProcessStateError(f"{model.__name__} {process_id} is not waiting on {step!r}.")
-        assert isinstance(current, WaitStep)
+        process = _lock_waiting(model, process_id, step)
+        current = workflow.step(step)
         now = clock.now()
-        current.on_signal(process, payload, _context(process, current))
+        current.on_signal(process, payload, context_for(process, current))
         if process.needs_attention:
             attention.clear_attention(process, f"{step} done after all: {reason}")
         progress.complete_forward(workflow, process, current, now)
@@ -42,44 +42,28 @@ def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor,
         return process
 
 
-def process_retry_now(*, model, process_id, actor: Actor, reason: str, reset_attempts: bool = False):
-    """Clear the backoff (and the needs-attention flag) so the current step runs at once."""
-    with transaction.atomic(), journal.acting(actor, reason):
-        process = model.objects.select_for_update().get(pk=process_id)
-        if process.run_status != RunStatus.READY or not process.step:
-            raise ProcessStateError(f"{model.__name__} {process_id} has no step to retry.")
-        if process.lease_owner and process.lease_until and process.lease_until > clock.now():
-            raise ProcessStateError(f"{model.__name__} {process_id} is running {process.step} right now.")
-        if reset_attempts:
-            process.attempts = 0
-        if process.needs_attention:
-            attention.clear_attention(process, f"retry requested: {reason}")
-        journal.note(process, EventKind.OPERATOR_ACTION, f"retry {process.step} now: {reason}")
-        process.next_run_at = clock.now()
-        wake_on_commit(process)
-        process.save()
-        return process
-
-
-def process_compensate(*, model, process_id, actor: Actor, reason: str):
-    """Undo the completed steps in reverse, by an operator's decision."""
+def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: str):
+    """A person reports that the waited-for step cannot be done: follow the step's `on_problem`."""
     workflow = registry.for_model(model._meta.label_lower)
-    with transaction.atomic(), journal.acting(actor, reason):
-        process = model.objects.select_for_update().get(pk=process_id)
-        if process.run_status == RunStatus.FINISHED or process.direction == Direction.COMPENSATE:
-            raise ProcessStateError(
-                f"{model.__name__} {process_id} is {process.state}: nothing to compensate."
-            )
-        if process.needs_attention:
-            attention.clear_attention(process, f"compensation requested: {reason}")
-        process.lease_owner, process.lease_until = "", None
-        progress.begin_compensation(workflow, process, reason=reason, include_current=True, now=clock.now())
+    with transaction.atomic(), journal.acting(actor, reason, step=step):
+        process = _lock_waiting(model, process_id, step)
+        current = workflow.step(step)
+        waiting.give_up(workflow, process, current, reason=reason, policy=current.on_problem, now=clock.now())
         wake_on_commit(process)
         process.save()
         return process
 
 
-def _context(process, step):
-    from processes.runner import context_for
+def process_rearm(*, process) -> None:
+    """Recompute a waiting process's next wake-up after its domain rows changed (a claim, a
+    release). Call under the process row's lock; the caller saves."""
+    workflow = registry.for_model(process.label())
+    if process.run_status == RunStatus.WAITING and not process.needs_attention:
+        waiting.rearm(process, workflow.step(process.step))
 
-    return context_for(process, step)
+
+def _lock_waiting(model, process_id, step):
+    process = model.objects.select_for_update().get(pk=process_id)
+    if process.run_status != RunStatus.WAITING or process.step != step:
+        raise ProcessStateError(f"{model.__name__} {process_id} is not waiting on {step!r}.")
+    return process

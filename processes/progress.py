@@ -36,16 +36,11 @@ def step_succeeded(workflow: Workflow, process, step: Step, now: datetime) -> No
         process.completed_steps = process.completed_steps[:-1]
         next_undo(workflow, process, now)
     elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING:
-        park(process, step, now)
+        from processes import waiting
+
+        waiting.park(process, step, now)
     else:
         complete_forward(workflow, process, step, now)
-
-
-def park(process, step: WaitStep, now: datetime) -> None:
-    """Wait for a person: nothing runs until a signal, or the deadline wakes the sweeper."""
-    process.run_status = RunStatus.WAITING
-    process.deadline_at = now + step.timeout
-    process.next_run_at = process.deadline_at
 
 
 def complete_forward(workflow: Workflow, process, step: Step, now: datetime) -> None:

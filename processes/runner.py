@@ -20,11 +20,11 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import attention, clock, conf, failures, journal, progress
+from processes import clock, conf, failures, journal, progress, waiting
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
 from processes.wakeup import wake_on_commit, worker_name
-from processes.workflow import OnExhausted, Step, StepContext, WaitStep, Workflow, registry
+from processes.workflow import Step, StepContext, Workflow, registry
 
 logger = logging.getLogger("processes.runner")
 
@@ -98,7 +98,7 @@ def claim_step(workflow: Workflow, process_id, worker: str) -> "Claim | bool | N
         if process.lease_owner:
             _lease_expired(workflow, process, step, now)
         elif process.run_status == RunStatus.WAITING:
-            _wait_timed_out(workflow, process, step, now)
+            waiting.wake(workflow, process, step, context_for(process, step), now)
         elif process.direction == Direction.FORWARD and process.deadline_at and now >= process.deadline_at:
             reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
             failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
@@ -197,16 +197,6 @@ def _lease_expired(workflow, process, step, now):
     process.lease_owner, process.lease_until = "", None
     error = LeaseExpired(f"worker {holder} held the lease until it expired")
     failures.attempt_failed(workflow, process, step, error, now)
-
-
-def _wait_timed_out(workflow, process, step: WaitStep, now):
-    reason = f"{step.name} was not done by its deadline {process.deadline_at.isoformat()}"
-    process.last_error = reason
-    logger.warning("%s %s: %s", process.label(), process.pk, reason)
-    if step.on_timeout == OnExhausted.COMPENSATE:
-        progress.begin_compensation(workflow, process, reason=reason, include_current=True, now=now)
-    else:
-        attention.raise_attention(process, reason)
 
 
 def _hand_back(workflow, process_id):

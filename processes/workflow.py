@@ -7,6 +7,7 @@ result under the process row's lock and makes the FSM transition.
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -122,16 +123,30 @@ class Step:
 class WaitStep(Step):
     """A step done by a person: `record` opens the task, then the process waits.
 
-    It resumes when `processes.signals_api.process_signal()` delivers the person's answer
+    It resumes when `processes.control.process_signal()` delivers the person's answer
     (handled by `on_signal` under the row lock), or when `timeout` passes, after which
-    `on_timeout` says whether to compensate or raise needs-attention.
+    `on_timeout` says whether to compensate or raise needs-attention. A person may also
+    report that the step cannot be done (`process_wait_failed`), handled by `on_problem`.
+    Named timers (`timers`/`on_timer`) fire reminders and escalations before the deadline.
     """
 
     timeout: timedelta = timedelta(hours=4)
     on_timeout: str = OnExhausted.NEEDS_ATTENTION
+    on_problem: str = OnExhausted.NEEDS_ATTENTION
 
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
+
+    def timers(self, process) -> dict:
+        """Named timers still to fire, {name: datetime or None}; read under the row lock.
+
+        A timer that fired must no longer be returned (the domain records that it fired),
+        or it fires again at every wake-up.
+        """
+        return {}
+
+    def on_timer(self, process, name: str, ctx: StepContext) -> None:
+        """Handle a due timer under the row lock (flag, release a claim, alert after commit)."""
 
 
 @dataclass
@@ -148,6 +163,9 @@ class Workflow:
     version: int = 1
     begin_compensation: str = "start_compensation"
     finish_compensation: str = "mark_cancelled"
+    # Optional handler of messages delivered to a process (processes.inbox): called under the
+    # row lock as on_message(process, message); returns True when it consumed the message.
+    on_message: Callable | None = None
     _by_name: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):

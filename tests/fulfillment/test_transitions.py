@@ -5,8 +5,8 @@ from django_fsm import TransitionNotAllowed
 
 from fulfillment.models import Order, OrderState, Payment, Shipment
 from processes import clock
-from processes.control import process_compensate
 from processes.exceptions import ProcessStateError
+from processes.interventions import process_compensate
 from processes.journal import Actor
 from processes.models import Direction, ProcessEvent, RunStatus
 from tests.conftest import ENGINE_DB

@@ -1,0 +1,113 @@
+"""What an operator (or a client, for cancel) may do to a process by hand.
+
+Each operation locks the process row, refuses with ProcessStateError when the current state
+does not allow it, records the operator and the reason in the journal, saves and wakes the
+process after commit. Permissions are checked by the interfaces that call these.
+"""
+
+from django.db import transaction
+
+from processes import attention, clock, journal, progress, waiting
+from processes.exceptions import ProcessStateError
+from processes.journal import Actor
+from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.runner import context_for
+from processes.wakeup import wake_on_commit
+from processes.workflow import WaitStep, registry
+
+
+def process_retry_now(*, model, process_id, actor: Actor, reason: str, reset_attempts: bool = False):
+    """Clear the backoff (and the needs-attention flag) so the current step runs at once."""
+    with transaction.atomic(), journal.acting(actor, reason):
+        process = _lock(model, process_id)
+        if process.run_status != RunStatus.READY or not process.step:
+            raise ProcessStateError(f"{_name(process)} has no step to retry (it is {process.state}).")
+        _refuse_if_running(process)
+        if reset_attempts:
+            process.attempts = 0
+        if process.needs_attention:
+            attention.clear_attention(process, f"retry requested: {reason}")
+        journal.note(process, EventKind.OPERATOR_ACTION, f"retry {process.step} now: {reason}")
+        process.next_run_at = clock.now()
+        return _save_and_wake(process)
+
+
+def process_compensate(*, model, process_id, actor: Actor, reason: str):
+    """Undo the completed steps in reverse, then cancel, by an operator's or client's decision."""
+    workflow = registry.for_model(model._meta.label_lower)
+    with transaction.atomic(), journal.acting(actor, reason):
+        process = _lock(model, process_id)
+        if process.run_status == RunStatus.FINISHED or process.direction == Direction.COMPENSATE:
+            raise ProcessStateError(f"{_name(process)} is {process.state}: there is nothing to compensate.")
+        _refuse_if_running(process)
+        if process.needs_attention:
+            attention.clear_attention(process, f"compensation requested: {reason}")
+        progress.begin_compensation(workflow, process, reason=reason, include_current=True, now=clock.now())
+        return _save_and_wake(process)
+
+
+def process_skip_step(*, model, process_id, step: str, result, actor: Actor, reason: str):
+    """Mark the current forward step done by hand with the result the operator entered
+    (for example a label made on the carrier's own site), and go on with the next step."""
+    workflow = registry.for_model(model._meta.label_lower)
+    with transaction.atomic(), journal.acting(actor, reason, step=step):
+        process = _lock(model, process_id)
+        if process.step != step or process.direction != Direction.FORWARD:
+            raise ProcessStateError(
+                f"{_name(process)} is not at step {step!r} (it is at {process.step or 'none'})."
+            )
+        _refuse_if_running(process)
+        current, now = workflow.step(step), clock.now()
+        journal.note(process, EventKind.OPERATOR_ACTION, f"{step} done by hand: {reason}")
+        if isinstance(current, WaitStep) and process.run_status == RunStatus.WAITING:
+            current.on_signal(process, result or {}, context_for(process, current))
+        else:
+            current.record(process, result, context_for(process, current))
+        if process.needs_attention:
+            attention.clear_attention(process, f"{step} skipped by hand")
+        progress.complete_forward(workflow, process, current, now)
+        return _save_and_wake(process)
+
+
+def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
+    """Clear needs-attention and let the engine go on: the current step runs again at once,
+    or a wait gets a fresh deadline."""
+    workflow = registry.for_model(model._meta.label_lower)
+    with transaction.atomic(), journal.acting(actor, reason):
+        process = _lock(model, process_id)
+        if not process.needs_attention:
+            raise ProcessStateError(f"{_name(process)} does not need attention.")
+        attention.clear_attention(process, f"resolved: {reason}")
+        now = clock.now()
+        if process.run_status == RunStatus.WAITING:
+            waiting.park(process, workflow.step(process.step), now)
+        elif process.run_status == RunStatus.READY and process.step:
+            process.next_run_at = now
+        return _save_and_wake(process)
+
+
+def _lock(model, process_id):
+    return model.objects.select_for_update().get(pk=process_id)
+
+
+def _refuse_if_running(process) -> None:
+    if process.lease_owner and process.lease_until and process.lease_until > clock.now():
+        raise ProcessStateError(
+            f"{_name(process)} is running {process.step} right now; try again in a moment."
+        )
+    if process.lease_owner:  # an expired lease: its worker is gone
+        StepAttempt.objects.filter(
+            process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
+        ).update(outcome=AttemptOutcome.ABANDONED, finished_at=clock.now(), error_class="LeaseExpired")
+    process.lease_owner, process.lease_until = "", None
+
+
+def _save_and_wake(process):
+    if process.next_run_at is not None:
+        wake_on_commit(process)
+    process.save()
+    return process
+
+
+def _name(process) -> str:
+    return f"{type(process).__name__} {process.pk}"
