@@ -13,3 +13,9 @@ class ProcessesConfig(AppConfig):
         from processes.journal import on_post_transition
 
         post_transition.connect(on_post_transition, dispatch_uid="processes.journal")
+
+        from django_q.signals import post_spawn
+
+        from processes.sweeper import on_worker_spawn
+
+        post_spawn.connect(on_worker_spawn, dispatch_uid="processes.sweeper")

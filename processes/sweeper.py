@@ -56,14 +56,14 @@ def _sweep(model) -> int:
 def sweep_loop(run_seconds: float | None = None) -> int:
     """Sweep every SWEEP_INTERVAL for a while if no other loop runs, then hand over.
 
-    The loop holds a short lease that it renews on every sweep; a loop that finds the lease
-    held ends at once, so spare loop tasks never tie up a worker. When a loop's worker dies,
-    its lease runs out within seconds and the next retry that needs the sweeper
-    (`ensure_sweeper`) or the minutely schedule starts a new one.
+    The loop holds a short lease that it renews on every sweep. A loop that finds the lease
+    held watches it for a moment: a live holder renews it and the spare loop ends; a dead
+    holder's lease runs out and the spare loop takes over. Spare loops come from worker
+    start-up, the minutely schedule and `ensure_sweeper` when a retry is scheduled.
     """
     run_seconds = run_seconds or conf.get("SWEEPER_RUN_SECONDS")
     me = worker_name()
-    if not _hold_loop_lease(me):
+    if not _hold_loop_lease(me) and not _take_over_if_dead(me):
         return 0
     sweeps, stop_at = 0, time.monotonic() + run_seconds
     try:
@@ -75,6 +75,14 @@ def sweep_loop(run_seconds: float | None = None) -> int:
         SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)
         async_task(LOOP_TASK, task_name="sweeper loop")
     return sweeps
+
+
+def on_worker_spawn(**kwargs) -> None:
+    """django-q2's post_spawn: a (re)started worker makes sure a sweeper loop runs."""
+    try:
+        async_task(LOOP_TASK, task_name="sweeper loop")
+    except Exception:
+        logger.exception("could not enqueue a sweeper loop at worker start")
 
 
 def ensure_sweeper() -> bool:
@@ -97,4 +105,22 @@ def _hold_loop_lease(me: str) -> bool:
     now = clock.now()
     free = Q(owner=me) | Q(owner="") | Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     until = now + timedelta(seconds=_loop_lease_seconds())
-    return SweeperLease.objects.filter(free, name=LOOP_LEASE).update(owner=me, lease_until=until) == 1
+    if SweeperLease.objects.filter(free, name=LOOP_LEASE).update(owner=me, lease_until=until) == 1:
+        return True
+    # The row is made by a migration, but a `flush` removes it: make it again, then retry.
+    _, created = SweeperLease.objects.get_or_create(name=LOOP_LEASE)
+    return created and _hold_loop_lease(me)
+
+
+def _take_over_if_dead(me: str) -> bool:
+    """Watch a held lease: True once we took it over from a holder that stopped renewing."""
+    seen = SweeperLease.objects.filter(name=LOOP_LEASE).values_list("lease_until", flat=True).first()
+    give_up_at = time.monotonic() + _loop_lease_seconds() + 1
+    while time.monotonic() < give_up_at:
+        time.sleep(min(0.5, conf.get("SWEEP_INTERVAL")))
+        if _hold_loop_lease(me):
+            return True
+        now_held = SweeperLease.objects.filter(name=LOOP_LEASE).values_list("lease_until", flat=True).first()
+        if now_held != seen:
+            return False  # renewed: the holder is alive
+    return False

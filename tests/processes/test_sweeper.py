@@ -202,3 +202,15 @@ def test_two_sweepers_at_once_wake_each_due_order_exactly_once(catalogue, settin
     assert len(pks) == due
     assert len(set(pks)) == due
     assert not Order.objects.filter(enqueued_at__isnull=True).exists()
+
+
+@ENGINE_DB
+def test_loop_lease_row_is_made_again_when_missing():
+    """A flush removes the loop's lease row; the loop makes it again instead of never running."""
+    from processes.models import SweeperLease
+    from processes.sweeper import _hold_loop_lease
+
+    SweeperLease.objects.all().delete()
+    assert _hold_loop_lease("me") is True
+    assert SweeperLease.objects.get().owner == "me"
+    assert _hold_loop_lease("someone-else") is False
