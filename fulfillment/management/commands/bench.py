@@ -1,0 +1,62 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from fulfillment import benchmarks
+
+
+class Command(BaseCommand):
+    help = "Benchmark the engine against bare django-q2 tasks on the configured database and broker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--orders", type=int, default=200, help="Orders end to end (default 200).")
+        parser.add_argument("--tasks", type=int, default=None, help="Bare no-op tasks (default 5 × orders).")
+        parser.add_argument("--workers", type=int, default=None, help="Workers (default Q_CLUSTER's).")
+        parser.add_argument("--timeout", type=float, default=600, help="Seconds each phase may take.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+
+    def handle(self, *args, orders, tasks, workers, timeout, **options):
+        if not 1 <= orders <= 1_000_000:
+            raise CommandError(f"--orders must be between 1 and 1000000, not {orders}.")
+        workers = workers or settings.Q_CLUSTER["workers"]
+        if workers < 2:
+            raise CommandError("--workers must be at least 2 (one runs the sweeper loop).")
+        tasks = tasks or orders * 5
+        if tasks < 1:
+            raise CommandError(f"--tasks must be positive, not {tasks}.")
+        try:
+            bare = benchmarks.bare_queue(tasks=tasks, workers=workers, timeout=timeout)
+            engine = benchmarks.engine_end_to_end(orders=orders, workers=workers, timeout=timeout)
+            costs = benchmarks.engine_cost_per_step(orders=min(orders, 100))
+        except TimeoutError as exc:
+            raise CommandError(str(exc)) from None
+        result = {
+            "database": connection.vendor,
+            "broker": "redis" if "redis" in settings.Q_CLUSTER else "orm",
+            "workers": workers,
+            "bare_queue": bare,
+            "engine": engine,
+            "per_step": benchmarks.as_dict(costs),
+            "ratio_transitions_to_bare_tasks": round(
+                engine["transitions_per_second"] / bare["tasks_per_second"], 2
+            ),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+        else:
+            self._table(result)
+
+    def _table(self, r):
+        out, bare, e = self.stdout.write, r["bare_queue"], r["engine"]
+        out(f"database {r['database']}, broker {r['broker']}, {r['workers']} workers")
+        out(f"bare queue  {bare['tasks_per_second']:>8} no-op tasks/s ({bare['tasks']} tasks)")
+        out(f"engine      {e['orders_per_second']:>8} orders/s ({e['orders']} orders in {e['seconds']}s)")
+        out(f"            {e['transitions_per_second']:>8} step transitions/s")
+        out(f"ratio       {r['ratio_transitions_to_bare_tasks']:>8} (transitions/s / bare tasks/s)")
+        out(f"{'step':<20}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}{'commits':>9}")
+        for c in r["per_step"]:
+            out(
+                f"{c['step']:<20}{c['samples']:>5}{c['p50_ms']:>9}{c['p95_ms']:>9}{c['statements']:>6}{c['commits']:>9}"
+            )
