@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fulfillment)
 
-.PHONY: run test lint venv migrate demo-data diagram clean
+.PHONY: run test lint venv migrate demo-data diagram clean chromium
 
 venv: $(STAMP)
 
@@ -31,7 +31,12 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+chromium:
+	@test -x /usr/bin/chromium || $(APT_INSTALL) chromium || (apt-get update -q && $(APT_INSTALL) chromium)
+
+test: venv chromium
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m pytest $(PYTEST_ARGS)

@@ -1,13 +1,15 @@
-"""Demo data: a small catalogue, one stocked warehouse, and the two people who use the product."""
+"""Demo data: a small catalogue, one stocked warehouse, and the people who use the product."""
 
 import secrets
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import transaction
 
-from fulfillment.models import Product, Stock, Warehouse
+from fulfillment.models import Product, Stock, Warehouse, WarehouseAssignment
+from fulfillment.roles import OPERATORS, SUPPORT, roles_sync
+from fulfillment.warehouse.access import WORKER_GROUP
 
 CATALOGUE = [
     ("MUG-001", "Enamel mug", "12.50", 350),
@@ -20,21 +22,10 @@ CATALOGUE = [
     ("LAMP-9", "Desk lamp", "49.00", 1400),
 ]
 
-OPERATORS, WORKERS = "Operators", "Warehouse workers"
-OPERATOR_MODELS = [
-    "order",
-    "orderline",
-    "payment",
-    "reservation",
-    "shipment",
-    "picktask",
-    "notification",
-    "product",
-    "stock",
-    "warehouse",
-    "processevent",
-    "stepattempt",
-]
+WORKERS = WORKER_GROUP  # the warehouse pages' group (fulfillment.warehouse.access)
+MAIN = {"code": "MAIN", "defaults": {"name": "Main warehouse"}}
+# Where each product sits in the demo warehouse: aisle, shelf, level.
+DEMO_BINS = {sku: f"A-{index + 1:02d}-{index % 3 + 1}" for index, (sku, *_) in enumerate(CATALOGUE)}
 
 
 def demo_data_load(*, stock_per_product: int = 1000) -> dict:
@@ -46,6 +37,9 @@ def demo_data_load(*, stock_per_product: int = 1000) -> dict:
                 sku=sku, defaults={"name": name, "price": Decimal(price), "weight_grams": grams}
             )
             stock, _ = Stock.objects.get_or_create(product=product, warehouse=warehouse)
+            if not stock.bin_location:
+                stock.bin_location = DEMO_BINS[sku]
+                Stock.objects.filter(pk=stock.pk).update(bin_location=stock.bin_location)
             if stock.on_hand < stock.reserved + stock_per_product // 2:
                 stock.on_hand = stock.reserved + stock_per_product
                 stock.save()
@@ -60,8 +54,11 @@ def demo_user_reset(*, username: str, group_name: str, staff: bool) -> str:
         user.is_staff = staff
         user.set_password(password)
         user.save()
+        if group_name in (OPERATORS, SUPPORT):
+            roles_sync()  # the console's roles and their permissions (fulfillment.roles)
         group, _ = Group.objects.get_or_create(name=group_name)
-        if group_name == OPERATORS:
-            group.permissions.set(Permission.objects.filter(content_type__model__in=OPERATOR_MODELS))
         user.groups.add(group)
+        if group_name == WORKERS:  # the demo worker picks in the demo warehouse
+            warehouse, _ = Warehouse.objects.get_or_create(**MAIN)
+            WarehouseAssignment.objects.get_or_create(user=user, warehouse=warehouse)
     return password

@@ -9,3 +9,30 @@ class OutOfStock(PermanentError):
 
 class InvalidOrder(ValueError):
     """An order request that cannot be placed as given; the message says what is wrong."""
+
+
+class PickRefused(Exception):
+    """A worker's action on a pick task that its current state does not allow; nothing changed.
+
+    The message is written for the worker on the floor.
+    """
+
+
+class PickTaskTaken(PickRefused):
+    """Another worker holds the claim on this task."""
+
+
+class PickTaskNotHeld(PickRefused):
+    """Only the worker holding the claim may confirm, release or report a problem."""
+
+
+class PickTaskClosed(PickRefused):
+    """The task is done or cancelled, or its order no longer waits for a pick."""
+
+
+class PickMismatch(PickRefused):
+    """The scanned SKUs or counted quantities do not match the order; `errors` says which line."""
+
+    def __init__(self, errors: dict[int, str]):
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))

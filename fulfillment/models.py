@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django_fsm import FSMField, transition
 
 from processes import clock
@@ -49,6 +50,8 @@ class Stock(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock")
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
+    # Where a picker finds it, e.g. "A-03-2" (aisle, shelf, level); shown on the pick pages.
+    bin_location = models.CharField(max_length=32, blank=True)
 
     class Meta:
         verbose_name_plural = "stock"
@@ -102,6 +105,22 @@ class Order(Process):
     class Meta(Process.Meta):
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative")]
+        # The operator console's list, filters and dashboard (fulfillment.monitoring).
+        indexes = [
+            *Process.Meta.indexes,
+            models.Index(fields=["-created_at", "-id"], name="order_newest_first"),
+            models.Index(fields=["owner", "-created_at"], name="order_client_newest_first"),
+            models.Index(fields=["step", "step_started_at"], name="order_step_age"),
+            models.Index(fields=["state", "state_changed_at"], name="order_state_since"),
+            models.Index(Upper("email"), name="order_email_ci"),
+        ]
+        permissions = [
+            ("retry_order", "Can retry an order's current step now"),
+            ("compensate_order", "Can compensate an order (undo its completed steps)"),
+            ("cancel_order", "Can cancel an order that is not picked yet"),
+            ("skip_order_step", "Can mark an order's current step done by hand"),
+            ("resolve_order_attention", "Can resolve an order's needs-attention"),
+        ]
 
     def __str__(self):
         return f"Order {self.pk}"
@@ -253,8 +272,21 @@ class Shipment(models.Model):
         return f"{self.carrier} {self.tracking_number}"
 
 
+class PickProblem(models.TextChoices):
+    """What a worker can report when a pick cannot be done."""
+
+    MISSING = "missing", "Item missing"
+    DAMAGED = "damaged", "Item damaged"
+    WRONG_LOCATION = "wrong_location", "Not at its bin location"
+
+
 class PickTask(models.Model):
-    """The human step: a warehouse worker picks the order's lines."""
+    """The human step: a warehouse worker claims the task, picks the order's lines, confirms.
+
+    Open tasks can be claimed by one worker at a time (status CLAIMED, `assignee`); only the
+    holder confirms or releases. Changed only by the services in fulfillment.picking, under
+    the order's row lock.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -272,6 +304,16 @@ class PickTask(models.Model):
     due_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # When each human-scale timer fired (fulfillment.warehouse.timers): set once, never again.
+    warned_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # The last problem a worker reported (the order's journal keeps every one).
+    problem = models.CharField(max_length=16, choices=PickProblem, blank=True)
+    problem_note = models.TextField(blank=True)
+    problem_reported_at = models.DateTimeField(null=True, blank=True)
+    problem_reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -281,9 +323,57 @@ class PickTask(models.Model):
                 name="picktask_open_by_due",
             )
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="claimed") | Q(assignee__isnull=False, claimed_at__isnull=False),
+                name="picktask_claim_has_holder",
+            )
+        ]
 
     def __str__(self):
         return f"Pick {self.order_id} ({self.status})"
+
+    def is_held_by(self, user) -> bool:
+        return self.status == self.Status.CLAIMED and self.assignee_id == user.pk
+
+
+class WarehouseAssignment(models.Model):
+    """A warehouse worker may see and pick the tasks of the warehouses they are assigned to."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="warehouse_assignments"
+    )
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "warehouse"], name="warehouse_assignment_once")
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.warehouse.code}"
+
+
+class PickNotice(models.Model):
+    """Something a worker must be told on their next visit (a claim that was taken back)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pick_notices")
+    pick_task = models.ForeignKey(PickTask, on_delete=models.CASCADE, related_name="notices")
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=clock.now)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["user", "created_at"], condition=Q(seen_at__isnull=True), name="picknotice_unseen"
+            )
+        ]
+
+    def __str__(self):
+        return f"To {self.user}: {self.text}"
 
 
 class Notification(models.Model):

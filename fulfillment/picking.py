@@ -1,14 +1,40 @@
-"""Pick tasks: opened by the workflow, done by a warehouse worker (or the simulated picker)."""
+"""Pick tasks: opened by the workflow, claimed and confirmed by a warehouse worker.
 
+The warehouse pages and the simulated picker call the same services. Every change takes the
+order's row lock first, then the pick task's (the one lock order of the project), so a claim,
+a release, a confirmation and the engine's timers (fulfillment.warehouse.timers) never interleave.
+"""
+
+from dataclasses import dataclass
 from datetime import timedelta
 
-from fulfillment.models import Order, PickTask
-from processes import clock
-from processes.control import process_signal
-from processes.exceptions import ProcessStateError
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from fulfillment.errors import PickMismatch, PickRefused, PickTaskClosed, PickTaskNotHeld, PickTaskTaken
+from fulfillment.models import Order, PickNotice, PickProblem, PickTask
+from processes import clock, journal
+from processes.control import process_rearm, process_signal, process_wait_failed
 from processes.journal import Actor
+from processes.models import ActorType, Direction, EventKind, RunStatus
 
 PICK_STEP = "pick"
+SIMULATED_PICKER = "simulated-picker"
+
+
+@dataclass(frozen=True)
+class PickedLine:
+    """What the worker scanned (or typed) and counted for one order line."""
+
+    sku: str
+    quantity: int
+
+
+def worker_actor(worker) -> Actor:
+    return Actor(ActorType.WORKER, worker.get_username())
+
+
+# Called by the order workflow's pick step, under the order's row lock.
 
 
 def pick_task_open(*, order: Order, due_in: timedelta) -> PickTask:
@@ -25,10 +51,12 @@ def pick_task_cancel(*, order: Order) -> int:
 
 
 def pick_task_mark_done(*, order: Order, worker_id: int | None) -> PickTask:
-    """Called under the order's lock by the pick step when the worker's answer arrives."""
+    """Close the task for the worker's confirmation (or an operator's, with no worker)."""
     task = PickTask.objects.select_for_update().get(order=order)
     if task.status not in PickTask.OPEN_STATUSES:
-        raise ProcessStateError(f"The pick task of order {order.pk} is {task.status}, not open.")
+        raise PickTaskClosed(f"The pick task of order {order.pk} is {task.status}, not open.")
+    if worker_id and task.status == PickTask.Status.CLAIMED and task.assignee_id != worker_id:
+        raise PickTaskTaken("Another worker holds this task.")
     task.status = PickTask.Status.DONE
     task.done_at = clock.now()
     if worker_id and task.assignee_id is None:
@@ -37,31 +65,171 @@ def pick_task_mark_done(*, order: Order, worker_id: int | None) -> PickTask:
     return task
 
 
-def pick_task_complete(*, order_id, actor: Actor, worker_id: int | None = None) -> Order:
-    """A worker confirms the pick: the order's process resumes right after commit."""
-    return process_signal(
-        model=Order,
-        process_id=order_id,
-        step=PICK_STEP,
-        payload={"worker_id": worker_id},
-        actor=actor,
-        reason=f"picked by {actor.name}",
-    )
+# A worker's actions: the warehouse pages and the simulated picker call these.
+
+
+def pick_task_claim(*, task_id: int, worker) -> PickTask:
+    """Give the open task to `worker` alone; claiming a task one already holds changes nothing."""
+    with transaction.atomic(), journal.acting(worker_actor(worker), "claimed", step=PICK_STEP):
+        order, task = _lock(task_id)
+        if task.is_held_by(worker):
+            return task
+        if task.status == PickTask.Status.CLAIMED:
+            raise PickTaskTaken(f"Someone else has this task: {task.assignee.get_username()} claimed it.")
+        _check_waiting(order, task)
+        task.status, task.assignee, task.claimed_at = PickTask.Status.CLAIMED, worker, clock.now()
+        task.save(update_fields=["status", "assignee", "claimed_at"])
+        journal.note(order, EventKind.NOTE, f"pick claimed by {worker.get_username()}")
+        _rearm(order)
+        return task
+
+
+def pick_task_release(*, task_id: int, worker) -> PickTask:
+    """The holder gives the task back to the pool."""
+    with transaction.atomic(), journal.acting(worker_actor(worker), "released", step=PICK_STEP):
+        order, task = _lock(task_id)
+        _check_holder(task, worker, "release")
+        _unclaim(task)
+        journal.note(order, EventKind.NOTE, f"pick released by {worker.get_username()}")
+        _rearm(order)
+        return task
+
+
+def pick_task_confirm(*, task_id: int, worker, picked: dict[int, PickedLine]) -> Order:
+    """The holder confirms every line; the order resumes right after commit.
+
+    Raises PickMismatch naming each wrong line (nothing changes) when a SKU or a quantity
+    differs from the order.
+    """
+    with transaction.atomic():
+        order, task = _lock(task_id)
+        _check_holder(task, worker, "confirm")
+        _check_waiting(order, task)
+        _check_picked(order, picked)
+        name = worker.get_username()
+        return process_signal(
+            model=Order,
+            process_id=order.pk,
+            step=PICK_STEP,
+            payload={"worker_id": worker.pk},
+            actor=worker_actor(worker),
+            reason=f"picked by {name}",
+        )
+
+
+def pick_task_report_problem(*, task_id: int, worker, problem: str, note: str) -> Order:
+    """The holder cannot pick: record why, free the task and follow the pick step's `on_problem`
+    (compensation, or needs-attention for an operator), journalled with the worker's name."""
+    problem = PickProblem(problem)
+    with transaction.atomic():
+        order, task = _lock(task_id)
+        _check_holder(task, worker, "report a problem on")
+        _check_waiting(order, task)
+        task.problem, task.problem_note = problem, note
+        task.problem_reported_at, task.problem_reported_by = clock.now(), worker
+        _unclaim(task, extra=("problem", "problem_note", "problem_reported_at", "problem_reported_by"))
+        return process_wait_failed(
+            model=Order,
+            process_id=order.pk,
+            step=PICK_STEP,
+            actor=worker_actor(worker),
+            reason=f"{problem.label} reported by {worker.get_username()}: {note}",
+        )
+
+
+def pick_notices_take(*, worker) -> list[PickNotice]:
+    """What the worker has not been told yet (a claim taken back), marked as told now."""
+    with transaction.atomic():
+        notices = list(PickNotice.objects.select_for_update().filter(user=worker, seen_at__isnull=True))
+        PickNotice.objects.filter(pk__in=[notice.pk for notice in notices]).update(seen_at=clock.now())
+    return notices
 
 
 def simulated_picker_run(*, delay: float) -> int:
-    """Confirm every open pick task older than `delay` seconds, as a tireless worker would."""
+    """Claim and confirm every open pick task older than `delay` seconds, as a tireless
+    worker would, through the same services as the warehouse pages."""
     cutoff = clock.now() - timedelta(seconds=delay)
-    order_ids = list(
-        PickTask.objects.filter(status=PickTask.Status.OPEN, created_at__lte=cutoff).values_list(
-            "order_id", flat=True
-        )[:200]
+    task_ids = list(
+        PickTask.objects.filter(status=PickTask.Status.OPEN, created_at__lte=cutoff)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:200]
     )
+    picker = simulated_picker_user() if task_ids else None
     done = 0
-    for order_id in order_ids:
+    for task_id in task_ids:
         try:
-            pick_task_complete(order_id=order_id, actor=Actor("worker", "simulated-picker"))
+            pick_task_claim(task_id=task_id, worker=picker)
+        except PickRefused:
+            continue  # a person took it, or it was cancelled meanwhile
+        try:
+            pick_task_confirm(task_id=task_id, worker=picker, picked=exact_pick(task_id))
             done += 1
-        except ProcessStateError:
-            continue  # cancelled or handled meanwhile
+        except PickRefused:
+            pick_task_release(task_id=task_id, worker=picker)
     return done
+
+
+def simulated_picker_user():
+    """The account the simulated picker claims tasks as; it cannot sign in."""
+    user, created = get_user_model().objects.get_or_create(username=SIMULATED_PICKER)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def exact_pick(task_id: int) -> dict[int, PickedLine]:
+    """What a perfect picker scans: every line's SKU and quantity."""
+    order_id = PickTask.objects.values_list("order_id", flat=True).get(pk=task_id)
+    lines = Order.objects.get(pk=order_id).lines.all()
+    return {line.pk: PickedLine(line.sku, line.quantity) for line in lines}
+
+
+def _lock(task_id: int) -> tuple[Order, PickTask]:
+    """Lock the task's order, then the task: always in this order."""
+    order_id = PickTask.objects.values_list("order_id", flat=True).get(pk=task_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    task = PickTask.objects.select_for_update().get(pk=task_id)
+    return order, task
+
+
+def _check_waiting(order: Order, task: PickTask) -> None:
+    waiting = order.run_status == RunStatus.WAITING and order.step == PICK_STEP
+    if task.status not in PickTask.OPEN_STATUSES or not waiting or order.direction != Direction.FORWARD:
+        raise PickTaskClosed("This task is no longer open: it was done or cancelled.")
+
+
+def _check_holder(task: PickTask, worker, action: str) -> None:
+    if task.is_held_by(worker):
+        return
+    if task.status == PickTask.Status.CLAIMED:
+        holder = task.assignee.get_username()
+        raise PickTaskNotHeld(f"Only {holder}, who claimed this task, can {action} it.")
+    if task.status == PickTask.Status.OPEN:
+        raise PickTaskNotHeld(f"Claim this task before you {action} it.")
+    raise PickTaskClosed("This task is no longer open: it was done or cancelled.")
+
+
+def _check_picked(order: Order, picked: dict[int, PickedLine]) -> None:
+    errors = {}
+    for number, line in enumerate(order.lines.all(), start=1):
+        got = picked.get(line.pk)
+        if got is None or not got.sku.strip():
+            errors[line.pk] = f"Line {number}: scan or type the SKU {line.sku}."
+        elif got.sku.strip().upper() != line.sku.upper():
+            errors[line.pk] = f"Line {number}: SKU {got.sku.strip()} is not {line.sku}. Check the bin."
+        elif got.quantity != line.quantity:
+            errors[line.pk] = f"Line {number} ({line.sku}): {got.quantity} counted, {line.quantity} ordered."
+    if errors:
+        raise PickMismatch(errors)
+
+
+def _unclaim(task: PickTask, extra: tuple[str, ...] = ()) -> None:
+    task.status, task.assignee, task.claimed_at = PickTask.Status.OPEN, None, None
+    task.save(update_fields=["status", "assignee", "claimed_at", *extra])
+
+
+def _rearm(order: Order) -> None:
+    """Let the order's next wake-up follow the task's timers (the claim's own, or not)."""
+    process_rearm(process=order)
+    order.save(update_fields=["next_run_at"])

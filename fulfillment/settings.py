@@ -54,9 +54,14 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_q",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "processes",
     "fulfillment.apps.FulfillmentConfig",
     "fulfillment.simulators",
+    "fulfillment.api.apps.ApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -125,7 +130,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {
-    "name": "fulfillment",
+    # Also the broker's queue key: deployments (or test runs) sharing one Redis need their own.
+    "name": env_str("Q_CLUSTER_NAME", "fulfillment"),
     # Steps mostly wait on other services, so more workers than cores pay off; one of them
     # runs the sweeper loop.
     "workers": env_int("Q_WORKERS", 4, minimum=2),
@@ -145,6 +151,17 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# "api": where the API's throttles count requests, shared by every process that serves it
+# (a per-process LocMemCache would let each multiply the rate). Its table is made by migrate.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "api_cache"}
+    ),
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -169,6 +186,11 @@ STORAGES = {
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerEmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")
 ADMINS = [("Operators", env_str("OPERATORS_EMAIL", "operators@fulfillment.localhost"))]
+SERVER_EMAIL = env_str("SERVER_EMAIL", "alerts@fulfillment.localhost")
+# Where people reach this site: links in emails (needs-attention alerts) start with it.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must start with http:// or https://.")
 
 LOGGING = {
     "version": 1,
@@ -186,11 +208,31 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One handler turns every error into {"code", "detail", "errors"} JSON (fulfillment/api).
+    "EXCEPTION_HANDLER": "fulfillment.api.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fulfillment API",
+    "DESCRIPTION": "Place orders exactly once, follow them through their steps, cancel them.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed drf-spectacular-sidecar package: nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
+}
+# The client API's limits; the other keys and their defaults are in fulfillment/api/conf.py.
+API = {"THROTTLE_RATE": env_str("API_THROTTLE_RATE", "120/min")}
+# Shared secret of the payment provider's webhook signatures; unset refuses every webhook.
+PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
 
 # The engine's own knobs; see processes/conf.py for their meaning and defaults.
 PROCESSES = {
     "SWEEP_INTERVAL": env_float("SWEEP_INTERVAL", 0.5, minimum=0.05, maximum=60),
+    "REDELIVER_AFTER": env_float("REDELIVER_AFTER", 30.0, minimum=1, maximum=3600),
 }
 
 # Fault injection of the service simulators; see fulfillment/simulators/faults.py.
@@ -200,9 +242,10 @@ SIMULATORS = {
     "LATENCY_MS": env_int("SIM_LATENCY_MS", 0),
 }
 # Seconds after which the simulated picker completes a pick task; unset disables it.
-# 0 completes them at the next look; a negative value is refused.
+# 0 completes them at the next look; a negative value is refused. The default leaves a person
+# on the warehouse pages a minute to claim a demo order's task first.
 SIMULATED_PICKER_DELAY = (
-    env_float("SIMULATED_PICKER_DELAY", 2.0) if env_bool("SIMULATED_PICKER", True) else None
+    env_float("SIMULATED_PICKER_DELAY", 60.0) if env_bool("SIMULATED_PICKER", True) else None
 )
 
 # The external services behind fulfillment.gateways; the simulators are the default.
@@ -210,3 +253,10 @@ PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.Pay
 SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")
 # Seconds a pick task may stay open before the order is flagged for an operator.
 PICK_TIMEOUT = env_int("PICK_TIMEOUT", 4 * 3600, minimum=1)
+# The warehouse floor's earlier timers, in seconds; see fulfillment/warehouse/conf.py.
+WAREHOUSE = {
+    "WARNING_AFTER": env_int("PICK_WARNING_AFTER", 3 * 3600, minimum=1),
+    "UNCLAIMED_AFTER": env_int("PICK_UNCLAIMED_AFTER", 3600, minimum=1),
+    "CLAIM_TIMEOUT": env_int("PICK_CLAIM_TIMEOUT", 1800, minimum=1),
+    "SHIFT_LEAD_EMAIL": env_str("SHIFT_LEAD_EMAIL", "shift-lead@fulfillment.localhost"),
+}

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from fulfillment import inventory, notifications, payments, picking, shipping
 from fulfillment.gateways import payment_gateway, shipping_carrier
+from fulfillment.warehouse import timers
 from processes.workflow import OnExhausted, RetryPolicy, Step, WaitStep
 
 
@@ -89,8 +90,17 @@ class CreateLabel(Step):
 
 
 class WaitForPick(WaitStep):
+    """A warehouse worker claims the pick task and confirms it (fulfillment.picking).
+
+    Before the final deadline (PICK_TIMEOUT, then needs-attention, never a silent cancel) the
+    engine fires the task's timers: a warning, an escalation when nobody claimed it, and the
+    release of a claim held too long (fulfillment.warehouse.timers). A problem reported by
+    the worker goes to an operator too: a missing item may well be found elsewhere.
+    """
+
     name = picking.PICK_STEP
     on_timeout = OnExhausted.NEEDS_ATTENTION
+    on_problem = OnExhausted.NEEDS_ATTENTION
 
     @property
     def timeout(self):
@@ -107,6 +117,12 @@ class WaitForPick(WaitStep):
     def on_signal(self, order, payload, ctx):
         picking.pick_task_mark_done(order=order, worker_id=payload.get("worker_id"))
         order.mark_picked()
+
+    def timers(self, order):
+        return timers.pick_timers(order=order)
+
+    def on_timer(self, order, name, ctx):
+        timers.pick_timer_fire(order=order, name=name)
 
     def undo_record(self, order, result, ctx):
         picking.pick_task_cancel(order=order)

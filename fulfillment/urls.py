@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    # The client REST API; DRF's login pages (for the browsable API) first, as api/ ends in a catch-all.
+    path("api/auth/", include("rest_framework.urls")),
+    path("api/", include("fulfillment.api.urls")),
+    path("warehouse/", include("fulfillment.warehouse.urls")),
 ]

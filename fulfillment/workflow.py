@@ -4,6 +4,7 @@ If a step cannot succeed, the steps before it are undone in reverse: the label i
 the stock released, the payment refunded.
 """
 
+from fulfillment.payment_events import order_message_handle
 from fulfillment.steps import ChargePayment, CreateLabel, ReserveInventory, SendConfirmation, WaitForPick
 from processes.workflow import Workflow
 
@@ -20,4 +21,6 @@ ORDER_WORKFLOW = Workflow(
     ],
     begin_compensation="start_compensation",
     finish_compensation="mark_cancelled",
+    # Events from the payment provider (webhooks): a dispute flags the order for a person.
+    on_message=order_message_handle,
 )

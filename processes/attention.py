@@ -1,28 +1,46 @@
-"""Flag a process for a person, and make sure somebody hears about it.
+"""Flag a process for a person, and make sure somebody hears about it, once.
 
 Used when automation must stop: a compensation that exhausted its retries, a forward step
 whose policy says so, a wait that timed out. The process is never dropped: it stays flagged,
 with its reason, until an operator acts.
+
+An attention episode runs from the moment the flag goes up until an operator clears it. The
+operators are alerted when an episode begins, never again during it: the callers hold the
+process row locked, so "was it already flagged?" is answered once per episode, whatever
+raises it a second time (a worker reporting a problem on a wait that already timed out, ...).
+The alert's Message-ID is fixed per episode, so a mail relay that deduplicates drops a repeat.
 """
 
+import hashlib
 import json
 import logging
 
-from django.core.mail import mail_admins
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import NoReverseMatch, reverse
 
-from processes import journal, signals
-from processes.models import EventKind
+from processes import clock, journal, signals
+from processes.models import ActorType, EventKind, ProcessEvent
 
 logger = logging.getLogger("processes.attention")
 
 
-def raise_attention(process, reason: str) -> None:
-    """Flag the (locked) process; the caller saves. Alerts go out after commit."""
+def raise_attention(process, reason: str, *, about_step: bool = True) -> None:
+    """Flag the (locked) process; the caller saves. A new episode alerts after commit.
+
+    `about_step=False` marks a flag raised from outside (an event, not the current step's
+    failure): the step's own later success does not clear it.
+    """
+    ongoing = process.needs_attention
     process.needs_attention = True
     process.attention_reason = reason
+    if not (ongoing and not process.attention_step):
+        process.attention_step = process.step if about_step else ""
     process.next_run_at = None
-    journal.note(process, EventKind.ATTENTION, reason)
+    journal.note(process, EventKind.ATTENTION, f"still needs attention: {reason}" if ongoing else reason)
+    if ongoing:
+        return  # the operators heard about this episode when it began
     facts = {
         "event": "process_needs_attention",
         "process": process.label(),
@@ -31,6 +49,7 @@ def raise_attention(process, reason: str) -> None:
         "step": process.step,
         "direction": process.direction,
         "reason": reason,
+        "episode": clock.now().strftime("%Y%m%dT%H%M%S.%f"),
     }
     model = type(process)
     transaction.on_commit(lambda: alert_operators(model, facts), robust=True)
@@ -39,10 +58,13 @@ def raise_attention(process, reason: str) -> None:
 def clear_attention(process, reason: str) -> None:
     process.needs_attention = False
     process.attention_reason = ""
+    process.attention_step = ""
     journal.note(process, EventKind.NOTE, reason)
 
 
 def alert_operators(model, facts: dict) -> None:
+    """Tell the operators: a JSON log line, the `needs_attention` signal and one email."""
+    facts = {**facts, "url": admin_url(model, facts["process_id"])}
     logger.error(json.dumps(facts, sort_keys=True))
     signals.needs_attention.send(
         sender=model,
@@ -51,8 +73,52 @@ def alert_operators(model, facts: dict) -> None:
         step=facts["step"],
         reason=facts["reason"],
     )
-    mail_admins(
-        f"{facts['process']} {facts['process_id']} needs attention",
-        f"State {facts['state']}, step {facts['step']} ({facts['direction']}).\n\n{facts['reason']}\n",
-        fail_silently=True,
+    recipients = [address for _, address in settings.ADMINS]
+    if not recipients:
+        return
+    sent = _alert_message(facts, recipients).send(fail_silently=True)
+    if sent:
+        ProcessEvent.objects.create(
+            process_type=facts["process"],
+            process_id=facts["process_id"],
+            kind=EventKind.NOTE,
+            from_state=facts["state"],
+            to_state=facts["state"],
+            step=facts["step"],
+            actor_type=ActorType.SYSTEM,
+            actor="alerting",
+            reason=f"operators alerted by email ({', '.join(recipients)})",
+            created_at=clock.now(),
+        )
+
+
+def admin_url(model, process_id) -> str:
+    """The absolute address of the process's admin page (SITE_URL + the admin's own route)."""
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_change"
+    try:
+        path = reverse(name, args=[process_id])
+    except NoReverseMatch:
+        return ""
+    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+
+
+def _alert_message(facts: dict, recipients: list[str]) -> EmailMessage:
+    name = f"{facts['process']} {facts['process_id']}"
+    link = f"\n\nOpen it: {facts['url']}\n" if facts["url"] else "\n"
+    return EmailMessage(
+        subject=f"{settings.EMAIL_SUBJECT_PREFIX}{name} needs attention",
+        body=(
+            f"{name} needs attention.\n\n"
+            f"State {facts['state']}, step {facts['step'] or '-'} ({facts['direction']}).\n\n"
+            f"{facts['reason']}{link}"
+        ),
+        from_email=settings.SERVER_EMAIL,
+        to=recipients,
+        headers={"Message-ID": _episode_message_id(facts)},
     )
+
+
+def _episode_message_id(facts: dict) -> str:
+    """The same for every alert about one episode (hashed: mail searches by order id stay clean)."""
+    episode = f"{facts['process']}:{facts['process_id']}:{facts['episode']}"
+    return f"<attention-{hashlib.sha256(episode.encode()).hexdigest()[:32]}@processes.localhost>"

@@ -34,10 +34,13 @@ def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor,
         current = workflow.step(step)
         now = clock.now()
         current.on_signal(process, payload, context_for(process, current))
-        if process.needs_attention:
+        if process.needs_attention and process.attention_step == step:
             attention.clear_attention(process, f"{step} done after all: {reason}")
         progress.complete_forward(workflow, process, current, now)
-        wake_on_commit(process)
+        if process.needs_attention:
+            process.next_run_at = None  # flagged from outside: stop here until an operator acts
+        else:
+            wake_on_commit(process)
         process.save()
         return process
 

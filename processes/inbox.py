@@ -2,8 +2,9 @@
 
 A provider may send an event before the process can act on it, or twice. The message is
 stored and journalled in the process's transaction; the workflow's `on_message` handler, if
-any, is offered every pending message under the row lock at delivery and again by
-`process_offer_messages` (e.g. when the process reaches a step that can use them).
+any, is offered every pending message under the row lock at each delivery. A message the
+handler does not consume stays pending (and in the journal), to be offered with the next
+delivery or by a caller holding the row lock (`offer_pending`).
 """
 
 from django.db import IntegrityError, transaction

@@ -53,6 +53,9 @@ class Process(FSMModelMixin, models.Model):
     last_error = models.TextField(blank=True)
     needs_attention = models.BooleanField(default=False)
     attention_reason = models.TextField(blank=True)
+    # The step whose failure raised the flag, or blank when it came from outside (a dispute):
+    # only the former is cleared by that step's own success.
+    attention_step = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(default=clock.now)
@@ -159,7 +162,10 @@ class StepAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["process_id", "started_at", "id"], name="processes_attempt_timeline")]
+        indexes = [
+            models.Index(fields=["process_id", "started_at", "id"], name="processes_attempt_timeline"),
+            models.Index(fields=["started_at", "step"], name="processes_attempt_recent"),
+        ]
         ordering = ["started_at", "id"]
 
     def __str__(self):

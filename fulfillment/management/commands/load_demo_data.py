@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from fulfillment.demo import OPERATORS, WORKERS, demo_data_load, demo_user_reset
+from fulfillment.demo import OPERATORS, SUPPORT, WORKERS, demo_data_load, demo_user_reset
 
 
 class Command(BaseCommand):
@@ -12,7 +12,9 @@ class Command(BaseCommand):
             f"Catalogue: {counts['products']} products stocked in warehouse {counts['warehouse']}."
         )
         operator = demo_user_reset(username="operator", group_name=OPERATORS, staff=True)
+        support = demo_user_reset(username="support", group_name=SUPPORT, staff=True)
         worker = demo_user_reset(username="worker", group_name=WORKERS, staff=False)
         self.stdout.write(self.style.SUCCESS("Demo logins (passwords are new on every run):"))
         self.stdout.write(f"  operator / {operator}   http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"  support  / {support}   (read-only) http://127.0.0.1:8000/admin/")
         self.stdout.write(f"  worker   / {worker}")

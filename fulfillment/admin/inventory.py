@@ -1,0 +1,43 @@
+"""Catalogue, stock and pick tasks. Stock and pick tasks change only through the workflow."""
+
+from django.contrib import admin
+
+from fulfillment.models import PickTask, Product, Stock, Warehouse
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services change: the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "price", "weight_grams"]
+    search_fields = ["sku", "name"]
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+
+
+@admin.register(Stock)
+class StockAdmin(ReadOnlyAdmin):
+    list_display = ["product", "warehouse", "on_hand", "reserved"]
+    list_select_related = ["product", "warehouse"]
+
+
+@admin.register(PickTask)
+class PickTaskAdmin(ReadOnlyAdmin):
+    list_display = ["order", "warehouse", "status", "assignee", "created_at", "due_at"]
+    list_filter = ["status", "warehouse"]
+    list_select_related = ["warehouse", "assignee"]
+    ordering = ["due_at"]

@@ -1,0 +1,241 @@
+"""The order list and the order page of the operator console.
+
+Orders change only through the workflow and the operator actions (fulfillment.admin.actions),
+never by editing rows: the admin shows them and offers the actions the user may take.
+The list renders from one query for its rows (plus the count and the warehouse filter), so its
+cost does not grow with the page or the table.
+"""
+
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.contrib import admin
+from django.db.models import Prefetch
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
+from fulfillment.admin.dashboard import dashboard_view
+from fulfillment.admin.filters import StepFilter, StuckFilter
+from fulfillment.interventions import order_available_actions
+from fulfillment.models import Order, OrderLine, Reservation
+from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
+from fulfillment.workflow import ORDER_WORKFLOW
+from processes import clock
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    fields = ["sku", "quantity", "unit_price"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Find the orders that need a person, see why, and act on them."""
+
+    list_display = [
+        "short_id",
+        "state",
+        "current_step",
+        "attention",
+        "attempts",
+        "in_state_for",
+        "next_attempt",
+        "deadline",
+        "email",
+        "created",
+    ]
+    list_display_links = ["short_id"]
+    list_filter = [StuckFilter, "state", "needs_attention", StepFilter, "warehouse", "created_at"]
+    search_fields = ["email"]  # shows the box; get_search_results does the index-friendly search
+    search_help_text = (
+        "An order id (or its first 8 characters), a customer email, a charge id or a tracking number."
+    )
+    list_per_page = 50
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a full scan each
+    actions = [bulk_action(name) for name in ACTIONS]
+    inlines = [OrderLineInline]
+    fieldsets = [
+        (None, {"fields": ["id", "state", "email", "warehouse", "total", "currency", "created_at"]}),
+        (
+            "Engine",
+            {
+                "fields": [
+                    ("step", "direction", "run_status"),
+                    ("attempts", "next_run_at", "deadline_at"),
+                    ("state_changed_at", "step_started_at", "updated_at"),
+                    "completed_steps",
+                    ("needs_attention", "attention_reason"),
+                    "last_error",
+                    ("lease_owner", "lease_until", "fence"),
+                    ("enqueued_at", "workflow_version"),
+                ]
+            },
+        ),
+        ("Customer", {"fields": ["owner", "payment_token", "shipping_address"], "classes": ["collapse"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # One permission per operator action (the list's actions ask for has_<name>_permission).
+    def has_retry_permission(self, request):
+        return request.user.has_perm(ACTIONS["retry"].perm)
+
+    def has_compensate_permission(self, request):
+        return request.user.has_perm(ACTIONS["compensate"].perm)
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm(ACTIONS["cancel"].perm)
+
+    def has_skip_permission(self, request):
+        return request.user.has_perm(ACTIONS["skip"].perm)
+
+    def has_resolve_permission(self, request):
+        return request.user.has_perm(ACTIONS["resolve"].perm)
+
+    # The list ---------------------------------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        condition = order_search_q(search_term)
+        return (queryset if condition is None else queryset.filter(condition)), False
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"dashboard_url": reverse("admin:fulfillment_order_dashboard"), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    @admin.display(description="order", ordering="created_at")
+    def short_id(self, order):
+        return format_html('<span title="{}">{}</span>', order.pk, str(order.pk)[:8])
+
+    @admin.display(description="step", ordering="step")
+    def current_step(self, order):
+        if not order.step:
+            return "–"
+        undo = "undo " if order.direction == "compensate" else ""
+        overdue = _overdue(order, clock.now())
+        if overdue:
+            return format_html('<span class="console-late">{}{} (late {})</span>', undo, order.step, overdue)
+        return f"{undo}{order.step}"
+
+    @admin.display(description="in state for", ordering="state_changed_at")
+    def in_state_for(self, order):
+        return _duration(clock.now() - order.state_changed_at)
+
+    @admin.display(description="next attempt", ordering="next_run_at")
+    def next_attempt(self, order):
+        return _relative(order.next_run_at, clock.now())
+
+    @admin.display(description="deadline", ordering="deadline_at")
+    def deadline(self, order):
+        return _relative(order.deadline_at, clock.now())
+
+    @admin.display(description="created (UTC)", ordering="created_at")
+    def created(self, order):
+        return order.created_at.strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="needs attention", ordering="needs_attention")
+    def attention(self, order):
+        if not order.needs_attention:
+            return ""
+        reason = order.attention_reason
+        short = reason if len(reason) <= 80 else reason[:77] + "…"
+        return format_html('<span class="console-attention" title="{}">⚠ {}</span>', reason, short)
+
+    # The order page ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "operator/<str:action_name>/",
+                wrap(partial(operator_action_view, self)),
+                name="fulfillment_order_operator",
+            ),
+            path("dashboard/", wrap(partial(dashboard_view, self)), name="fulfillment_order_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if order is not None:
+            extra.update(self._order_context(request, order))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def _order_context(self, request, order: Order) -> dict:
+        order = (
+            Order.objects.select_related("payment", "pick_task", "pick_task__assignee")
+            .prefetch_related(
+                "shipments",
+                Prefetch("reservations", Reservation.objects.select_related("stock__product")),
+            )
+            .get(pk=order.pk)
+        )
+        refusals = order_available_actions(order)
+        buttons = [
+            {
+                "label": action.label,
+                "url": reverse("admin:fulfillment_order_operator", args=[action.name]) + f"?ids={order.pk}",
+                "refused": refusals[action.name],
+            }
+            for action in ACTIONS.values()
+            if request.user.has_perm(action.perm)
+        ]
+        return {
+            "order": order,
+            "operator_buttons": buttons,
+            "payment": getattr(order, "payment", None),
+            "pick_task": getattr(order, "pick_task", None),
+            "shipments": list(order.shipments.all()),
+            "reservations": list(order.reservations.all()),
+            "ledger": order_ledger_check(order),
+            "timeline": order_timeline(order),
+            "overdue": _overdue(order, clock.now()),
+            "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
+        }
+
+
+def _overdue(order: Order, now: datetime) -> str:
+    """How long the order has been in its step beyond the step's expected duration, or ''."""
+    if not order.step or order.step_started_at is None:
+        return ""
+    late = now - order.step_started_at - ORDER_WORKFLOW.step(order.step).expected_duration
+    return _duration(late) if late > timedelta(0) else ""
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+def _relative(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "–"
+    if moment >= now:
+        return f"in {_duration(moment - now)}"
+    return f"{_duration(now - moment)} ago"

@@ -1,0 +1,56 @@
+"""System checks that refuse a misconfigured API before it serves a request."""
+
+import re
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from fulfillment.api import conf
+
+RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+RATES = ("THROTTLE_RATE", "WEBHOOK_THROTTLE_RATE")
+NUMBERS = ("MAX_LINES", "MAX_QUANTITY", "MAX_BODY_BYTES", "IDEMPOTENCY_KEY_TTL", "WEBHOOK_TOLERANCE")
+
+
+@register()
+def check_api_settings(app_configs=None, **kwargs):
+    values = {**conf.DEFAULTS, **getattr(settings, "API", {})}
+    errors = [
+        Error(f"API[{key!r}] is not a setting of the API.", id="api.E001")
+        for key in sorted(set(values) - set(conf.DEFAULTS))
+    ]
+    for key in NUMBERS:
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(Error(f"API[{key!r}]={value!r} must be a whole number >= 1.", id="api.E002"))
+    for key in RATES:
+        if not isinstance(values[key], str) or not RATE.match(values[key]):
+            source = " (from API_THROTTLE_RATE)" if key == "THROTTLE_RATE" else ""
+            errors.append(
+                Error(
+                    f"API[{key!r}]={values[key]!r}{source} must look like '120/min' (s, min, hour, day).",
+                    id="api.E003",
+                )
+            )
+    wait = values["CANCEL_WAIT_SECONDS"]
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 30:
+        errors.append(
+            Error(f"API['CANCEL_WAIT_SECONDS']={wait!r} must be a number from 0 to 30.", id="api.E006")
+        )
+    if isinstance(values["IDEMPOTENCY_KEY_TTL"], int) and values["IDEMPOTENCY_KEY_TTL"] < 24 * 3600:
+        errors.append(Error("API['IDEMPOTENCY_KEY_TTL'] must be at least 86400 (24 hours).", id="api.E004"))
+    if values["THROTTLE_CACHE"] not in settings.CACHES:
+        errors.append(Error("API['THROTTLE_CACHE'] names no cache in CACHES.", id="api.E005"))
+    return errors
+
+
+@register(deploy=True)
+def check_webhook_secret(app_configs=None, **kwargs):
+    """A deployment concern (`manage.py check --deploy`): `make run` works without webhooks."""
+    if conf.webhook_secret():
+        return []
+    return [
+        Warning(
+            "PAYMENT_WEBHOOK_SECRET is not set: /api/webhooks/payments/ refuses every event.", id="api.W001"
+        )
+    ]

@@ -1,0 +1,122 @@
+"""What an operator may do to an order by hand: retry, compensate, cancel, skip a step, resolve.
+
+Each service is one engine call (processes.interventions) made as the operator, with the reason
+the operator gave; the engine locks the order, refuses from the wrong state with
+ProcessStateError, journals and wakes the order after commit. Permissions are checked by the
+interface (the admin), never here.
+"""
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from fulfillment.gateways import Charge, Label
+from fulfillment.models import Order, OrderState
+from fulfillment.picking import PICK_STEP
+from processes.exceptions import ProcessStateError
+from processes.interventions import (
+    process_compensate,
+    process_resolve_attention,
+    process_retry_now,
+    process_skip_step,
+)
+from processes.journal import Actor
+from processes.models import ActorType, Direction, RunStatus
+
+# Before the goods are picked a customer may still cancel; later only compensation undoes it.
+CANCELLABLE = (
+    OrderState.RECEIVED,
+    OrderState.PAYMENT_CHARGED,
+    OrderState.INVENTORY_RESERVED,
+    OrderState.LABEL_CREATED,
+    OrderState.AWAITING_PICK,
+)
+
+
+def operator(user) -> Actor:
+    return Actor(ActorType.OPERATOR, user.get_username())
+
+
+def order_retry_now(*, order_id, user, reason: str, reset_attempts: bool = False) -> Order:
+    """Run the current step (or undo) at once, clearing backoff and needs-attention."""
+    return process_retry_now(
+        model=Order, process_id=order_id, actor=operator(user), reason=reason, reset_attempts=reset_attempts
+    )
+
+
+def order_compensate(*, order_id, user, reason: str) -> Order:
+    """Undo the order's completed steps in reverse (refund, release, void), then cancel it."""
+    return process_compensate(model=Order, process_id=order_id, actor=operator(user), reason=reason)
+
+
+def order_cancel(*, order_id, user, reason: str) -> Order:
+    """Cancel an order that is not picked yet: compensation, refused once the goods are picked."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.state not in CANCELLABLE or order.direction != Direction.FORWARD:
+            raise ProcessStateError(
+                f"Order {order.pk} is {order.get_state_display().lower()}: it can no longer be cancelled"
+                " (compensate it instead if it must be undone)."
+            )
+        return process_compensate(
+            model=Order, process_id=order_id, actor=operator(user), reason=f"cancelled: {reason}"
+        )
+
+
+def order_skip_step(*, order_id, user, step: str, reason: str, entered: dict) -> Order:
+    """Mark the current step done by hand with the result the operator `entered`."""
+    order = Order.objects.get(pk=order_id)
+    if order.direction != Direction.FORWARD:
+        raise ProcessStateError(f"Order {order.pk} is being undone: only a forward step can be done by hand.")
+    if step == PICK_STEP and order.run_status != RunStatus.WAITING:
+        raise ProcessStateError(f"Order {order.pk} has no open pick task to mark as picked yet.")
+    result = manual_result(order, step, entered)
+    return process_skip_step(
+        model=Order, process_id=order_id, step=step, result=result, actor=operator(user), reason=reason
+    )
+
+
+def order_resolve_attention(*, order_id, user, reason: str) -> Order:
+    """Clear needs-attention: the current step runs again at once, or a wait gets a new deadline."""
+    return process_resolve_attention(model=Order, process_id=order_id, actor=operator(user), reason=reason)
+
+
+def manual_result(order: Order, step: str, entered: dict):
+    """The step's result as its `record` expects it, from what the operator typed."""
+    if step == "charge_payment":
+        amount = entered.get("amount") or order.total
+        return Charge(charge_id=entered["charge_id"], amount=Decimal(amount), currency=order.currency)
+    if step == "create_label":
+        carrier, tracking = entered["carrier"], entered["tracking_number"]
+        url = entered.get("label_url") or f"manual://{carrier}/{tracking}"
+        return Label(carrier=carrier, tracking_number=tracking, label_url=url)
+    if step == PICK_STEP:
+        return {"worker_id": None}
+    if step == "send_confirmation":
+        return entered.get("message_id") or f"<order-{order.pk}.confirmation.manual@fulfillment.localhost>"
+    return None  # reserve_inventory: our own rows, written by the step itself
+
+
+def order_available_actions(order: Order) -> dict[str, str]:
+    """Why each action would be refused now ('' when it is allowed): for showing the buttons.
+
+    Advisory only: the services check again under the row lock.
+    """
+    finished = order.run_status == RunStatus.FINISHED
+    forward = order.direction == Direction.FORWARD
+    retry = "" if order.run_status == RunStatus.READY and order.step else "it has no step to retry"
+    return {
+        "retry": retry,
+        "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
+        "cancel": "" if forward and order.state in CANCELLABLE else "it is picked, finished or compensating",
+        "skip": _skip_refusal(order),
+        "resolve": "" if order.needs_attention else "it does not need attention",
+    }
+
+
+def _skip_refusal(order: Order) -> str:
+    if order.run_status == RunStatus.FINISHED or order.direction != Direction.FORWARD or not order.step:
+        return "only a forward step can be done by hand"
+    if order.step == PICK_STEP and order.run_status != RunStatus.WAITING:
+        return "its pick task is not open yet"
+    return ""

@@ -1,0 +1,266 @@
+"""What the operator console reads: stuck orders, an order's timeline, the ledger cross-check and
+the dashboard's figures.
+
+Selectors only: nothing here writes. Every list query is shaped for an index on the order table
+(see Order.Meta.indexes), so the pages stay fast with many orders.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+
+from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
+from fulfillment.workflow import ORDER_WORKFLOW
+from processes import clock
+from processes.models import AttemptOutcome, Direction, ProcessEvent, StepAttempt
+
+ORDER_LABEL = Order._meta.label_lower
+SIMULATED_GATEWAYS = "fulfillment.simulators."
+
+
+def stuck_q(now: datetime | None = None) -> Q:
+    """Orders that need attention, or have been in their current step longer than it should take.
+
+    One range condition per step of the workflow (`Step.expected_duration`), each answered by
+    the (step, step_started_at) index; finished orders have no step and never match.
+    """
+    now = now or clock.now()
+    condition = Q(needs_attention=True)
+    for step in ORDER_WORKFLOW.steps:
+        condition |= Q(step=step.name, step_started_at__lt=now - step.expected_duration)
+    return condition
+
+
+def step_choices() -> list[tuple[str, str]]:
+    return [(step.name, step.name.replace("_", " ")) for step in ORDER_WORKFLOW.steps]
+
+
+# --- One order ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an order's journal: a transition or note, or one attempt at a step."""
+
+    at: datetime
+    kind: str
+    title: str
+    actor: str = ""
+    reason: str = ""
+    error: str = ""
+    duration_ms: int | None = None
+    outcome: str = ""
+    # Ties in time (one transaction): creation first, then the attempt, then what it caused.
+    rank: int = 1
+
+
+def order_timeline(order: Order, *, limit: int = 500) -> list[TimelineEntry]:
+    """The order's journal events and step attempts, oldest first, in two queries."""
+    events = ProcessEvent.objects.filter(process_id=order.pk).order_by("created_at", "id")[:limit]
+    attempts = StepAttempt.objects.filter(process_id=order.pk).order_by("started_at", "id")[:limit]
+    entries = [_event_entry(event) for event in events] + [_attempt_entry(a) for a in attempts]
+    return sorted(entries, key=lambda entry: (entry.at, entry.rank))[:limit]
+
+
+def _event_entry(event: ProcessEvent) -> TimelineEntry:
+    if event.kind == "transition":
+        title = f"{event.from_state or '∅'} → {event.to_state}"
+    else:
+        title = event.get_kind_display()
+    actor = f"{event.get_actor_type_display()} {event.actor}".strip()
+    rank = -1 if event.transition == "create" else 1
+    return TimelineEntry(
+        at=event.created_at, kind=event.kind, title=title, actor=actor, reason=event.reason, rank=rank
+    )
+
+
+def _attempt_entry(attempt: StepAttempt) -> TimelineEntry:
+    undo = "undo " if attempt.direction == Direction.COMPENSATE else ""
+    error = (
+        f"{attempt.error_class.rsplit('.', 1)[-1]}: {attempt.error_message}" if attempt.error_class else ""
+    )
+    return TimelineEntry(
+        at=attempt.started_at,
+        kind="attempt",
+        title=f"{undo}{attempt.step} attempt {attempt.attempt}",
+        actor=attempt.worker,
+        error=error.rstrip(": "),
+        duration_ms=attempt.duration_ms,
+        outcome=attempt.outcome,
+        rank=0,
+    )
+
+
+@dataclass
+class LedgerCheck:
+    """What the payment gateway and the carrier hold for an order beside what we recorded."""
+
+    available: bool
+    ours_charged: Decimal = Decimal(0)
+    ours_refunded: Decimal = Decimal(0)
+    gateway_charged: Decimal = Decimal(0)
+    gateway_refunded: Decimal = Decimal(0)
+    gateway_charges: int = 0
+    ours_live_labels: int = 0
+    carrier_live_labels: int = 0
+    carrier_voided_labels: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def payment_agrees(self) -> bool:
+        return (self.ours_charged, self.ours_refunded) == (self.gateway_charged, self.gateway_refunded)
+
+    @property
+    def labels_agree(self) -> bool:
+        return self.ours_live_labels == self.carrier_live_labels
+
+    @property
+    def agrees(self) -> bool:
+        return self.payment_agrees and self.labels_agree
+
+
+def order_ledger_check(order: Order) -> LedgerCheck:
+    """Compare our Payment and Shipment rows with the simulators' own ledgers for this order.
+
+    Only the simulators expose a ledger; with a real gateway the check says it is unavailable.
+    """
+    if not (
+        settings.PAYMENT_GATEWAY.startswith(SIMULATED_GATEWAYS)
+        and settings.SHIPPING_CARRIER.startswith(SIMULATED_GATEWAYS)
+    ):
+        return LedgerCheck(available=False)
+    from fulfillment.simulators.carrier import labels
+    from fulfillment.simulators.payment import ledger
+
+    gateway, carrier = ledger(str(order.pk)), labels(str(order.pk))
+    check = LedgerCheck(
+        available=True,
+        gateway_charged=gateway["charged"],
+        gateway_refunded=gateway["refunded"],
+        gateway_charges=gateway["charges"],
+        ours_live_labels=order.shipments.filter(voided_at__isnull=True).count(),
+        carrier_live_labels=carrier["live"],
+        carrier_voided_labels=carrier["voided"],
+    )
+    payment = getattr(order, "payment", None)
+    if payment is not None:
+        check.ours_charged = payment.amount
+        check.ours_refunded = payment.amount if payment.status == payment.Status.REFUNDED else Decimal(0)
+    in_flight = order.step in ("charge_payment", "create_label") and order.run_status != "finished"
+    if not check.agrees and in_flight:
+        check.notes.append(
+            f"The order is at {order.step}: an attempt whose answer was lost is recorded by its retry."
+        )
+    return check
+
+
+# --- The dashboard -----------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    now: datetime
+    per_state: list[tuple[str, str, int]]
+    needs_attention: int
+    stuck_total: int
+    stuck_per_step: list[tuple[str, timedelta, int]]
+    oldest_pick: PickTask | None
+    failures_per_step: list[dict]
+    completed_per_hour: list[tuple[datetime, int]]
+
+
+def dashboard_figures(now: datetime | None = None, *, hours: int = 24) -> Dashboard:
+    now = now or clock.now()
+    counts = dict(Order.objects.order_by().values_list("state").annotate(n=Count("pk")))
+    stuck = dict(Order.objects.filter(stuck_q(now)).order_by().values_list("step").annotate(n=Count("pk")))
+    return Dashboard(
+        now=now,
+        per_state=[(value, label, counts.get(value, 0)) for value, label in OrderState.choices],
+        needs_attention=Order.objects.filter(needs_attention=True).count(),
+        stuck_total=sum(stuck.values()),
+        stuck_per_step=[(s.name, s.expected_duration, stuck.get(s.name, 0)) for s in ORDER_WORKFLOW.steps],
+        oldest_pick=(
+            PickTask.objects.filter(status__in=PickTask.OPEN_STATUSES)
+            .select_related("warehouse")
+            .order_by("created_at", "pk")
+            .first()
+        ),
+        failures_per_step=failure_rates(now - timedelta(hours=1)),
+        completed_per_hour=completed_per_hour(now, hours=hours),
+    )
+
+
+def failure_rates(since: datetime) -> list[dict]:
+    """Finished attempts and failed ones per step (and direction) since `since`."""
+    failed = ~Q(outcome=AttemptOutcome.SUCCEEDED)
+    rows = (
+        StepAttempt.objects.filter(process_type=ORDER_LABEL, started_at__gte=since)
+        .exclude(outcome=AttemptOutcome.RUNNING)
+        .order_by()
+        .values("step", "direction")
+        .annotate(total=Count("pk"), failed=Count("pk", filter=failed))
+    )
+    by_key = {(row["step"], row["direction"]): row for row in rows}
+    result = []
+    for step in ORDER_WORKFLOW.steps:
+        for direction in (Direction.FORWARD, Direction.COMPENSATE):
+            row = by_key.get((step.name, direction))
+            if row is None and direction == Direction.COMPENSATE:
+                continue
+            total, failed_n = (row["total"], row["failed"]) if row else (0, 0)
+            result.append(
+                {
+                    "step": step.name,
+                    "direction": direction,
+                    "total": total,
+                    "failed": failed_n,
+                    "rate": failed_n / total if total else None,
+                }
+            )
+    return result
+
+
+def completed_per_hour(now: datetime, *, hours: int = 24) -> list[tuple[datetime, int]]:
+    """Orders completed in each of the last `hours` whole hours, the current one included."""
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    rows = (
+        Order.objects.filter(state=OrderState.COMPLETED, state_changed_at__gte=first)
+        .annotate(hour=TruncHour("state_changed_at"))
+        .order_by()
+        .values_list("hour")
+        .annotate(n=Count("pk"))
+    )
+    counts = {hour: n for hour, n in rows}
+    return [(first + timedelta(hours=i), counts.get(first + timedelta(hours=i), 0)) for i in range(hours)]
+
+
+def order_search_q(term: str) -> Q | None:
+    """Orders matching an operator's search, each part answered by an index.
+
+    An order id (whole, or its first 8+ hex digits as the list shows them), a customer email
+    (any case), a payment charge id or a tracking number. The charge and tracking lookups run
+    first, so the final filter is a plain OR of index conditions.
+    """
+    term = term.strip()
+    if not term:
+        return None
+
+    ids = list(Payment.objects.filter(charge_id=term).values_list("order_id", flat=True))
+    ids += Shipment.objects.filter(tracking_number=term).values_list("order_id", flat=True)
+    condition = Q(email__iexact=term) | Q(pk__in=ids)
+    id_range = _uuid_prefix_range(term)
+    if id_range:
+        condition |= Q(pk__gte=id_range[0], pk__lte=id_range[1])
+    return condition
+
+
+def _uuid_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    digits = term.replace("-", "").lower()
+    if not 8 <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))

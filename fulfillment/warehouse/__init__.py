@@ -1,0 +1,1 @@
+"""The warehouse floor: pick-task pages for workers, their thresholds and timers."""

@@ -1,0 +1,125 @@
+"""The pick step's human-scale timers: warn, escalate, take back a stale claim.
+
+The engine asks the pick step for its pending timers under the order's row lock and keeps the
+order's `next_run_at` at the earliest, so the sweeper fires them from its index; no job is
+scheduled per task. Each timer records on the task that it fired (`warned_at`,
+`escalated_at`) or removes its own cause (a stale claim is released), so it is never returned
+again and fires exactly once. Emails go out after commit, with a Message-ID fixed per task
+and timer, so a relay that deduplicates drops a repeat.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+
+from fulfillment.models import Order, PickNotice, PickTask
+from fulfillment.warehouse import conf
+from processes import clock, journal
+from processes.models import EventKind
+
+logger = logging.getLogger("fulfillment.warehouse")
+
+WARNING, UNCLAIMED, CLAIM_STALE = "warning", "unclaimed", "claim_stale"
+MAIL_ATTEMPTS = 3
+
+
+def pick_timers(*, order: Order) -> dict[str, datetime]:
+    """The timers still to fire for the order's open pick task (call under the order's lock)."""
+    task = PickTask.objects.filter(order=order, status__in=PickTask.OPEN_STATUSES).first()
+    if task is None:
+        return {}
+    timers = {}
+    if task.warned_at is None:
+        timers[WARNING] = task.created_at + conf.seconds("WARNING_AFTER")
+    if task.status == PickTask.Status.OPEN and task.escalated_at is None:
+        timers[UNCLAIMED] = task.created_at + conf.seconds("UNCLAIMED_AFTER")
+    if task.status == PickTask.Status.CLAIMED:
+        timers[CLAIM_STALE] = task.claimed_at + conf.seconds("CLAIM_TIMEOUT")
+    return timers
+
+
+def pick_timer_fire(*, order: Order, name: str) -> None:
+    """Handle a due timer under the order's lock; a timer that no longer applies does nothing."""
+    task = PickTask.objects.select_for_update().get(order=order)
+    due = pick_timers(order=order).get(name)
+    if due is None or due > clock.now():
+        return
+    {WARNING: _warn, UNCLAIMED: _escalate, CLAIM_STALE: _take_back}[name](order, task)
+
+
+def _warn(order: Order, task: PickTask) -> None:
+    task.warned_at = clock.now()
+    task.save(update_fields=["warned_at"])
+    left = _minutes(task.due_at - task.warned_at)
+    _mail_after_commit(
+        task,
+        WARNING,
+        subject=f"Pick close to late: order {order.pk} ({left} min left)",
+        body=f"{_describe(order, task)}\n\nIt must be picked within {left} minutes.",
+        to=[conf.get("SHIFT_LEAD_EMAIL")],
+    )
+
+
+def _escalate(order: Order, task: PickTask) -> None:
+    task.escalated_at = clock.now()
+    task.save(update_fields=["escalated_at"])
+    waited = _minutes(task.escalated_at - task.created_at)
+    _mail_after_commit(
+        task,
+        UNCLAIMED,
+        subject=f"Pick unclaimed for {waited} min: order {order.pk}",
+        body=f"{_describe(order, task)}\n\nNobody has claimed it for {waited} minutes.",
+        to=[conf.get("SHIFT_LEAD_EMAIL"), *(address for _, address in settings.ADMINS)],
+    )
+
+
+def _take_back(order: Order, task: PickTask) -> None:
+    """Release a claim held too long; its holder is told on their next visit."""
+    holder, held = task.assignee, _minutes(clock.now() - task.claimed_at)
+    task.status, task.assignee, task.claimed_at = PickTask.Status.OPEN, None, None
+    task.save(update_fields=["status", "assignee", "claimed_at"])
+    PickNotice.objects.create(
+        user=holder,
+        pick_task=task,
+        text=(
+            f"Your claim on order {str(order.pk)[:8]} was released after {held} min without a "
+            "confirmation. It is back in the list for anyone to pick."
+        ),
+    )
+    journal.note(order, EventKind.NOTE, f"claim of {holder.get_username()} released after {held} min")
+
+
+def _describe(order: Order, task: PickTask) -> str:
+    return (
+        f"Order {order.pk} in {task.warehouse.name}: pick task opened {task.created_at:%Y-%m-%d %H:%M} UTC, "
+        f"due {task.due_at:%Y-%m-%d %H:%M} UTC, {task.get_status_display().lower()}."
+    )
+
+
+def _mail_after_commit(task: PickTask, kind: str, *, subject: str, body: str, to: list[str]) -> None:
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers={"Message-ID": f"<pick-{kind}-{task.pk}@fulfillment.localhost>"},
+    )
+    transaction.on_commit(lambda: _send(message), robust=True)
+
+
+def _send(message: EmailMessage) -> None:
+    """Send, trying a few times at once: the flag on the task is the durable record."""
+    for attempt in range(1, MAIL_ATTEMPTS + 1):
+        try:
+            message.send()
+            return
+        except Exception:
+            if attempt == MAIL_ATTEMPTS:
+                logger.exception("could not send %r", message.subject)
+
+
+def _minutes(delta) -> int:
+    return max(0, round(delta.total_seconds() / 60))

@@ -1,0 +1,59 @@
+"""The OpenAPI document and Swagger UI, served from the installed packages; settings are checked."""
+
+import re
+
+import pytest
+import yaml
+from django.core.checks import run_checks
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_is_openapi_3_with_every_endpoint():
+    response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {
+        "/api/orders/",
+        "/api/orders/{id}/",
+        "/api/orders/{id}/events/",
+        "/api/orders/{id}/cancel/",
+        "/api/webhooks/payments/",
+    }
+    place = schema["paths"]["/api/orders/"]["post"]
+    assert {"201", "400", "401", "422", "429"} <= set(place["responses"])
+    key = next(p for p in place["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["required"] is True and key["in"] == "header"
+
+
+def test_swagger_ui_comes_from_the_sidecar_package_not_a_cdn():
+    response = APIClient().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert not re.search(r"""(src|href)=["']https?://""", html), "nothing loaded from another host"
+
+
+@pytest.mark.parametrize(
+    ("api", "check_id"),
+    [
+        ({"MAX_LINES": 0}, "api.E002"),
+        ({"MAX_QUANTITY": "10"}, "api.E002"),
+        ({"THROTTLE_RATE": "lots"}, "api.E003"),
+        ({"IDEMPOTENCY_KEY_TTL": 3600}, "api.E004"),
+        ({"THROTTLE_CACHE": "nope"}, "api.E005"),
+        ({"MAX_LINE": 5}, "api.E001"),
+        ({"CANCEL_WAIT_SECONDS": -1}, "api.E006"),
+    ],
+)
+def test_bad_api_settings_are_refused_at_start_up(settings, api, check_id):
+    settings.API = api
+    assert check_id in {message.id for message in run_checks()}
+
+
+def test_an_unset_webhook_secret_is_a_warning(settings):
+    settings.PAYMENT_WEBHOOK_SECRET = ""
+    assert "api.W001" in {message.id for message in run_checks(include_deployment_checks=True)}
+    assert "api.W001" not in {message.id for message in run_checks()}
