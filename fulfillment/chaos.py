@@ -1,0 +1,308 @@
+"""The failures the soak inflicts: clusters started and SIGKILLed, queue messages thrown away.
+
+A cluster is a real `manage.py qcluster` in its own session, so that killing its process group
+takes down the whole cluster at once, as a crashed machine would; a single worker is killed
+by pid, found through /proc (the qcluster process forks a sentinel, whose children are the
+workers, the pusher and the monitor). Messages are dropped from the broker itself: rows of
+the ORM broker's table, or entries of the Redis broker's list.
+"""
+
+import contextlib
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.models import OrmQ
+
+from fulfillment.models import Order
+from processes.models import SweeperLease
+from processes.sweeper import LOOP_LEASE
+
+# libpq reads PGAPPNAME: every database session of a process the soak starts carries this name.
+APP_NAME = "fulfillment-soak"
+STOP_GRACE = 5.0
+# A cluster is killed whole only after it has run this long: killing one that is still
+# starting tests nothing but start-up.
+MIN_UPTIME = 5.0
+
+
+def database_url() -> str | None:
+    """The URL of the database this process uses, for its children; None for SQLite (the
+    children then find the same file through the same default)."""
+    db = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return None
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(str(db['PASSWORD']), safe='')}" if db["PASSWORD"] else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}{port}/{quote(db['NAME'], safe='')}"
+
+
+def child_environment(*, workers: int, faults: dict[str, str]) -> dict[str, str]:
+    """The environment of a cluster of this deployment: same database, broker and secret key
+    (django-q2 refuses tasks signed with another), our worker count and fault profile."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    if url := database_url():
+        env["DATABASE_URL"] = url
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    env.update(
+        SECRET_KEY=settings.SECRET_KEY,
+        PGAPPNAME=APP_NAME,
+        PYTHONUNBUFFERED="1",
+        Q_WORKERS=str(workers),
+        SIMULATED_PICKER="0",
+        **faults,
+    )
+    return env
+
+
+class Cluster:
+    """One `manage.py qcluster` child in its own session, its output appended to a log file."""
+
+    def __init__(self, number: int, env: dict[str, str], log_path: Path):
+        self.number, self.env, self.log_path = number, env, log_path
+        self.popen: subprocess.Popen | None = None
+        self.starts = 0
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.starts += 1
+        self.started_at = time.monotonic()
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at if self.alive else 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the cluster and every worker it forked."""
+        self._signal_group(signal.SIGKILL)
+        if self.popen is not None:
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM, a few seconds to finish, then SIGKILL whatever is left of the group."""
+        if self.alive:
+            self._signal_group(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=STOP_GRACE)
+        self.kill()
+
+    def worker_pids(self) -> list[int]:
+        """The sentinel's children: the workers, the pusher and the monitor."""
+        if not self.alive:
+            return []
+        return [pid for sentinel in children(self.popen.pid) for pid in children(sentinel)]
+
+    def _signal_group(self, signum: int) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)  # the session leader's pid is the group's id
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children, from /proc (every thread's list)."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []
+    for task in tasks:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            listed = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            found.extend(int(child) for child in listed.split())
+    return found
+
+
+def busy_workers() -> dict[int, str]:
+    """Worker pids inside a task right now, and what they do: a step (they hold an order's
+    lease) or the sweeper loop (they hold its lease)."""
+    busy = {}
+    sweeper = SweeperLease.objects.filter(name=LOOP_LEASE).exclude(owner="").values_list("owner", flat=True)
+    for owner in sweeper:
+        busy[_pid_of(owner)] = "sweeper"
+    for owner in Order.objects.exclude(lease_owner="").values_list("lease_owner", flat=True):
+        busy[_pid_of(owner)] = "step"
+    busy.pop(None, None)
+    return busy
+
+
+def _pid_of(owner: str) -> int | None:
+    """The pid inside a worker name (host:pid:suffix, see processes.wakeup.worker_name)."""
+    parts = owner.rsplit(":", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _still_busy(pid: int, kind: str) -> bool:
+    return busy_workers().get(pid) == kind
+
+
+class Killer:
+    """Every strike SIGKILLs a worker inside a step, the worker running the sweeper loop, or a
+    whole cluster (which the soak then starts again), in roughly the shares given.
+
+    Only busy workers are killed one by one: an idle django-q2 worker waits for its next task
+    holding the read lock of the cluster's task queue (a multiprocessing.Queue), and killing it
+    there leaves the lock taken for good, so the whole cluster silently stops taking tasks
+    (likewise the pusher and the monitor). That is django-q2's failure, not the engine's; the
+    soak stops the victim (SIGSTOP), checks that it is still inside its task, and only then
+    kills it.
+    """
+
+    SHARES = {"whole_cluster": 0.2, "sweeper_worker": 0.15, "worker_in_step": 0.65}
+
+    def __init__(self, clusters: list[Cluster], rng: random.Random):
+        self.clusters, self.rng = clusters, rng
+        self.counts = dict.fromkeys(self.SHARES, 0)
+        self.pending: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def strike(self) -> str | None:
+        """Kill something of the kind drawn for this strike, and say what; None while there is
+        nothing of that kind to kill (no worker inside a step, or only clusters younger than
+        MIN_UPTIME to kill whole): the soak tries again on its next tick."""
+        if self.pending is None:
+            kinds = list(self.SHARES)
+            self.pending = self.rng.choices(kinds, weights=[self.SHARES[k] for k in kinds])[0]
+        if self.pending == "whole_cluster":
+            done = self._kill_cluster([c for c in self.clusters if c.uptime >= MIN_UPTIME])
+        else:
+            living = [cluster for cluster in self.clusters if cluster.alive]
+            done = self._kill_worker(living, "sweeper" if self.pending == "sweeper_worker" else "step")
+        if done:
+            self.counts[self.pending] += 1
+            self.pending = None
+        return done
+
+    def skip(self) -> None:
+        """Nothing of the drawn kind came along for a whole interval: draw again next time."""
+        self.pending = None
+
+    def _kill_cluster(self, living: list[Cluster]) -> str | None:
+        if not living:
+            return None
+        cluster = self.rng.choice(living)
+        cluster.kill()
+        return f"killed cluster {cluster.number}"
+
+    def _kill_worker(self, living: list[Cluster], kind: str) -> str | None:
+        ours = {pid for cluster in living for pid in cluster.worker_pids()}
+        busy = sorted(pid for pid, doing in busy_workers().items() if pid in ours and doing == kind)
+        if not busy:
+            return None
+        pid = self.rng.choice(busy)
+        if not _kill_if(pid, lambda: _still_busy(pid, kind)):
+            return None
+        return f"killed worker {pid} inside a {kind}"
+
+
+def _kill_if(pid: int, condition: Callable[[], bool]) -> bool:
+    """SIGKILL `pid` if `condition()` holds while the process is stopped, else let it go on."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    try:
+        if condition():
+            os.kill(pid, signal.SIGKILL)
+            return True
+        return False
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)  # a killed process is gone; a spared one goes on
+
+
+class MessageDropper:
+    """Throws away a share of the wake-ups waiting in the broker, each message judged once."""
+
+    def __init__(self, share: float, rng: random.Random):
+        self.share, self.rng = share, rng
+        self.broker = get_broker()
+        self.dropped = 0
+
+    def drop(self) -> int:
+        if self.share <= 0:
+            return 0
+        dropped = self._drop()
+        self.dropped += dropped
+        return dropped
+
+    def _drop(self) -> int:
+        raise NotImplementedError
+
+
+class OrmMessageDropper(MessageDropper):
+    """Deletes rows of django-q2's OrmQ table that no cluster has taken yet."""
+
+    def __init__(self, share: float, rng: random.Random):
+        super().__init__(share, rng)
+        self.last_seen = 0
+
+    def _drop(self) -> int:
+        now = timezone.now()
+        waiting = OrmQ.objects.filter(key=self.broker.list_key, pk__gt=self.last_seen)
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:1000])
+        if not ids:
+            return 0
+        self.last_seen = ids[-1]
+        doomed = [pk for pk in ids if self.rng.random() < self.share]
+        # Only rows not yet taken (a taken row's lock lies in the future): a real loss.
+        deleted, _ = OrmQ.objects.filter(pk__in=doomed, lock__lte=now).delete()
+        return deleted
+
+
+class RedisMessageDropper(MessageDropper):
+    """Removes entries of the Redis broker's list (django_q:<cluster name>:q) before a pop."""
+
+    def __init__(self, share: float, rng: random.Random):
+        super().__init__(share, rng)
+        self.seen: set[str] = set()
+
+    def _drop(self) -> int:
+        redis, key = self.broker.connection, self.broker.list_key
+        dropped = 0
+        for payload in redis.lrange(key, 0, 999):
+            digest = hashlib.sha1(payload).hexdigest()
+            if digest in self.seen:
+                continue
+            self.seen.add(digest)
+            if self.rng.random() < self.share:
+                dropped += redis.lrem(key, 1, payload)
+        return dropped
+
+
+def message_dropper(share: float, rng: random.Random) -> MessageDropper:
+    """The dropper for the broker this process is configured with."""
+    if settings.REDIS_URL:
+        return RedisMessageDropper(share, rng)
+    return OrmMessageDropper(share, rng)

@@ -1,0 +1,325 @@
+"""The chaos soak: many orders through real clusters that are killed, with flaky services and
+lost queue messages, then the invariants (fulfillment.invariants) as the verdict.
+
+The soak process places the orders through `order_place` (the service the API uses), stands in
+for the warehouse with the simulated picker, kills a worker or a whole cluster every few
+seconds and starts dead clusters again, and throws away a share of the queue's messages. The
+clusters get the fault profile through the simulators' environment variables; declined cards
+and out-of-stock lines are in the orders themselves, chosen by the seed.
+"""
+
+import logging
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import F, Q
+
+from fulfillment.chaos import Cluster, Killer, child_environment, message_dropper
+from fulfillment.invariants import invariants_check, results_as_lines
+from fulfillment.models import Order, OrderState, Product, Stock, Warehouse
+from fulfillment.ordering import LineRequest, order_place
+from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
+from processes.journal import Actor
+from processes.models import RunStatus, StepAttempt, SweeperLease
+from processes.sweeper import LOOP_LEASE
+
+WAREHOUSE = "SOAK"
+PLENTIFUL = [("SOAK-MUG", "12.50", 350), ("SOAK-TEE", "24.00", 200), ("SOAK-CAP", "18.90", 150)]
+SCARCE = ("SOAK-RARE", "99.00", 500)
+ADDRESS = {
+    "name": "Soak Tester",
+    "line1": "1 Chaos Lane",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+TICK = 0.2
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """How hostile the world is: the simulators' random faults (given to the clusters through
+    their environment) and the share of orders, or queue messages, that are bad on purpose."""
+
+    transient_rate: float  # refused before any effect
+    ambiguous_rate: float  # effect done, answer lost (timeout)
+    latency_ms: int
+    declined: float  # share of orders paying with a declined card
+    flaky: float  # share paying with a card whose issuer fails half the time
+    out_of_stock: float  # share with a line of the scarce product, stocked for half of them
+    dropped: float  # share of queue messages thrown away
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "SIM_TRANSIENT_ERROR_RATE": str(self.transient_rate),
+            "SIM_AMBIGUOUS_TIMEOUT_RATE": str(self.ambiguous_rate),
+            "SIM_LATENCY_MS": str(self.latency_ms),
+        }
+
+
+PROFILES = {
+    "none": FaultProfile(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0),
+    "default": FaultProfile(0.05, 0.02, 0, 0.05, 0.10, 0.05, 0.02),
+    "heavy": FaultProfile(0.20, 0.10, 20, 0.10, 0.15, 0.10, 0.10),
+}
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    orders: int
+    workers: int = 4
+    kill_every: float = 5.0  # 0: never kill
+    faults: str = "heavy"
+    seed: int = 0
+    clusters: int = 1
+    timeout: float = 600.0
+    max_in_flight: int = 200
+    log_dir: Path | None = None
+
+    @property
+    def profile(self) -> FaultProfile:
+        return PROFILES[self.faults]
+
+
+@dataclass
+class SoakReport:
+    """The soak's figures; `ok` only when every order came to rest and every invariant holds."""
+
+    broker: str
+    clusters: int
+    workers: int
+    faults: str
+    seed: int
+    placed: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    needs_attention: int = 0
+    in_flight: int = 0
+    lost: int = 0
+    timed_out: bool = False
+    kills: dict = field(default_factory=dict)
+    cluster_starts: int = 0
+    messages_dropped: int = 0
+    attempts: dict = field(default_factory=dict)
+    violations: dict = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+    log_dir: str = ""
+
+    @property
+    def orders_per_second(self) -> float:
+        return round(self.placed / self.elapsed_seconds, 2) if self.elapsed_seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        broken = any(self.violations.values())
+        return not (self.timed_out or self.lost or self.in_flight or broken)
+
+    def as_dict(self) -> dict:
+        counts = {name: len(ids) for name, ids in self.violations.items()}
+        examples = {name: ids[:10] for name, ids in self.violations.items() if ids}
+        return {
+            **asdict(self),
+            "violations": counts,
+            "violation_examples": examples,
+            "kills_total": sum(self.kills.values()),
+            "orders_per_second": self.orders_per_second,
+            "ok": self.ok,
+        }
+
+    def lines(self) -> list[str]:
+        kills = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in self.kills.items())
+        attempts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.attempts.items()))
+        return [
+            f"Soak: {self.placed} orders, {self.clusters} cluster(s) × {self.workers} workers, "
+            f"{self.broker} broker, faults {self.faults}, seed {self.seed}",
+            f"  orders placed        {self.placed}",
+            f"  completed            {self.completed}",
+            f"  cancelled            {self.cancelled}",
+            f"  needs attention      {self.needs_attention}",
+            f"  still in flight      {self.in_flight}{'  (TIMED OUT)' if self.timed_out else ''}",
+            f"  lost                 {self.lost}",
+            f"  kills done           {sum(self.kills.values())} ({kills})",
+            f"  cluster starts       {self.cluster_starts}",
+            f"  messages dropped     {self.messages_dropped}",
+            f"  step attempts        {attempts}",
+            f"  elapsed              {self.elapsed_seconds:.1f}s",
+            f"  orders per second    {self.orders_per_second}",
+            "Invariants (violations):",
+            *results_as_lines(self.violations),
+            "RESULT: " + ("OK" if self.ok else "FAILED"),
+        ]
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGINT reached the soak: stop the clusters and report what happened so far."""
+
+
+def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakReport:
+    """Run the soak and return its report; the clusters are stopped whatever happens."""
+    logging.getLogger("django-q").setLevel(logging.WARNING)  # one line per enqueue is noise here
+    log_dir = config.log_dir or settings.VAR_DIR / "soak" / time.strftime("%Y%m%d-%H%M%S")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    report = SoakReport(
+        broker="redis" if settings.REDIS_URL else "orm",
+        clusters=config.clusters,
+        workers=config.workers,
+        faults=config.faults,
+        seed=config.seed,
+        log_dir=str(log_dir),
+    )
+    warehouse = soak_catalogue_prepare(orders=config.orders, profile=config.profile)
+    env = child_environment(workers=config.workers, faults=config.profile.environment())
+    clusters = [Cluster(n + 1, env, log_dir / f"cluster-{n + 1}.log") for n in range(config.clusters)]
+    rng = random.Random(config.seed)
+    killer = Killer(clusters, random.Random(config.seed + 1))
+    dropper = message_dropper(config.profile.dropped, random.Random(config.seed + 2))
+    placed: list[str] = []
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
+    started = time.monotonic()
+    try:
+        _sweeper_start()
+        for cluster in clusters:
+            cluster.start()
+        report.timed_out = _drive(config, warehouse, clusters, killer, dropper, rng, placed, say)
+    except Interrupted:
+        say("Interrupted: stopping the clusters.")
+        report.timed_out = True
+    finally:
+        report.elapsed_seconds = round(time.monotonic() - started, 1)
+        for cluster in clusters:
+            cluster.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    report.kills = dict(killer.counts)
+    report.cluster_starts = sum(cluster.starts for cluster in clusters)
+    report.messages_dropped = dropper.dropped
+    _count_outcomes(report, placed)
+    return report
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _drive(config, warehouse, clusters, killer, dropper, rng, placed, say) -> bool:
+    """The soak's loop; returns True when it timed out with orders still moving."""
+    started = time.monotonic()
+    deadline, next_kill, next_report = started + config.timeout, started + config.kill_every, started + 10
+    moving: set[str] = set()
+    while True:
+        now = time.monotonic()
+        room = min(config.max_in_flight - len(moving), config.orders - len(placed), 50)
+        for _ in range(max(room, 0)):
+            order_id = str(_place(rng, warehouse, config.profile, len(placed)).pk)
+            placed.append(order_id)
+            moving.add(order_id)
+        simulated_picker_run(delay=0)
+        dropper.drop()
+        if config.kill_every and now >= next_kill:
+            # Nothing worth killing (all idle): try again next tick, for one interval at most.
+            if done := killer.strike():
+                say(f"[{now - started:6.1f}s] {done}")
+            if not done and now >= next_kill + config.kill_every:
+                killer.skip()
+            if done or now >= next_kill + config.kill_every:
+                next_kill = now + config.kill_every
+        for cluster in clusters:
+            if not cluster.alive:
+                cluster.start()
+        moving -= _at_rest(moving)
+        if len(placed) == config.orders and not moving:
+            return False
+        if now >= next_report:
+            next_report += 10
+            say(
+                f"[{now - started:6.1f}s] placed {len(placed)}/{config.orders}, moving {len(moving)}, "
+                f"kills {killer.total}, dropped {dropper.dropped}"
+            )
+        if now >= deadline:
+            say(f"Timed out after {config.timeout:g}s with {len(moving)} orders still moving.")
+            return True
+        time.sleep(TICK)
+
+
+def _at_rest(ids: set[str]) -> set[str]:
+    """Which of these orders are finished or wait for an operator."""
+    rest = Order.objects.filter(pk__in=list(ids)).filter(
+        Q(run_status=RunStatus.FINISHED) | Q(needs_attention=True)
+    )
+    return {str(pk) for pk in rest.values_list("pk", flat=True)}
+
+
+def _sweeper_start() -> None:
+    """Install the sweeper's schedule and enqueue its loop, as `setup_schedules` does on deploy."""
+    SweeperLease.objects.get_or_create(name=LOOP_LEASE)  # a flushed test database lacks it
+    call_command("setup_schedules", stdout=StringIO())
+
+
+def soak_catalogue_prepare(*, orders: int, profile: FaultProfile) -> Warehouse:
+    """The soak's own warehouse and products: plenty of most, the scarce one for about half of
+    the orders that ask for it. Stock is topped up on top of what earlier runs still reserve."""
+    with transaction.atomic():
+        warehouse, _ = Warehouse.objects.get_or_create(code=WAREHOUSE, defaults={"name": "Soak warehouse"})
+        scarce_units = round(orders * profile.out_of_stock / 2)
+        for (sku, price, grams), units in [*((p, orders * 3) for p in PLENTIFUL), (SCARCE, scarce_units)]:
+            product, _ = Product.objects.update_or_create(
+                sku=sku, defaults={"name": sku.title(), "price": Decimal(price), "weight_grams": grams}
+            )
+            stock, _ = Stock.objects.get_or_create(product=product, warehouse=warehouse)
+            Stock.objects.filter(pk=stock.pk).update(on_hand=F("reserved") + units)
+    return warehouse
+
+
+def _place(rng: random.Random, warehouse: Warehouse, profile: FaultProfile, number: int) -> Order:
+    skus = rng.sample([sku for sku, *_ in PLENTIFUL], rng.randint(1, len(PLENTIFUL)))
+    lines = [LineRequest(sku, rng.randint(1, 3)) for sku in skus]
+    if rng.random() < profile.out_of_stock:
+        lines.append(LineRequest(SCARCE[0], 1))
+    draw = rng.random()
+    token = (
+        TOKEN_DECLINED
+        if draw < profile.declined
+        else TOKEN_FLAKY
+        if draw < profile.declined + profile.flaky
+        else TOKEN_OK
+    )
+    return order_place(
+        email=f"soak-{number}@example.com",
+        shipping_address=ADDRESS,
+        lines=lines,
+        payment_token=token,
+        actor=Actor("client", "soak"),
+        warehouse=warehouse,
+    )
+
+
+def _count_outcomes(report: SoakReport, placed: list[str]) -> None:
+    """Fill in the report's figures from the database, for the orders this soak placed."""
+    states, found, flagged, moving = Counter(), 0, 0, 0
+    attempts = Counter()
+    for start in range(0, len(placed), CHUNK):
+        chunk = Order.objects.filter(pk__in=placed[start : start + CHUNK])
+        for state, status, attention in chunk.values_list("state", "run_status", "needs_attention"):
+            found += 1
+            states[state] += 1
+            flagged += attention
+            moving += status != RunStatus.FINISHED and not attention
+        outcomes = StepAttempt.objects.filter(process_id__in=placed[start : start + CHUNK])
+        attempts.update(dict(Counter(outcomes.values_list("outcome", flat=True))))
+    report.placed, report.lost = len(placed), len(placed) - found
+    report.completed, report.cancelled = states[OrderState.COMPLETED], states[OrderState.CANCELLED]
+    report.needs_attention, report.in_flight = flagged, moving
+    report.attempts = dict(attempts)
+    report.violations = invariants_check(orders=Order.objects.filter(pk__in=placed))

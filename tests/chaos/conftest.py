@@ -1,0 +1,93 @@
+"""Run `manage.py soak` as a child process against pytest's test database, and clean up after.
+
+The soak starts its own clusters (fulfillment.chaos) and must see committed data, so the
+tests that use it are transactional. Every database session of the soak and of its clusters
+carries the application name fulfillment.chaos.APP_NAME: the teardown waits until they are all
+gone before pytest-django flushes the tables.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from fulfillment import chaos
+
+
+@pytest.fixture
+def run_soak(transactional_db, tmp_path):
+    """Call it with the soak's arguments (and environment overrides); returns its JSON report.
+
+    Depending on the database fixture makes this teardown run before pytest-django's flush.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("the soak's clusters need a shared database: run with DATABASE_URL=postgres://...")
+
+    def run(*args: str, timeout: float, **env: str) -> dict:
+        environment = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+        environment.update(
+            DATABASE_URL=chaos.database_url(),
+            SECRET_KEY=settings.SECRET_KEY,
+            PGAPPNAME=chaos.APP_NAME,
+            PYTHONUNBUFFERED="1",
+            Q_CLUSTER_NAME=f"soak-{connection.settings_dict['NAME']}",
+            **env,
+        )
+        command = [sys.executable, "manage.py", "soak", "--json", "--log-dir", str(tmp_path), *args]
+        done = subprocess.run(
+            command, cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=timeout
+        )
+        print(done.stderr)  # the soak's running commentary: pytest shows it when a test fails
+        for log in sorted(tmp_path.glob("cluster-*.log")):
+            print(f"----- {log.name} (last lines) -----\n" + "\n".join(log.read_text().splitlines()[-40:]))
+        try:
+            report = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(
+                f"the soak printed no report (exit {done.returncode}):\n{done.stdout}"
+            ) from None
+        report["exit_status"] = done.returncode
+        return report
+
+    yield run
+    _wait_for_sessions_to_close()
+
+
+def _wait_for_sessions_to_close(timeout: float = 15.0) -> None:
+    """The soak stops its clusters before it exits; a killed worker's session may linger briefly."""
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()"
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(query, [chaos.APP_NAME])
+            pids = [row[0] for row in cursor.fetchall()]
+            if not pids:
+                return
+            if time.monotonic() > deadline:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
+                raise AssertionError(f"sessions of the soak's processes were still open: {pids}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def soak_redis_url():
+    """A spare Redis database for the broker, emptied before and after. The soak's queue is
+    named after the test database (Q_CLUSTER_NAME, see run_soak), so that test runs on other
+    databases sharing this Redis never take each other's messages."""
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/8"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis answers at {url} ({error}): the soak on the Redis broker is not run")
+    queue = f"django_q:soak-{connection.settings_dict['NAME']}:q"
+    client.delete(queue)
+    yield url
+    client.delete(queue)
+    client.close()
