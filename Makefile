@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fulfillment)
 
-.PHONY: run test lint venv migrate demo-data diagram clean chromium
+.PHONY: run serve test lint venv migrate demo-data diagram clean chromium
 
 venv: $(STAMP)
 
@@ -26,6 +26,23 @@ demo-data: migrate
 run: demo-data
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py serve
+
+# Production-like on one machine: DJANGO_ENV=production on PostgreSQL and Redis, the Procfile's
+# release step, then gunicorn and the workers (the sweeper runs inside them). Needs SECRET_KEY.
+# Plain HTTP here, so no HTTPS redirect; /metrics answers this machine only.
+SERVE_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fulfillment)
+SERVE_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+SERVE_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_ENV=production \
+	DATABASE_URL='$(SERVE_DATABASE_URL)' REDIS_URL='$(SERVE_REDIS_URL)' \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-false}" \
+	METRICS_ALLOWED_IPS="$${METRICS_ALLOWED_IPS:-127.0.0.1,::1}"
+serve: venv
+	@test -n "$$SECRET_KEY" || { echo 'make serve runs as production: set SECRET_KEY, e.g.' \
+	  'export SECRET_KEY=$$($(PY) -c "from django.core.management.utils import get_random_secret_key as k; print(k())")'; exit 1; }
+	@DATABASE_URL='$(SERVE_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
+	$(SERVE_ENV) sh -c "$$(sed -n 's/^release: //p' Procfile)"
+	$(SERVE_ENV) $(VENV)/bin/honcho start -f Procfile web worker
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -10,7 +10,8 @@ class FulfillmentConfig(AppConfig):
 
     def ready(self):
         from fulfillment.warehouse import checks  # noqa: F401  (registers the pick thresholds' checks)
-        from fulfillment.workflow import ORDER_WORKFLOW
+        from fulfillment.workflow import ORDER_WORKFLOWS
         from processes.workflow import registry
 
-        registry.register(ORDER_WORKFLOW)
+        for workflow in ORDER_WORKFLOWS:
+            registry.register(workflow)

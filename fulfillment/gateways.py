@@ -28,6 +28,10 @@ class PaymentDeclined(PermanentError):
     """The card or token was refused by the payment provider."""
 
 
+class FraudDeclined(PermanentError):
+    """The fraud screener refused the order: it must not be charged."""
+
+
 class IdempotencyConflict(PermanentError):
     """The key was used before with a different request: a bug on our side, never retried."""
 
@@ -62,6 +66,30 @@ class LabelVoid:
     tracking_number: str | None
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The fraud screener approved the order with this risk score (a refusal raises FraudDeclined)."""
+
+    assessment_id: str
+    score: int
+
+
+@dataclass(frozen=True)
+class AssessmentCancel:
+    """The screener was told the order was cancelled; `assessment_id` None: there was none."""
+
+    assessment_id: str | None
+
+
+class FraudScreener(Protocol):
+    def assess(
+        self, *, reference: str, email: str, amount: Decimal, country: str, token: str, idempotency_key: str
+    ) -> Assessment: ...
+
+    def cancel(self, *, assessment_key: str, reference: str, idempotency_key: str) -> AssessmentCancel:
+        """Report that the order approved under `assessment_key`, if any, was cancelled."""
+
+
 class PaymentGateway(Protocol):
     def charge(
         self, *, amount: Decimal, currency: str, token: str, reference: str, idempotency_key: str
@@ -86,3 +114,8 @@ def payment_gateway() -> PaymentGateway:
 
 def shipping_carrier() -> ShippingCarrier:
     return import_string(settings.SHIPPING_CARRIER)()
+
+
+def fraud_screener() -> FraudScreener:
+    path = getattr(settings, "FRAUD_SCREENER", "fulfillment.simulators.fraud.FraudScreenerSimulator")
+    return import_string(path)()

@@ -22,6 +22,8 @@ from processes.interventions import (
 )
 from processes.journal import Actor
 from processes.models import ActorType, Direction, RunStatus
+from processes.versions import process_migrate_version
+from processes.workflow import registry
 
 # Before the goods are picked a customer may still cancel; later only compensation undoes it.
 CANCELLABLE = (
@@ -81,6 +83,15 @@ def order_resolve_attention(*, order_id, user, reason: str) -> Order:
     return process_resolve_attention(model=Order, process_id=order_id, actor=operator(user), reason=reason)
 
 
+def order_migrate_version(*, order_id, user, reason: str, to_version: int | None = None) -> Order:
+    """Move an in-flight order onto another workflow version (default: the newest) at a safe
+    point, by the mapping that version declares; refused with the reason otherwise."""
+    version = to_version or registry.newest(Order._meta.label_lower).version
+    return process_migrate_version(
+        model=Order, process_id=order_id, to_version=version, actor=operator(user), reason=reason
+    )
+
+
 def manual_result(order: Order, step: str, entered: dict):
     """The step's result as its `record` expects it, from what the operator typed."""
     if step == "charge_payment":
@@ -111,7 +122,20 @@ def order_available_actions(order: Order) -> dict[str, str]:
         "cancel": "" if forward and order.state in CANCELLABLE else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
+        "migrate": _migrate_refusal(order),
     }
+
+
+def _migrate_refusal(order: Order) -> str:
+    newest = registry.newest(Order._meta.label_lower)
+    if order.workflow_version >= newest.version:
+        return f"it already runs on the newest version (v{order.workflow_version})"
+    if order.run_status == RunStatus.FINISHED or order.direction != Direction.FORWARD:
+        return "only an order going forward can change version"
+    if order.state not in newest.migrates_from.get(order.workflow_version, {}):
+        state = order.get_state_display().lower()
+        return f"v{newest.version} maps no {state} order from v{order.workflow_version}"
+    return ""
 
 
 def _skip_refusal(order: Order) -> str:

@@ -76,6 +76,7 @@ class Stock(models.Model):
 
 class OrderState(models.TextChoices):
     RECEIVED = "received", "Received"
+    FRAUD_CLEARED = "fraud_cleared", "Fraud check passed"  # workflow v2 only
     PAYMENT_CHARGED = "payment_charged", "Payment charged"
     INVENTORY_RESERVED = "inventory_reserved", "Inventory reserved"
     LABEL_CREATED = "label_created", "Label created"
@@ -87,7 +88,15 @@ class OrderState(models.TextChoices):
 
 
 S = OrderState
-UNDOABLE = [S.RECEIVED, S.PAYMENT_CHARGED, S.INVENTORY_RESERVED, S.LABEL_CREATED, S.AWAITING_PICK, S.PICKED]
+UNDOABLE = [
+    S.RECEIVED,
+    S.FRAUD_CLEARED,
+    S.PAYMENT_CHARGED,
+    S.INVENTORY_RESERVED,
+    S.LABEL_CREATED,
+    S.AWAITING_PICK,
+    S.PICKED,
+]
 
 
 class Order(Process):
@@ -120,12 +129,16 @@ class Order(Process):
             ("cancel_order", "Can cancel an order that is not picked yet"),
             ("skip_order_step", "Can mark an order's current step done by hand"),
             ("resolve_order_attention", "Can resolve an order's needs-attention"),
+            ("migrate_order_version", "Can move an in-flight order to another workflow version"),
         ]
 
     def __str__(self):
         return f"Order {self.pk}"
 
     # Guards: each reads the rows the step wrote, so a transition proves its precondition.
+    def has_fraud_clearance(self) -> bool:
+        return FraudCheck.objects.filter(order=self, cancelled_at__isnull=True).exists()
+
     def has_payment(self) -> bool:
         return Payment.objects.filter(order=self, status=Payment.Status.CHARGED).exists()
 
@@ -143,10 +156,21 @@ class Order(Process):
 
     def nothing_left_to_undo(self) -> bool:
         return not (
-            self.has_payment() or self.has_reservation() or self.has_live_label() or self.has_pick_task()
+            self.has_payment()
+            or self.has_reservation()
+            or self.has_live_label()
+            or self.has_pick_task()
+            or self.has_fraud_clearance()
         )
 
-    @transition(field=state, source=S.RECEIVED, target=S.PAYMENT_CHARGED, conditions=[has_payment])
+    @transition(field=state, source=S.RECEIVED, target=S.FRAUD_CLEARED, conditions=[has_fraud_clearance])
+    def clear_fraud_check(self):
+        """The fraud screener approved the order (workflow v2): it may be charged."""
+
+    # v1 charges a received order; v2 only one the fraud screener cleared.
+    @transition(
+        field=state, source=[S.RECEIVED, S.FRAUD_CLEARED], target=S.PAYMENT_CHARGED, conditions=[has_payment]
+    )
     def mark_payment_charged(self):
         """The payment gateway charged the order's total."""
 
@@ -206,6 +230,23 @@ class OrderLine(models.Model):
 
     def __str__(self):
         return f"{self.quantity} × {self.sku}"
+
+
+class FraudCheck(models.Model):
+    """The fraud screener's approval of an order (workflow v2), until the order is cancelled.
+
+    Cancelling tells the screener the approved order was not fulfilled after all, as screeners
+    ask (their models learn from it); `cancelled_at` records that it was told.
+    """
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="fraud_check")
+    assessment_id = models.CharField(max_length=64, unique=True)
+    score = models.PositiveSmallIntegerField(help_text="Risk score 0–100 (higher is riskier).")
+    checked_at = models.DateTimeField(default=clock.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.assessment_id} score {self.score}{' (cancelled)' if self.cancelled_at else ''}"
 
 
 class Payment(models.Model):

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 
 from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
-from fulfillment.workflow import ORDER_WORKFLOW
+from fulfillment.workflow import ORDER_STEPS
 from processes import clock
 from processes.models import AttemptOutcome, Direction, ProcessEvent, StepAttempt
 
@@ -31,13 +31,13 @@ def stuck_q(now: datetime | None = None) -> Q:
     """
     now = now or clock.now()
     condition = Q(needs_attention=True)
-    for step in ORDER_WORKFLOW.steps:
+    for step in ORDER_STEPS:
         condition |= Q(step=step.name, step_started_at__lt=now - step.expected_duration)
     return condition
 
 
 def step_choices() -> list[tuple[str, str]]:
-    return [(step.name, step.name.replace("_", " ")) for step in ORDER_WORKFLOW.steps]
+    return [(step.name, step.name.replace("_", " ")) for step in ORDER_STEPS]
 
 
 # --- One order ---------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def dashboard_figures(now: datetime | None = None, *, hours: int = 24) -> Dashbo
         per_state=[(value, label, counts.get(value, 0)) for value, label in OrderState.choices],
         needs_attention=Order.objects.filter(needs_attention=True).count(),
         stuck_total=sum(stuck.values()),
-        stuck_per_step=[(s.name, s.expected_duration, stuck.get(s.name, 0)) for s in ORDER_WORKFLOW.steps],
+        stuck_per_step=[(s.name, s.expected_duration, stuck.get(s.name, 0)) for s in ORDER_STEPS],
         oldest_pick=(
             PickTask.objects.filter(status__in=PickTask.OPEN_STATUSES)
             .select_related("warehouse")
@@ -207,7 +207,7 @@ def failure_rates(since: datetime) -> list[dict]:
     )
     by_key = {(row["step"], row["direction"]): row for row in rows}
     result = []
-    for step in ORDER_WORKFLOW.steps:
+    for step in ORDER_STEPS:
         for direction in (Direction.FORWARD, Direction.COMPENSATE):
             row = by_key.get((step.name, direction))
             if row is None and direction == Direction.COMPENSATE:

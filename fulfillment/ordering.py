@@ -56,7 +56,8 @@ def order_place(
             total=total,
             currency=currency,
         )
-        process_start(process=order, actor=actor, reason="order received")
+        # The rollout bucket is the customer's: the same customer always gets the same version.
+        process_start(process=order, actor=actor, reason="order received", rollout_key=email)
         OrderLine.objects.bulk_create(
             OrderLine(
                 order=order,

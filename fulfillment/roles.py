@@ -18,9 +18,10 @@ ORDER_ACTIONS = [
     "cancel_order",
     "skip_order_step",
     "resolve_order_attention",
+    "migrate_order_version",
 ]
-# Operators keep the catalogue and the simulators' fault rules up to date.
-OPERATOR_EDITS = ["product", "warehouse", "faultrule"]
+# Operators keep the catalogue, the simulators' fault rules and the workflow rollout up to date.
+OPERATOR_EDITS = ["product", "warehouse", "faultrule", "rolloutsetting"]
 
 
 def roles_sync() -> dict[str, Group]:

@@ -12,10 +12,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str
+from fulfillment.ops import conf as ops_conf
+from fulfillment.ops import production
+from fulfillment.ops.json_logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
+# DJANGO_ENV=production: a SECRET_KEY from the environment, no DEBUG, HTTPS by default
+# (fulfillment/ops/production.py). Unset, `make run` and `make test` work on a bare machine.
+PRODUCTION = production.environment_is_production()
 DEBUG = env_bool("DEBUG", default=False)
 
 
@@ -41,8 +47,13 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+if PRODUCTION:
+    SECRET_KEY = production.production_secret_key()
+else:
+    SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
+if PRODUCTION:
+    production.require_production_safety(debug=DEBUG, allowed_hosts=ALLOWED_HOSTS)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -65,6 +76,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics first: probed over plain HTTP with an internal address as Host.
+    "fulfillment.ops.middleware.OpsEndpointsMiddleware",
+    "log_request_id.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,16 +206,14 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must start with http:// or https://.")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "processes": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "fulfillment": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+# One JSON object per line in production (LOG_FORMAT=json|plain), see fulfillment/ops/json_logs.py.
+LOGGING = logging_config(log_format=ops_conf.log_format(env_str("LOG_FORMAT"), production=PRODUCTION))
+# Request ids (django-log-request-id): taken from the proxy's X-Request-ID or made, sent back in
+# the response, on every log line of the request; one line per request in production.
+LOG_REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
+GENERATE_REQUEST_ID_IF_NOT_IN_HEADER = True
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
+LOG_REQUESTS = env_bool("LOG_REQUESTS", PRODUCTION)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -259,4 +271,26 @@ WAREHOUSE = {
     "UNCLAIMED_AFTER": env_int("PICK_UNCLAIMED_AFTER", 3600, minimum=1),
     "CLAIM_TIMEOUT": env_int("PICK_CLAIM_TIMEOUT", 1800, minimum=1),
     "SHIFT_LEAD_EMAIL": env_str("SHIFT_LEAD_EMAIL", "shift-lead@fulfillment.localhost"),
+}
+
+# HTTPS and the proxy in front (fulfillment/ops/production.py); on by default in production.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Asking browsers to preload the domain is the domain owner's decision, not a default.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_PROXY_SSL_HEADER = production.proxy_ssl_header(env_str("SECURE_PROXY_SSL_HEADER"))
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+CSRF_TRUSTED_ORIGINS = production.trusted_origins(env_list("CSRF_TRUSTED_ORIGINS", []))
+
+# Health, readiness and metrics (fulfillment/ops); keys and defaults in fulfillment/ops/conf.py.
+OPS = {
+    "METRICS_TOKEN": ops_conf.metrics_token(env_str("METRICS_TOKEN")),
+    "METRICS_ALLOWED_NETWORKS": ops_conf.networks("METRICS_ALLOWED_IPS", env_list("METRICS_ALLOWED_IPS", [])),
+    "METRICS_WINDOW": env_int("METRICS_WINDOW", 300, minimum=10),
+    "SWEEPER_MAX_LAG": env_float("READYZ_SWEEPER_MAX_LAG", 60.0, minimum=1, maximum=3600),
 }

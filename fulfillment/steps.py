@@ -1,4 +1,4 @@
-"""The five steps of fulfilling an order: what each does, how it is undone, how it retries.
+"""The steps of fulfilling an order: what each does, how it is undone, how it retries.
 
 `call` talks to another service, outside any transaction, with the step's idempotency key;
 `record` writes what happened and makes the order's transition under its row lock. The engine
@@ -9,10 +9,46 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from fulfillment import inventory, notifications, payments, picking, shipping
-from fulfillment.gateways import payment_gateway, shipping_carrier
+from fulfillment import fraud, inventory, notifications, payments, picking, shipping
+from fulfillment.gateways import fraud_screener, payment_gateway, shipping_carrier
 from fulfillment.warehouse import timers
 from processes.workflow import OnExhausted, RetryPolicy, Step, WaitStep
+
+
+class ScreenForFraud(Step):
+    """Workflow v2: ask the fraud screener before charging; a refusal cancels the order uncharged.
+
+    Undone by telling the screener the approved order was cancelled after all.
+    """
+
+    name = "fraud_check"
+    retry = RetryPolicy(
+        max_attempts=5, backoff_base=1.0, backoff_cap=30.0, on_exhausted=OnExhausted.COMPENSATE
+    )
+    attempt_timeout = 10.0
+    expected_duration = timedelta(minutes=2)
+
+    def call(self, order, ctx):
+        return fraud_screener().assess(
+            reference=str(order.pk),
+            email=order.email,
+            amount=order.total,
+            country=str(order.shipping_address.get("country", "")),
+            token=order.payment_token,
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    def record(self, order, assessment, ctx):
+        fraud.fraud_record_assessment(order=order, assessment=assessment)
+        order.clear_fraud_check()
+
+    def undo_call(self, order, ctx):
+        return fraud_screener().cancel(
+            assessment_key=ctx.forward_key, reference=str(order.pk), idempotency_key=ctx.idempotency_key
+        )
+
+    def undo_record(self, order, cancel, ctx):
+        fraud.fraud_record_cancel(order=order, cancel=cancel)
 
 
 class ChargePayment(Step):

@@ -6,9 +6,12 @@ dashboard links to the attempts filtered by step, direction and time.
 
 import uuid
 
+from django import forms
 from django.contrib import admin
 
-from processes.models import ProcessEvent, StepAttempt
+from processes import clock
+from processes.models import ProcessEvent, RolloutSetting, StepAttempt
+from processes.workflow import registry
 
 
 class JournalAdmin(admin.ModelAdmin):
@@ -54,3 +57,36 @@ class StepAttemptAdmin(JournalAdmin):
         "duration_ms",
     ]
     list_filter = ["outcome", "direction", "step", "process_type"]
+
+
+class RolloutSettingForm(forms.ModelForm):
+    """Only a registered workflow with more than one version can be rolled out."""
+
+    class Meta:
+        model = RolloutSetting
+        fields = ["workflow", "percent"]
+
+    def clean_workflow(self):
+        label = self.cleaned_data["workflow"].strip().lower()
+        if len(registry.versions(label)) < 2:
+            known = ", ".join(registry.labels())
+            raise forms.ValidationError(f"{label!r} has no two registered versions (workflows: {known}).")
+        return label
+
+
+@admin.register(RolloutSetting)
+class RolloutSettingAdmin(admin.ModelAdmin):
+    """The share of new processes on the newest version, changed at run time by operators
+    holding `processes.change_rolloutsetting`; each change is effective for the next process."""
+
+    form = RolloutSettingForm
+    list_display = ["workflow", "percent", "versions", "updated_at", "updated_by"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    @admin.display(description="Registered versions")
+    def versions(self, setting):
+        return ", ".join(f"v{v}" for v in registry.versions(setting.workflow)) or "none"
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_at, obj.updated_by = clock.now(), request.user.get_username()
+        super().save_model(request, obj, form, change)

@@ -3,7 +3,7 @@
 import math
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, register
 
 from processes import conf
 
@@ -73,3 +73,36 @@ def _check_queue_timeouts(values):
             )
         )
     return errors
+
+
+@register(Tags.database)
+def check_versions_in_use(app_configs=None, databases=None, **kwargs):
+    """Refuse to start when in-flight processes run on a workflow version whose code is gone.
+
+    Such a process could never take another step. A database check, as Django runs those:
+    by `migrate` (every deploy and `make run` start with it) and `check --database default`.
+    Skipped quietly when the tables do not exist yet.
+    """
+    from django.db import DatabaseError
+
+    from processes.versions import in_flight
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        rows = [row for row in in_flight() if not row.registered]
+    except DatabaseError:
+        return []
+    missing: dict[tuple[str, int], int] = {}
+    for row in rows:
+        missing[(row.label, row.version)] = missing.get((row.label, row.version), 0) + row.count
+    return [
+        Error(
+            f"{count} in-flight {label} process(es) run on workflow v{version}, which is no longer "
+            "registered: they could never take another step.",
+            hint=f"Keep v{version} of the workflow registered until `manage.py workflow_versions` shows "
+            f"none in flight, or migrate them to a newer version first.",
+            id="processes.E007",
+        )
+        for (label, version), count in sorted(missing.items())
+    ]

@@ -22,6 +22,10 @@ DEFAULTS = {
     "CHAIN_STEPS": 20,
     # Wall-clock budget of one task's chain, kept well under the queue's task timeout.
     "CHAIN_SECONDS": 20.0,
+    # Largest step result (as JSON) the journal stores with its attempt; larger is an error.
+    "MAX_PAYLOAD_BYTES": 16384,
+    # Finished processes whose attempt detail one prune_journal batch deletes.
+    "PRUNE_BATCH": 500,
 }
 
 

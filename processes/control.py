@@ -17,9 +17,19 @@ from processes.wakeup import wake_on_commit
 from processes.workflow import registry
 
 
-def process_start(*, process, actor: Actor, reason: str = "created") -> None:
-    """Save a new process and make its first step due; call inside the creating transaction."""
-    workflow = registry.for_model(process.label())
+def process_start(
+    *, process, actor: Actor, reason: str = "created", rollout_key: str = "", version: int | None = None
+) -> None:
+    """Save a new process and make its first step due; call inside the creating transaction.
+
+    The process starts on `version` if given, else on the version the rollout picks for
+    `rollout_key` (processes.versions.version_for_new), and keeps it to its end.
+    """
+    from processes.versions import version_for_new
+
+    label = process.label()
+    version = version or version_for_new(label=label, key=rollout_key)
+    workflow = registry.for_model(label, version)
     with journal.acting(actor, reason):
         progress.start(workflow, process, clock.now())
         wake_on_commit(process)
@@ -28,9 +38,9 @@ def process_start(*, process, actor: Actor, reason: str = "created") -> None:
 
 def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor, reason: str):
     """Deliver a person's answer to a waiting step; the next step runs right after commit."""
-    workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason, step=step):
         process = _lock_waiting(model, process_id, step)
+        workflow = registry.for_process(process)
         current = workflow.step(step)
         now = clock.now()
         current.on_signal(process, payload, context_for(process, current))
@@ -47,9 +57,9 @@ def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor,
 
 def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: str):
     """A person reports that the waited-for step cannot be done: follow the step's `on_problem`."""
-    workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason, step=step):
         process = _lock_waiting(model, process_id, step)
+        workflow = registry.for_process(process)
         current = workflow.step(step)
         waiting.give_up(workflow, process, current, reason=reason, policy=current.on_problem, now=clock.now())
         wake_on_commit(process)
@@ -60,7 +70,7 @@ def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: s
 def process_rearm(*, process) -> None:
     """Recompute a waiting process's next wake-up after its domain rows changed (a claim, a
     release). Call under the process row's lock; the caller saves."""
-    workflow = registry.for_model(process.label())
+    workflow = registry.for_process(process)
     if process.run_status == RunStatus.WAITING and not process.needs_attention:
         waiting.rearm(process, workflow.step(process.step))
 

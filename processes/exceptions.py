@@ -31,3 +31,17 @@ class IllegalTransition(Exception):
 
 class ProcessStateError(Exception):
     """An engine operation was asked for that the process's engine status does not allow."""
+
+
+class PayloadTooLarge(StepError):
+    """A step's result is larger than the journal keeps (PROCESSES['MAX_PAYLOAD_BYTES']).
+
+    Retrying returns the same result, so the engine does not retry: it raises needs-attention
+    and keeps the process where it is; the effect the call had is not undone.
+    """
+
+    def __init__(self, step: str, size: int, limit: int):
+        self.step, self.size, self.limit = step, size, limit
+        super().__init__(
+            f"the result of step {step!r} is {size} bytes of JSON, over the journal's cap of {limit} bytes"
+        )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from processes import attention, journal, progress, sweeper
+from processes.exceptions import PayloadTooLarge
 from processes.models import Direction, EventKind
 from processes.workflow import OnExhausted, Step, Workflow
 
@@ -28,6 +29,9 @@ def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException
     process.last_error = describe(error)
     permanent = policy.is_permanent(error)
     what = step.name if forward else f"undo of {step.name}"
+    if isinstance(error, PayloadTooLarge):  # the same result would come back: ask a person
+        attention.raise_attention(process, f"{what}: {process.last_error}")
+        return
     if not permanent and process.attempts < policy.max_attempts:
         delay = policy.delay(process.attempts)
         due = now + timedelta(seconds=delay)

@@ -43,7 +43,7 @@ def process_message_deliver(
 
 def offer_pending(process) -> int:
     """Offer the pending messages to the workflow's handler; call under the row lock."""
-    handler = registry.for_model(process.label()).on_message
+    handler = registry.for_process(process).on_message
     if handler is None:
         return 0
     consumed = 0

@@ -34,9 +34,9 @@ def process_retry_now(*, model, process_id, actor: Actor, reason: str, reset_att
 
 def process_compensate(*, model, process_id, actor: Actor, reason: str):
     """Undo the completed steps in reverse, then cancel, by an operator's or client's decision."""
-    workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
+        workflow = registry.for_process(process)
         if process.run_status == RunStatus.FINISHED or process.direction == Direction.COMPENSATE:
             raise ProcessStateError(f"{_name(process)} is {process.state}: there is nothing to compensate.")
         _refuse_if_running(process)
@@ -49,9 +49,9 @@ def process_compensate(*, model, process_id, actor: Actor, reason: str):
 def process_skip_step(*, model, process_id, step: str, result, actor: Actor, reason: str):
     """Mark the current forward step done by hand with the result the operator entered
     (for example a label made on the carrier's own site), and go on with the next step."""
-    workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason, step=step):
         process = _lock(model, process_id)
+        workflow = registry.for_process(process)
         if process.step != step or process.direction != Direction.FORWARD:
             raise ProcessStateError(
                 f"{_name(process)} is not at step {step!r} (it is at {process.step or 'none'})."
@@ -72,9 +72,9 @@ def process_skip_step(*, model, process_id, step: str, result, actor: Actor, rea
 def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
     """Clear needs-attention and let the engine go on: the current step runs again at once,
     or a wait gets a fresh deadline."""
-    workflow = registry.for_model(model._meta.label_lower)
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
+        workflow = registry.for_process(process)
         if not process.needs_attention:
             raise ProcessStateError(f"{_name(process)} does not need attention.")
         attention.clear_attention(process, f"resolved: {reason}")

@@ -7,6 +7,7 @@ serialises every change to one process.
 
 import uuid
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin
@@ -160,6 +161,8 @@ class StepAttempt(models.Model):
     error_class = models.CharField(max_length=200, blank=True)
     error_message = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What the step's call returned (a charge, a label), as JSON, capped at MAX_PAYLOAD_BYTES.
+    result = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -209,3 +212,30 @@ class ProcessMessage(models.Model):
 
     def __str__(self):
         return f"{self.name} for {self.process_id}"
+
+
+class RolloutSetting(models.Model):
+    """The share of new processes of one workflow that start on its newest version.
+
+    Operators change it at run time in the admin; no row means 0 %: a newly deployed version
+    takes no new process until someone raises its share. The others start on the version
+    before it. Which processes get the newest is decided by a stable hash bucket of a key
+    (processes.versions), so raising the share only moves keys from old to new.
+    """
+
+    workflow = models.CharField(max_length=100, unique=True, help_text="The process model's label.")
+    percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of new processes (0–100) that start on the newest version.",
+    )
+    updated_at = models.DateTimeField(default=clock.now)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(percent__lte=100), name="rollout_percent_at_most_100")
+        ]
+
+    def __str__(self):
+        return f"{self.workflow}: {self.percent} % on the newest version"

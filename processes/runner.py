@@ -21,8 +21,10 @@ from typing import Any
 from django.db import transaction
 
 from processes import clock, conf, failures, journal, progress, waiting
+from processes.exceptions import PayloadTooLarge
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.payloads import step_payload
 from processes.wakeup import wake_on_commit, worker_name
 from processes.workflow import Step, StepContext, Workflow, registry
 
@@ -51,6 +53,7 @@ class Outcome:
     result: Any = None
     error: BaseException | None = None
     duration_ms: int = 0
+    payload: Any = None  # the result as the journal stores it (processes.payloads)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +62,7 @@ class Outcome:
 
 def run_process(label: str, process_id, *, worker: str | None = None) -> int:
     """Run the process's due steps back to back (bounded); returns how many were handled."""
-    workflow = registry.for_model(label)
+    workflow = registry.newest(label)  # its model; claim_step picks the process's own version
     worker = worker or worker_name()
     started = time.monotonic()
     for handled in range(conf.get("CHAIN_STEPS")):
@@ -94,6 +97,7 @@ def claim_step(workflow: Workflow, process_id, worker: str) -> "Claim | bool | N
             process.next_run_at = None
             process.save()
             return None
+        workflow = _own_version(workflow, process)
         step = workflow.step(process.step)
         if process.lease_owner:
             _lease_expired(workflow, process, step, now)
@@ -108,15 +112,22 @@ def claim_step(workflow: Workflow, process_id, worker: str) -> "Claim | bool | N
         return progress.is_due(process, now)
 
 
+def _own_version(workflow: Workflow, process) -> Workflow:
+    """The workflow of the version the process runs on, whichever version the caller had."""
+    if workflow.version == process.workflow_version:
+        return workflow
+    return registry.for_model(process.label(), process.workflow_version)
+
+
 def _begin_attempt(workflow, process, step, worker, now):
     process.attempts += 1
     ctx = context_for(process, step)
     calls_out = step.calls_out if process.direction == Direction.FORWARD else step.undo_calls_out
     if not calls_out:
         outcome = settle(workflow, process, step, ctx, Outcome(), now)
-        StepAttempt.objects.create(
-            **_attempt_fields(process, ctx, worker, now), **_finished_fields(outcome, now)
-        )
+        finished = _finished_fields(outcome, now)
+        StepAttempt.objects.create(**_attempt_fields(process, ctx, worker, now), **finished)
+        _log_attempt(process, ctx, worker, finished)
         process.save()
         return progress.is_due(process, now)
     process.fence += 1
@@ -149,14 +160,16 @@ def apply_outcome(claim: Claim, outcome: Outcome) -> bool:
         process = model.objects.select_for_update().get(pk=claim.process.pk)
         if process.lease_owner != claim.worker or process.fence != claim.fence:
             # Someone took over after our lease expired; their attempt uses the same key.
-            StepAttempt.objects.filter(pk=claim.attempt_id).update(
-                outcome=AttemptOutcome.LEASE_LOST, finished_at=now, duration_ms=outcome.duration_ms
-            )
-            logger.warning("lease lost on %s %s step %s", process.label(), process.pk, claim.step.name)
+            lost = {"outcome": AttemptOutcome.LEASE_LOST, "finished_at": now}
+            lost["duration_ms"] = outcome.duration_ms
+            StepAttempt.objects.filter(pk=claim.attempt_id).update(**lost)
+            _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
         process.lease_owner, process.lease_until = "", None
         outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now)
-        StepAttempt.objects.filter(pk=claim.attempt_id).update(**_finished_fields(outcome, now))
+        finished = _finished_fields(outcome, now)
+        StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
+        _log_attempt(process, claim.ctx, claim.worker, finished)
         process.save()
         return progress.is_due(process, now)
 
@@ -164,11 +177,21 @@ def apply_outcome(claim: Claim, outcome: Outcome) -> bool:
 def settle(workflow: Workflow, process, step: Step, ctx: StepContext, outcome: Outcome, now) -> Outcome:
     """Record a successful call (under the lock) and move on, or handle the failure."""
     if outcome.ok:
+        outcome = _with_payload(step, outcome)
+    if outcome.ok:
         outcome = _record(process, step, ctx, outcome)
     if outcome.ok:
         progress.step_succeeded(workflow, process, step, now)
     else:
         failures.attempt_failed(workflow, process, step, outcome.error, now)
+    return outcome
+
+
+def _with_payload(step, outcome) -> Outcome:
+    try:
+        outcome.payload = step_payload(step.name, outcome.result)
+    except PayloadTooLarge as error:
+        return Outcome(error=error, duration_ms=outcome.duration_ms)
     return outcome
 
 
@@ -245,7 +268,24 @@ def _finished_fields(outcome: Outcome, now) -> dict:
         "outcome": AttemptOutcome.SUCCEEDED if error is None else AttemptOutcome.FAILED,
         "error_class": "" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
         "error_message": "" if error is None else str(error)[:2000],
+        "result": outcome.payload if error is None else None,
     }
+
+
+def _log_attempt(process, ctx: StepContext, worker: str, finished: dict, level: int = logging.INFO) -> None:
+    """One log line per finished attempt; JSON logs keep the `extra` fields as they are."""
+    facts = {
+        "process_type": process.label(),
+        "process_id": str(process.pk),
+        "step": ctx.step,
+        "direction": str(ctx.direction),
+        "attempt": ctx.attempt,
+        "outcome": str(finished["outcome"]),
+        "duration_ms": finished.get("duration_ms"),
+        "error_class": finished.get("error_class", ""),
+        "worker": worker,
+    }
+    logger.log(level, "%(step)s %(direction)s attempt %(attempt)s: %(outcome)s", facts, extra=facts)
 
 
 def _ms_since(started: float) -> int:

@@ -36,7 +36,7 @@ def due_queryset(model, now):
 
 def sweep_once() -> int:
     """Send wake-ups for every process that is due and not (or no longer) in the queue."""
-    return sum(_sweep(workflow.model_class()) for workflow in registry.all())
+    return sum(_sweep(registry.model_class(label)) for label in registry.labels())
 
 
 def _sweep(model) -> int:

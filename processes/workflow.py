@@ -166,6 +166,10 @@ class Workflow:
     # Optional handler of messages delivered to a process (processes.inbox): called under the
     # row lock as on_message(process, message); returns True when it consumed the message.
     on_message: Callable | None = None
+    # How a process of an older version moves onto this one (processes.versions): for each
+    # older version, {state the process is in: step of this version it continues at}. A state
+    # left out is not a safe point: a process there stays on its version.
+    migrates_from: dict[int, dict[str, str]] = field(default_factory=dict)
     _by_name: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
@@ -173,12 +177,22 @@ class Workflow:
             if not step.name or step.name in self._by_name:
                 raise ValueError(f"Workflow {self.name!r}: step names must be unique and set ({step!r})")
             self._by_name[step.name] = step
+        for version, mapping in self.migrates_from.items():
+            unknown = sorted(set(mapping.values()) - set(self._by_name))
+            if version >= self.version or unknown:
+                raise ValueError(
+                    f"Workflow {self.name!r} v{self.version}: migrates_from[{version}] must name an older "
+                    f"version and steps of this one (unknown: {unknown})"
+                )
 
     def step(self, name: str) -> Step:
         try:
             return self._by_name[name]
         except KeyError:
             raise LookupError(f"Workflow {self.name!r} has no step {name!r}") from None
+
+    def step_names(self) -> list[str]:
+        return [step.name for step in self.steps]
 
     def first(self) -> Step:
         return self.steps[0]
@@ -194,23 +208,54 @@ class Workflow:
 
 
 class Registry:
-    """Workflows by process model label: how the engine finds a domain's workflow."""
+    """Workflows by (process model label, version): how the engine finds a domain's workflow.
+
+    A model may have several versions registered at once: each process runs to its end on the
+    version it started with (`Process.workflow_version`), so the engine always looks a workflow
+    up by the process's label *and* version; only a new process asks for `newest()`.
+    """
 
     def __init__(self):
-        self._workflows: dict[str, Workflow] = {}
+        self._workflows: dict[tuple[str, int], Workflow] = {}
 
     def register(self, workflow: Workflow) -> Workflow:
-        self._workflows[workflow.model.lower()] = workflow
+        key = (workflow.model.lower(), workflow.version)
+        known = self._workflows.get(key)
+        if known is not None and known is not workflow:
+            raise ValueError(f"Workflow {workflow.model} v{workflow.version} is registered twice")
+        self._workflows[key] = workflow
         return workflow
 
-    def for_model(self, label: str) -> Workflow:
+    def for_model(self, label: str, version: int) -> Workflow:
         try:
-            return self._workflows[label.lower()]
+            return self._workflows[(label.lower(), version)]
         except KeyError:
-            raise LookupError(f"No workflow registered for {label!r}") from None
+            known = ", ".join(f"v{v}" for v in self.versions(label)) or "none"
+            raise LookupError(
+                f"No workflow v{version} registered for {label!r} (registered: {known})"
+            ) from None
+
+    def for_process(self, process) -> Workflow:
+        """The workflow version this process started on (or was migrated to)."""
+        return self.for_model(process.label(), process.workflow_version)
+
+    def versions(self, label: str) -> list[int]:
+        return sorted(version for model, version in self._workflows if model == label.lower())
+
+    def newest(self, label: str) -> Workflow:
+        versions = self.versions(label)
+        if not versions:
+            raise LookupError(f"No workflow registered for {label!r}")
+        return self.for_model(label, versions[-1])
+
+    def model_class(self, label: str):
+        return self.newest(label).model_class()
+
+    def labels(self) -> list[str]:
+        return sorted({model for model, _ in self._workflows})
 
     def all(self) -> list[Workflow]:
-        return list(self._workflows.values())
+        return [self._workflows[key] for key in sorted(self._workflows)]
 
 
 registry = Registry()

@@ -26,6 +26,7 @@ from fulfillment import interventions
 from fulfillment.errors import InvalidOrder, PickRefused
 from fulfillment.models import Order
 from processes.exceptions import IllegalTransition, ProcessStateError, StepError
+from processes.workflow import registry
 
 logger = logging.getLogger("fulfillment.admin")
 
@@ -77,6 +78,20 @@ class SkipForm(ReasonForm):
     def service_arguments(self) -> dict:
         entered = {k: v for k, v in self.cleaned_data.items() if k not in ("reason", "step")}
         return {**super().service_arguments(), "step": self.cleaned_data["step"], "entered": entered}
+
+
+class MigrateForm(ReasonForm):
+    """Which version to move the orders to; each version declares the states it accepts."""
+
+    to_version = forms.TypedChoiceField(coerce=int, help_text="The workflow version the orders continue on.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        versions = registry.versions(Order._meta.label_lower)
+        self.fields["to_version"].choices = [(v, f"v{v}") for v in reversed(versions)]
+
+    def service_arguments(self) -> dict:
+        return {**super().service_arguments(), "to_version": self.cleaned_data["to_version"]}
 
 
 SKIP_FIELDS: dict[str, dict[str, Callable[[], forms.Field]]] = {
@@ -161,6 +176,15 @@ ACTIONS = {
             interventions.order_resolve_attention,
             ReasonForm,
             "Clears needs-attention: the current step runs again at once, or a wait gets a new deadline.",
+        ),
+        OperatorAction(
+            "migrate",
+            "Move to workflow version",
+            "migrate_order_version",
+            interventions.order_migrate_version,
+            MigrateForm,
+            "Moves the order onto another version of the workflow at a safe point, by the state mapping "
+            "that version declares; an order in a state the mapping does not cover is refused.",
         ),
     ]
 }

@@ -20,8 +20,8 @@ from fulfillment.admin.filters import StepFilter, StuckFilter
 from fulfillment.interventions import order_available_actions
 from fulfillment.models import Order, OrderLine, Reservation
 from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
-from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock
+from processes.workflow import registry
 
 
 class OrderLineInline(admin.TabularInline):
@@ -109,6 +109,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_resolve_permission(self, request):
         return request.user.has_perm(ACTIONS["resolve"].perm)
+
+    def has_migrate_permission(self, request):
+        return request.user.has_perm(ACTIONS["migrate"].perm)
 
     # The list ---------------------------------------------------------------------------------
 
@@ -216,7 +219,7 @@ def _overdue(order: Order, now: datetime) -> str:
     """How long the order has been in its step beyond the step's expected duration, or ''."""
     if not order.step or order.step_started_at is None:
         return ""
-    late = now - order.step_started_at - ORDER_WORKFLOW.step(order.step).expected_duration
+    late = now - order.step_started_at - registry.for_process(order).step(order.step).expected_duration
     return _duration(late) if late > timedelta(0) else ""
 
 

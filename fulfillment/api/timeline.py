@@ -46,6 +46,7 @@ class EventView:
 # What a client is told about a failed attempt, by the error's class name; anything else is internal.
 PUBLIC_ERRORS = {
     "OutOfStock": "Not enough stock to fill the order.",
+    "FraudDeclined": "The order was declined by our fraud check.",
     "ServiceUnavailable": "A service we depend on was unavailable.",
     "ServiceTimeout": "A service we depend on did not answer in time.",
     "LeaseExpired": "The attempt was interrupted.",
@@ -54,6 +55,7 @@ INTERNAL_ERROR = "An internal error occurred."
 
 TRANSITION_REASONS = {
     "create": "Order received.",
+    "clear_fraud_check": "Fraud check passed.",
     "mark_payment_charged": "Payment charged.",
     "mark_inventory_reserved": "Items reserved in the warehouse.",
     "mark_label_created": "Shipping label created.",
@@ -75,13 +77,13 @@ def public_error(attempt) -> str:
 
 def order_steps(order) -> list[StepView]:
     """Every step of the order's workflow with its status, from the order and its journal."""
-    workflow = registry.for_model(order.label())
+    workflow = registry.for_process(order)
     return [_step_view(order, step, workflow) for step in workflow.steps]
 
 
 def order_events(order) -> list[EventView]:
     """The order's transitions as its client may read them."""
-    workflow = registry.for_model(order.label())
+    workflow = registry.for_process(order)
     return [
         EventView(
             at=event.created_at,

@@ -18,7 +18,7 @@ ORDERS = 50
 # backoffs (up to 32 s for a fifth failed confirmation) and a killed step's lease (25 s) can
 # stack up on an unlucky order.
 SHORT_SOAK = ["--orders", str(ORDERS), "--workers", "3", "--kill-every", "2", "--faults", "heavy"]
-SHORT_SOAK += ["--timeout", "150"]
+SHORT_SOAK += ["--timeout", "240"]
 # A lost wake-up is sent again after 5 s instead of 30: the same recovery, in test time.
 FAST_REDELIVERY = {"REDELIVER_AFTER": "5"}
 
@@ -36,7 +36,7 @@ def assert_soak_passed(report: dict) -> None:
 
 def test_short_soak_on_the_orm_broker(run_soak):
     """One cluster on the ORM broker (at-least-once: a killed worker's task comes back)."""
-    report = run_soak(*SHORT_SOAK, "--seed", "11", timeout=200, **FAST_REDELIVERY)
+    report = run_soak(*SHORT_SOAK, "--seed", "11", timeout=300, **FAST_REDELIVERY)
 
     assert report["broker"] == "orm"
     assert_soak_passed(report)
@@ -46,7 +46,7 @@ def test_short_soak_on_the_redis_broker_with_two_clusters(run_soak, soak_redis_u
     """Two clusters side by side on the Redis broker (at-most-once: a message a killed cluster
     had taken is gone, and only the sweeper brings the order back)."""
     args = [*SHORT_SOAK, "--clusters", "2", "--seed", "12"]
-    report = run_soak(*args, timeout=200, REDIS_URL=soak_redis_url, **FAST_REDELIVERY)
+    report = run_soak(*args, timeout=300, REDIS_URL=soak_redis_url, **FAST_REDELIVERY)
 
     assert (report["broker"], report["clusters"]) == ("redis", 2)
     assert_soak_passed(report)

@@ -1,0 +1,1 @@
+"""Running the service in production: settings helpers, health probes, metrics and JSON logs."""

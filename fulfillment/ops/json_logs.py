@@ -1,0 +1,54 @@
+"""The LOGGING setting: one JSON object per line in production, readable lines in development.
+
+JSON lines come from python-json-logger: the standard fields (time, level, logger, message),
+the request id of the web request being served (django-log-request-id's filter; "none" in
+workers) and every `extra=` field a log call passes. The engine logs each finished step
+attempt with `extra={"process_id", "step", "attempt", "outcome", "duration_ms", ...}`
+(processes/runner.py), so an order's whole life can be found by its id.
+"""
+
+import logging
+
+JSON_FORMATTER = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+    "rename_fields": {"levelname": "level", "name": "logger"},
+    "timestamp": "time",
+}
+PLAIN_FORMATTER = {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+# Loggers of our code and of the libraries whose lines operators need; all go to one handler.
+ORDER_PROCESS = "fulfillment.order"
+LOGGERS = ("processes", "fulfillment", "django", "django-q", "log_request_id", "gunicorn.error")
+
+
+def logging_config(*, log_format: str, level: str = "INFO") -> dict:
+    """Django's LOGGING dict: every line to stderr, formatted as `log_format` says."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
+            "order_id": {"()": "fulfillment.ops.json_logs.OrderIdFilter"},
+        },
+        "formatters": {"json": JSON_FORMATTER, "plain": PLAIN_FORMATTER},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id", "order_id"],
+            }
+        },
+        "loggers": {name: {"handlers": ["console"], "level": level, "propagate": False} for name in LOGGERS},
+    }
+
+
+class OrderIdFilter(logging.Filter):
+    """Name the order in the engine's lines about an order's process: `order_id` beside `process_id`.
+
+    The engine (processes/) knows processes, not orders; an order's process id is the order's id.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "process_type", None) == ORDER_PROCESS and not hasattr(record, "order_id"):
+            record.order_id = record.process_id
+        return True

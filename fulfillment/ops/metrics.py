@@ -1,0 +1,169 @@
+"""`GET /metrics`: the service's figures in the Prometheus text format (prometheus-client).
+
+Every figure is read from the database (or the broker) at scrape time, by a custom collector:
+the workers that run the steps live on other machines than the web server Prometheus scrapes,
+so counters kept in a process's memory would see only that process. The reads are a handful of
+index-backed aggregates, whatever the number of orders:
+
+- orders per state (the (state, created_at) index) and needing attention (its partial index);
+- the oldest due work: the first `next_run_at` in the past (the partial `due` index);
+- step attempts, failures and the duration histogram over the last METRICS_WINDOW seconds
+  (the (started_at, step) index), from `StepAttempt.duration_ms`, which the engine measures
+  around each external call. They describe that window, so they are gauges (a gauge
+  histogram) rather than ever-growing counters: graph them as they are, no `rate()`;
+- queue depth from the broker; sweeper lag from the sweeper's lease.
+
+Access: a bearer token (METRICS_TOKEN) or a client address in METRICS_ALLOWED_IPS; with
+neither configured, /metrics is off (403).
+"""
+
+import hmac
+import ipaddress
+import math
+from datetime import timedelta
+
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from fulfillment.models import Order, OrderState
+from fulfillment.ops import conf
+from fulfillment.ops.readiness import broker, sweeper_heartbeat
+from processes import clock
+from processes.models import AttemptOutcome, StepAttempt
+
+# Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.ABANDONED, AttemptOutcome.LEASE_LOST)
+
+
+class FulfillmentCollector:
+    """Reads the figures afresh on every scrape; one instance per registry."""
+
+    def collect(self):
+        now = clock.now()
+        yield from self._orders()
+        yield from self._due_work(now)
+        yield from self._attempts(now)
+        yield from self._queue_and_sweeper(now)
+
+    def _orders(self):
+        per_state = GaugeMetricFamily("fulfillment_orders", "Orders in each state.", labels=["state"])
+        counts = dict(Order.objects.order_by().values_list("state").annotate(n=Count("pk")))
+        for state in OrderState.values:
+            per_state.add_metric([state], counts.get(state, 0))
+        yield per_state
+        yield GaugeMetricFamily(
+            "fulfillment_orders_needs_attention",
+            "Orders waiting for an operator.",
+            value=Order.objects.filter(needs_attention=True).count(),
+        )
+
+    def _due_work(self, now):
+        oldest = (
+            Order.objects.filter(next_run_at__isnull=False, next_run_at__lte=now)
+            .order_by("next_run_at")
+            .values_list("next_run_at", flat=True)
+            .first()
+        )
+        yield GaugeMetricFamily(
+            "fulfillment_oldest_due_work_age_seconds",
+            "How long the oldest due step, retry, expired lease or deadline has waited (0: none).",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+
+    def _attempts(self, now):
+        window = conf.get("METRICS_WINDOW")
+        recent = StepAttempt.objects.filter(started_at__gte=now - timedelta(seconds=window)).order_by()
+        attempts = GaugeMetricFamily(
+            "fulfillment_step_attempts",
+            f"Step attempts started in the last {window} s, by step, direction and outcome.",
+            labels=["step", "direction", "outcome"],
+        )
+        failures = GaugeMetricFamily(
+            "fulfillment_step_failures",
+            f"Step attempts started in the last {window} s that failed, were abandoned or lost their lease.",
+            labels=["step", "direction"],
+        )
+        failed: dict[tuple[str, str], int] = {}
+        for step, direction, outcome, n in recent.values_list("step", "direction", "outcome").annotate(
+            n=Count("pk")
+        ):
+            attempts.add_metric([step, direction, outcome], n)
+            if outcome in FAILED_OUTCOMES:
+                failed[step, direction] = failed.get((step, direction), 0) + n
+            else:
+                failed.setdefault((step, direction), 0)
+        for (step, direction), n in sorted(failed.items()):
+            failures.add_metric([step, direction], n)
+        yield attempts
+        yield failures
+        yield self._durations(recent, window)
+
+    def _durations(self, recent, window):
+        histogram = GaugeHistogramMetricFamily(
+            "fulfillment_step_duration_seconds",
+            f"Duration of the external call of step attempts finished in the last {window} s.",
+            labels=["step"],
+        )
+        buckets = {
+            f"le_{i}": Count("pk", filter=Q(duration_ms__lte=b * 1000))
+            for i, b in enumerate(DURATION_BUCKETS)
+        }
+        rows = (
+            recent.filter(duration_ms__isnull=False)
+            .values("step")
+            .annotate(total=Count("pk"), total_ms=Sum("duration_ms"), **buckets)
+        )
+        for row in rows:
+            cumulative = [(str(b), row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS)]
+            histogram.add_metric(
+                [row["step"]], [*cumulative, ("+Inf", row["total"])], gsum_value=(row["total_ms"] or 0) / 1000
+            )
+        return histogram
+
+    def _queue_and_sweeper(self, now):
+        yield GaugeMetricFamily(
+            "fulfillment_queue_depth", "Wake-ups waiting in the broker's queue.", value=broker().queue_size()
+        )
+        lag = sweeper_heartbeat.lag_seconds(now)
+        yield GaugeMetricFamily(
+            "fulfillment_sweeper_lag_seconds",
+            "Seconds since the sweeper loop's lease ran out (0 while a loop runs; +Inf: never seen).",
+            value=math.inf if lag is None else lag,
+        )
+
+
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FulfillmentCollector())
+    return registry
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    """The bearer token matches, or the client's own address (REMOTE_ADDR) is allow-listed."""
+    token = conf.get("METRICS_TOKEN")
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in conf.get("METRICS_ALLOWED_NETWORKS"))
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not conf.get("METRICS_TOKEN") and not conf.get("METRICS_ALLOWED_NETWORKS"):
+        return JsonResponse(
+            {"detail": "Metrics are off: set METRICS_TOKEN or METRICS_ALLOWED_IPS."}, status=403
+        )
+    if not metrics_allowed(request):
+        response = JsonResponse(
+            {"detail": "A valid metrics token (Authorization: Bearer …) is required."}, status=401
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -1,0 +1,59 @@
+"""What /readyz and /metrics ask of the infrastructure: the database, the broker, the sweeper.
+
+Each check is one cheap round trip. The broker object is made once per process and kept, so a
+probe every few seconds does not open a new Redis connection each time.
+"""
+
+import functools
+from datetime import datetime
+
+from django.db import connection
+from django_q.brokers import Broker, get_broker
+
+from processes import clock
+from processes.models import SweeperLease
+from processes.sweeper import LOOP_LEASE
+
+
+@functools.cache
+def broker() -> Broker:
+    """The configured django-q2 broker (Redis, or the ORM queue in the database)."""
+    return get_broker()
+
+
+def database_reachable() -> None:
+    """Raises when the database does not answer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def broker_reachable() -> None:
+    """Raises when the broker does not answer (the ORM broker is the database, checked above)."""
+    if not broker().ping():
+        raise ConnectionError("the broker did not answer PING")
+
+
+class SweeperHeartbeat:
+    """When the sweeper loop was last known alive: the end of its lease, which it renews each sweep.
+
+    Between two loops (one hands over to the next every few seconds) the lease row is briefly
+    free and carries no time, so the last end seen by this process stands in for it.
+    """
+
+    def __init__(self):
+        self.last_seen: datetime | None = None
+
+    def lag_seconds(self, now: datetime | None = None) -> float | None:
+        """Seconds since the sweeper's lease ran out: 0 while a loop holds it, None if never seen."""
+        now = now or clock.now()
+        lease_until = (
+            SweeperLease.objects.filter(name=LOOP_LEASE).values_list("lease_until", flat=True).first()
+        )
+        if lease_until is not None and (self.last_seen is None or lease_until > self.last_seen):
+            self.last_seen = lease_until
+        if self.last_seen is None:
+            return None
+        return max(0.0, (now - self.last_seen).total_seconds())
+
+
+sweeper_heartbeat = SweeperHeartbeat()
