@@ -129,6 +129,11 @@ def _database_from_environment() -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from None
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be postgres://...; leave it unset for SQLite.")
+    # A server that stops answering must fail a connection attempt (and /readyz) in seconds,
+    # not hang it; keepalives notice a peer that vanished under an open connection.
+    config.setdefault("OPTIONS", {}).update(
+        connect_timeout=5, keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3
+    )
     return config
 
 
