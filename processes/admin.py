@@ -14,7 +14,20 @@ from processes.models import ProcessEvent, RolloutSetting, StepAttempt
 from processes.workflow import registry
 
 
-class JournalAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only services write: the admin shows them, nobody adds, edits or deletes one."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class JournalAdmin(ReadOnlyAdmin):
     """Rows of one append-only journal, searched by the process's id."""
 
     search_fields = ["process_id"]
@@ -27,15 +40,6 @@ class JournalAdmin(admin.ModelAdmin):
         except ValueError:
             return (queryset.none() if search_term.strip() else queryset), False
         return queryset.filter(process_id=process_id), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ProcessEvent)

@@ -3,19 +3,7 @@
 from django.contrib import admin
 
 from fulfillment.models import PickTask, Product, Stock, Warehouse
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only services change: the admin shows them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from processes.admin import ReadOnlyAdmin
 
 
 @admin.register(Product)

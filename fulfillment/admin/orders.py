@@ -21,6 +21,7 @@ from fulfillment.interventions import order_available_actions
 from fulfillment.models import Order, OrderLine, Reservation
 from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
 from processes import clock
+from processes.admin import ReadOnlyAdmin
 from processes.workflow import registry
 
 
@@ -39,7 +40,7 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     """Find the orders that need a person, see why, and act on them."""
 
     list_display = [
@@ -84,15 +85,6 @@ class OrderAdmin(admin.ModelAdmin):
         ),
         ("Customer", {"fields": ["owner", "payment_token", "shipping_address"], "classes": ["collapse"]}),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     # One permission per operator action (the list's actions ask for has_<name>_permission).
     def has_retry_permission(self, request):

@@ -10,19 +10,11 @@ from fulfillment.simulators.models import (
     RefundRecord,
     SentMail,
 )
+from processes.admin import ReadOnlyAdmin
 
 
-class LedgerAdmin(admin.ModelAdmin):
+class LedgerAdmin(ReadOnlyAdmin):
     """A list nobody edits: the ledgers change only through the simulated services' calls."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ChargeRecord)

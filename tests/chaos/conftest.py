@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from fulfillment import chaos
+from tests.external_processes import redis_client_or_skip, wait_for_sessions_to_close
 
 
 @pytest.fixture
@@ -55,23 +55,7 @@ def run_soak(transactional_db, tmp_path):
         return report
 
     yield run
-    _wait_for_sessions_to_close()
-
-
-def _wait_for_sessions_to_close(timeout: float = 15.0) -> None:
-    """The soak stops its clusters before it exits; a killed worker's session may linger briefly."""
-    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()"
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(query, [chaos.APP_NAME])
-            pids = [row[0] for row in cursor.fetchall()]
-            if not pids:
-                return
-            if time.monotonic() > deadline:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
-                raise AssertionError(f"sessions of the soak's processes were still open: {pids}")
-            time.sleep(0.2)
+    wait_for_sessions_to_close(chaos.APP_NAME)
 
 
 @pytest.fixture
@@ -79,13 +63,8 @@ def soak_redis_url():
     """A spare Redis database for the broker, emptied before and after. The soak's queue is
     named after the test database (Q_CLUSTER_NAME, see run_soak), so that test runs on other
     databases sharing this Redis never take each other's messages."""
-    redis = pytest.importorskip("redis")
     url = "redis://127.0.0.1:6379/8"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"no Redis answers at {url} ({error}): the soak on the Redis broker is not run")
+    client = redis_client_or_skip(url, "the soak on the Redis broker is not run")
     queue = f"django_q:soak-{connection.settings_dict['NAME']}:q"
     client.delete(queue)
     yield url

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from fulfillment.picking import simulated_picker_run
+from tests.external_processes import emptied_redis_database, wait_for_sessions_to_close
 
 # Every database session of a process started here carries this name (libpq reads PGAPPNAME),
 # so the teardown can wait until all of them are gone before pytest flushes the tables.
@@ -143,23 +144,7 @@ def start_cluster(transactional_db, tmp_path):
     for process in started:
         print(f"----- manage.py {' '.join(process.args)} (exit {process.popen.returncode}) -----")
         print(process.log())
-    _wait_for_sessions_to_close()
-
-
-def _wait_for_sessions_to_close(timeout: float = 10.0) -> None:
-    """Killed clients' sessions end on their own; a leftover one would block the flush."""
-    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()"
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(query, [APP_NAME])
-            pids = [row[0] for row in cursor.fetchall()]
-            if not pids:
-                return
-            if time.monotonic() > deadline:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
-                raise AssertionError(f"sessions of stopped clusters were still open: {pids}")
-            time.sleep(0.1)
+    wait_for_sessions_to_close(APP_NAME, timeout=10.0)
 
 
 @pytest.fixture
@@ -168,16 +153,7 @@ def redis_url():
 
     Request it before `start_cluster`, so that the cluster is stopped before the flush.
     """
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"no Redis answers at {REDIS_TEST_URL} ({error}): the Redis broker is not tested")
-    client.flushdb()
-    yield REDIS_TEST_URL
-    client.flushdb()
-    client.close()
+    yield from emptied_redis_database(REDIS_TEST_URL, "the Redis broker is not tested")
 
 
 def wait_for(condition: Callable[[], object], *, what: str, timeout: float = 60.0, pick: bool = True):

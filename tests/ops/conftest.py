@@ -43,6 +43,7 @@ def metrics_settings(settings):
 
 # Real clusters against the test database (tests/cluster/conftest.py starts and stops them).
 from tests.cluster.conftest import start_cluster  # noqa: E402, F401
+from tests.external_processes import emptied_redis_database  # noqa: E402
 
 SPARE_REDIS_URL = "redis://127.0.0.1:6379/9"
 
@@ -53,13 +54,4 @@ def spare_redis():
 
     Request it before `start_cluster`, so that the clusters are stopped before the flush.
     """
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(SPARE_REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"no Redis answers at {SPARE_REDIS_URL} ({error})")
-    client.flushdb()
-    yield SPARE_REDIS_URL
-    client.flushdb()
-    client.close()
+    yield from emptied_redis_database(SPARE_REDIS_URL, "the two-cluster test needs Redis")

@@ -23,7 +23,8 @@ from django.db import connection
 from processes import clock
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
-from tests.cluster.conftest import _wait_for_sessions_to_close, cluster_environment
+from tests.cluster.conftest import APP_NAME, cluster_environment
+from tests.external_processes import wait_for_sessions_to_close
 from tests.ops.conftest import METRICS_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,7 +84,7 @@ def gunicorn(tmp_path: Path):
             server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         print(log_path.read_text(errors="replace"))
-        _wait_for_sessions_to_close()
+        wait_for_sessions_to_close(APP_NAME, timeout=10.0)
 
 
 def _wait_until_up(base: str, server: subprocess.Popen, log_path: Path) -> None:
