@@ -1,0 +1,31 @@
+"""generate_orders fills the tables fast with orders in every state, journal consistent."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Max
+
+from fulfillment.models import Order, OrderLine, OrderState
+from processes.models import ProcessEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_generates_orders_in_every_state_with_their_journal():
+    """Mostly completed, a few hundred flagged, each order's last journal entry is its state."""
+    call_command("generate_orders", "--count", "2000", "--batch", "700")
+
+    assert Order.objects.count() == 2000 and OrderLine.objects.count() == 2000
+    states = set(Order.objects.values_list("state", flat=True))
+    assert {OrderState.COMPLETED, OrderState.CANCELLED, OrderState.AWAITING_PICK}.issubset(states)
+    assert Order.objects.filter(needs_attention=True).count() == 300
+    assert Order.objects.filter(state=OrderState.COMPLETED).count() > 1500
+    last = ProcessEvent.objects.values("process_id").annotate(last=Max("id")).values_list("last", flat=True)
+    by_order = dict(ProcessEvent.objects.filter(id__in=list(last)).values_list("process_id", "to_state"))
+    assert all(by_order[pk] == state for pk, state in Order.objects.values_list("pk", "state"))
+
+
+def test_bad_count_is_refused():
+    """A count out of range is refused with the reason, and nothing is written."""
+    with pytest.raises(CommandError, match="--count must be between"):
+        call_command("generate_orders", "--count", "0")
+    assert not Order.objects.exists()
