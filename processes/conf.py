@@ -18,6 +18,9 @@ DEFAULTS = {
     "REDELIVER_AFTER": 30.0,
     # Extra seconds a lease lasts past the step's attempt timeout.
     "LEASE_GRACE": 5.0,
+    # Attempts of one step whose worker died (a crash, a deploy) that do not use up the step's
+    # retries; past them a step that keeps killing its workers is treated as failing.
+    "FREE_ABANDONED_ATTEMPTS": 3,
     # Steps one task runs back to back before handing the process back to the queue.
     "CHAIN_STEPS": 20,
     # Wall-clock budget of one task's chain, kept well under the queue's task timeout.

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from processes import attention, journal, progress, sweeper
+from processes import attention, conf, journal, progress, sweeper
 from processes.exceptions import PayloadTooLarge
-from processes.models import Direction, EventKind
+from processes.models import AttemptOutcome, Direction, EventKind, StepAttempt
 from processes.workflow import OnExhausted, Step, Workflow
 
 logger = logging.getLogger("processes.failures")
@@ -32,7 +32,10 @@ def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException
     if isinstance(error, PayloadTooLarge):  # the same result would come back: ask a person
         attention.raise_attention(process, f"{what}: {process.last_error}")
         return
-    if not permanent and process.attempts < policy.max_attempts:
+    budget = policy.max_attempts
+    if not permanent and process.attempts >= budget:
+        budget += free_abandoned_attempts(process, step)
+    if not permanent and process.attempts < budget:
         delay = policy.delay(process.attempts)
         due = now + timedelta(seconds=delay)
         if not (forward and process.deadline_at and due > process.deadline_at):
@@ -41,17 +44,27 @@ def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException
             journal.note(
                 process,
                 EventKind.RETRY_SCHEDULED,
-                f"attempt {process.attempts}/{policy.max_attempts} of {what} failed "
+                f"attempt {process.attempts}/{budget} of {what} failed "
                 f"({process.last_error}); next attempt in {delay:.1f}s",
             )
             return
     if permanent:
         reason = f"{what} failed permanently: {process.last_error}"
-    elif process.attempts >= policy.max_attempts:
+    elif process.attempts >= budget:
         reason = f"{what} gave up after {process.attempts} attempts: {process.last_error}"
     else:
         reason = f"{what} ran past its deadline: {process.last_error}"
     give_up(workflow, process, step, reason=reason, permanent=permanent, now=now)
+
+
+def free_abandoned_attempts(process, step: Step) -> int:
+    """Attempts of the step whose worker died (a crash, a deploy, a kill) do not use up its
+    retries, up to FREE_ABANDONED_ATTEMPTS; past that, a step that kills every worker running
+    it counts as failing, so it still ends as its policy says. Asked only at the last retry."""
+    abandoned = StepAttempt.objects.filter(
+        process_id=process.pk, step=step.name, direction=process.direction, outcome=AttemptOutcome.ABANDONED
+    ).count()
+    return min(abandoned, conf.get("FREE_ABANDONED_ATTEMPTS"))
 
 
 def give_up(workflow: Workflow, process, step: Step, *, reason: str, permanent: bool, now: datetime) -> None:

@@ -211,7 +211,7 @@ def _record(process, step, ctx, outcome) -> Outcome:
 
 
 def _lease_expired(workflow, process, step, now):
-    """The previous holder died mid-attempt: count the attempt as failed and go on."""
+    """The previous holder died mid-attempt: retry with the same key, after a backoff."""
     holder = process.lease_owner
     StepAttempt.objects.filter(
         process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING

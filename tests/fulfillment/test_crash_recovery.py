@@ -7,6 +7,7 @@ import pytest
 
 from fulfillment.models import Order, OrderState
 from fulfillment.simulators.carrier import labels
+from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import SentMail
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, conf, runner, sweeper
@@ -100,3 +101,48 @@ def test_crash_inside_record_rolls_back_and_retries(catalogue, monkeypatch):
     assert_each_effect_once(order)
     first = StepAttempt.objects.filter(process_id=order.pk, step="charge_payment").first()
     assert first.outcome == AttemptOutcome.FAILED and "hiccup" in first.error_message
+
+
+def test_dead_workers_do_not_use_up_the_retries(catalogue):
+    """A charge whose workers died twice and then failed 6 times still gets its 6 real tries:
+    worker deaths are not counted against the step's retries (up to a limit)."""
+    order = place_order()
+    fault_add(service="payment", operation="charge", mode="unavailable", times=5)
+    with clock.frozen():
+        for doomed in ("doomed-1", "doomed-2"):
+            claim = runner.claim_step(ORDER_WORKFLOW, order.pk, doomed)
+            assert isinstance(claim, runner.Claim)
+            order.refresh_from_db()
+            clock.advance(order.lease_until - clock.now() + timedelta(seconds=1))
+            runner.claim_step(ORDER_WORKFLOW, order.pk, "sweeper-woken")  # notices the dead worker
+            order.refresh_from_db()
+            clock.advance(order.next_run_at - clock.now())
+        order = drive(order)
+
+    assert order.state == OrderState.COMPLETED
+    attempts = StepAttempt.objects.filter(process_id=order.pk, step="charge_payment")
+    assert list(attempts.values_list("outcome", flat=True)) == ["abandoned"] * 2 + ["failed"] * 5 + [
+        "succeeded"
+    ]
+    assert payment_ledger(order)["charges"] == 1
+
+
+def test_a_step_that_kills_every_worker_still_ends(catalogue):
+    """Past the free allowance, worker deaths count: the step gives up as its policy says."""
+    order = place_order()
+    with clock.frozen():
+        for n in range(60):
+            order.refresh_from_db()
+            if order.step != "charge_payment" or order.direction != "forward":
+                break
+            claim = runner.claim_step(ORDER_WORKFLOW, order.pk, f"doomed-{n}")
+            if isinstance(claim, runner.Claim):
+                order.refresh_from_db()
+                clock.advance(order.lease_until - clock.now() + timedelta(seconds=1))
+            elif order.next_run_at:
+                clock.advance(max(order.next_run_at - clock.now(), timedelta(0)))
+        order = drive(order)
+
+    abandoned = StepAttempt.objects.filter(process_id=order.pk, step="charge_payment", outcome="abandoned")
+    assert abandoned.count() == 6 + 3  # max_attempts + FREE_ABANDONED_ATTEMPTS
+    assert order.state == OrderState.CANCELLED
