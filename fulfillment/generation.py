@@ -161,7 +161,7 @@ def _write(model, rows: list[dict]) -> None:
     ]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(
-            [model(**{f.attname: row.get(f.attname, _default(f)) for f in fields}) for row in rows],
+            [model(**{f.attname: row.get(f.attname, f.get_default()) for f in fields}) for row in rows],
             batch_size=2000,
         )
         return
@@ -169,11 +169,7 @@ def _write(model, rows: list[dict]) -> None:
     sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
-            copy.write_row([_copy_value(f, row.get(f.attname, _default(f))) for f in fields])
-
-
-def _default(field):
-    return field.get_default()
+            copy.write_row([_copy_value(f, row.get(f.attname, f.get_default())) for f in fields])
 
 
 def _copy_value(field, value):

@@ -59,10 +59,6 @@ def because(reason: str, step: str = ""):
         _context.reset(token)
 
 
-def current_actor() -> Actor:
-    return _current().actor
-
-
 def on_post_transition(sender, instance, name, source, target, **kwargs):
     """Buffer a journal event for a transition of a process (connected in apps.ready)."""
     from processes.models import Process

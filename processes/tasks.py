@@ -9,7 +9,3 @@ def run_process(label: str, process_id: str) -> int:
 
 def sweep_loop() -> int:
     return sweeper.sweep_loop()
-
-
-def sweep() -> int:
-    return sweeper.sweep_once()
