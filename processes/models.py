@@ -57,6 +57,9 @@ class Process(FSMModelMixin, models.Model):
     # The step whose failure raised the flag, or blank when it came from outside (a dispute):
     # only the former is cleared by that step's own success.
     attention_step = models.CharField(max_length=64, blank=True)
+    # Since when the current step waits on its circuit (open, probing or paused by hand) without
+    # spending attempts; NULL when it is not held (processes.circuits).
+    held_since = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(default=clock.now)
@@ -77,6 +80,11 @@ class Process(FSMModelMixin, models.Model):
                 condition=Q(needs_attention=True),
             ),
             models.Index(fields=["state", "-created_at"], name="%(app_label)s_%(class)s_state"),
+            models.Index(
+                fields=["step", "held_since"],
+                name="%(app_label)s_%(class)s_held",
+                condition=Q(held_since__isnull=False),
+            ),
         ]
 
     def save(self, *args, **kwargs):
@@ -163,6 +171,9 @@ class StepAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # What the step's call returned (a charge, a label), as JSON, capped at MAX_PAYLOAD_BYTES.
     result = models.JSONField(null=True, blank=True)
+    # The attempt failed in a way that says the service is unwell (a retryable error or an
+    # ambiguous timeout): what a step's circuit breaker counts. A refusal is not one.
+    service_failed = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -239,3 +250,100 @@ class RolloutSetting(models.Model):
 
     def __str__(self):
         return f"{self.workflow}: {self.percent} % on the newest version"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", "Closed"  # calls go through
+    OPEN = "open", "Open"  # too many failures: the step waits until a probe may go
+    HALF_OPEN = "half_open", "Probing"  # one process is trying the service
+    PAUSED = "paused", "Paused by hand"  # an operator holds the step (a maintenance window)
+
+
+class Circuit(models.Model):
+    """The circuit breaker of one step of one workflow, shared by every worker on every machine.
+
+    Its state changes by conditional UPDATEs on this row inside the claim or apply transaction,
+    so two workers never both open it or both send a probe. See processes.circuits.
+    """
+
+    process_type = models.CharField(max_length=100)
+    step = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=CircuitState, default=CircuitState.CLOSED)
+    # When the current incident began (first opening or pause); kept until it closes.
+    incident_since = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # Open: when the next probe may go; the cool-down grows with `trips` up to the policy's cap.
+    probe_at = models.DateTimeField(null=True, blank=True)
+    trips = models.PositiveIntegerField(default=0)
+    probe_process = models.UUIDField(null=True, blank=True)
+    probe_until = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    paused_by = models.CharField(max_length=150, blank=True)
+    # After it closes, held processes go one per slot: the next free slot.
+    release_next_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["process_type", "step"], name="circuit_one_per_step")]
+
+    def __str__(self):
+        return f"{self.process_type} {self.step}: {self.get_state_display()}"
+
+
+class CircuitEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    REOPENED = "reopened", "Re-opened after a failed probe"
+    PROBE = "probe", "Probe sent"
+    CLOSED = "closed", "Closed"
+    PAUSED = "paused", "Paused by hand"
+    RESUMED = "resumed", "Resumed"
+    ALERT = "alert", "Alert sent"
+    REDRIVE = "redrive", "Redrive"
+
+
+class CircuitEvent(models.Model):
+    """The history of a circuit: openings, probes, closings, pauses, alerts, redrives."""
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=CircuitEventKind)
+    actor = models.CharField(max_length=150, blank=True)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["circuit", "-created_at"], name="processes_circuit_history")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.detail}"
+
+
+class Redrive(models.Model):
+    """A bulk retry of the processes of one step that need attention, run in the background.
+
+    At most one runs per step (the partial unique constraint), so a second click joins the
+    first. Its batches commit one by one and its task can be killed and started again: a
+    process it already retried no longer needs attention and is not taken twice.
+    """
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="redrives")
+    requested_by = models.CharField(max_length=150)
+    reason = models.TextField()
+    requested_at = models.DateTimeField(default=clock.now)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["circuit"], condition=Q(finished_at__isnull=True), name="redrive_one_running_per_step"
+            )
+        ]
+
+    def __str__(self):
+        return f"redrive of {self.circuit.step}: {self.done}/{self.total}"
