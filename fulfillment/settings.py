@@ -15,6 +15,7 @@ from fulfillment.environment import env_bool, env_float, env_int, env_list, env_
 from fulfillment.ops import conf as ops_conf
 from fulfillment.ops import production
 from fulfillment.ops.json_logs import logging_config
+from fulfillment.simulators.conf import outage_services
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -257,6 +258,9 @@ SIMULATORS = {
     "TRANSIENT_ERROR_RATE": env_float("SIM_TRANSIENT_ERROR_RATE", 0.05, maximum=1),
     "AMBIGUOUS_TIMEOUT_RATE": env_float("SIM_AMBIGUOUS_TIMEOUT_RATE", 0.02, maximum=1),
     "LATENCY_MS": env_int("SIM_LATENCY_MS", 0),
+    # Services down for as long as this process runs (SIM_OUTAGE=carrier,payment); the admin's
+    # outage switch takes one down at run time instead (fulfillment/simulators/outages.py).
+    "OUTAGE": outage_services("SIM_OUTAGE", env_list("SIM_OUTAGE", [])),
 }
 # Seconds after which the simulated picker completes a pick task; unset disables it.
 # 0 completes them at the next look; a negative value is refused. The default leaves a person

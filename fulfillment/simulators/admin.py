@@ -1,16 +1,29 @@
-"""The simulators' ledgers, read-only as a remote service's dashboard would be, and the fault rules."""
+"""The simulators' ledgers, read-only as a remote service's dashboard would be, the fault rules,
+and the outage switch."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from fulfillment.simulators.models import (
+    CallCount,
     ChargeRecord,
     FaultRule,
     IdempotencyRecord,
     LabelRecord,
+    Outage,
     RefundRecord,
+    RefusedCall,
     SentMail,
+    Service,
 )
+from fulfillment.simulators.outages import outage_board, outage_set
 from processes.admin import ReadOnlyAdmin
+
+SWITCH_PERMISSION = "simulators.switch_outage"
 
 
 class LedgerAdmin(ReadOnlyAdmin):
@@ -56,3 +69,59 @@ class FaultRuleAdmin(admin.ModelAdmin):
     list_display = ["service", "operation", "mode", "remaining", "reference", "created_at"]
     list_editable = ["remaining"]
     list_filter = ["service", "operation", "mode"]
+
+
+@admin.register(RefusedCall)
+class RefusedCallAdmin(LedgerAdmin):
+    list_display = ["at", "service", "operation", "reason", "reference", "idempotency_key"]
+    list_filter = ["service", "operation", "reason"]
+    search_fields = ["reference", "idempotency_key"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(CallCount)
+class CallCountAdmin(LedgerAdmin):
+    list_display = ["service", "operation", "calls"]
+
+
+@admin.register(Outage)
+class OutageAdmin(ReadOnlyAdmin):
+    """One line per service with a button that takes it down or brings it back.
+
+    Seeing the board takes the view permission; switching takes `simulators.switch_outage`
+    (superusers have it), checked again on the POST itself, not only by hiding the button.
+    """
+
+    def has_switch_permission(self, request) -> bool:
+        return request.user.has_perm(SWITCH_PERMISSION)
+
+    def get_urls(self):
+        switch = self.admin_site.admin_view(self.switch_view)
+        return [path("<str:service>/switch/", switch, name="simulators_outage_switch"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Outages of the simulated services",
+            "board": outage_board(),
+            "can_switch": self.has_switch_permission(request),
+        }
+        return TemplateResponse(request, "admin/simulators/outage/board.html", context)
+
+    def switch_view(self, request, service: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_switch_permission(request):
+            raise PermissionDenied
+        if service not in Service.values:
+            raise Http404(f"No simulated service {service!r}.")
+        if request.POST.get("on") not in ("1", "0"):
+            return HttpResponseBadRequest("'on' must be 1 (take the service down) or 0 (bring it back).")
+        on = request.POST["on"] == "1"
+        outage_set(service=service, on=on, by=request.user.get_username())
+        messages.success(request, f"{Service(service).label} is {'down' if on else 'back up'}.")
+        return redirect("admin:simulators_outage_changelist")

@@ -20,7 +20,7 @@ class CarrierSimulator:
     def create_label(
         self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str
     ) -> Label:
-        mode = fault_before_effect(Service.CARRIER, Operation.CREATE_LABEL, reference)
+        mode = fault_before_effect(Service.CARRIER, Operation.CREATE_LABEL, reference, idempotency_key)
         record = idempotent_call(
             service=Service.CARRIER,
             operation=Operation.CREATE_LABEL,
@@ -34,7 +34,7 @@ class CarrierSimulator:
 
     def void_label(self, *, label_key: str, reference: str, idempotency_key: str) -> LabelVoid:
         """Void the label made under `label_key`, if any; voiding it again changes nothing."""
-        mode = fault_before_effect(Service.CARRIER, Operation.VOID_LABEL, reference)
+        mode = fault_before_effect(Service.CARRIER, Operation.VOID_LABEL, reference, idempotency_key)
         record = idempotent_call(
             service=Service.CARRIER,
             operation=Operation.VOID_LABEL,

@@ -1,8 +1,9 @@
-"""Faults injected into simulated calls: deterministic rules from the FaultRule table, random ones
-from settings.
+"""Faults injected into simulated calls: an outage, deterministic rules from the FaultRule table,
+random ones from settings.
 
 Every call goes through `fault_before_effect` and, once its effect is committed,
 `fault_after_effect`. Both apply to replays too: a real service can fail on a retry as well.
+The service counts every call and records every call it refuses (fulfillment.simulators.calls).
 """
 
 import random
@@ -12,8 +13,10 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from fulfillment.gateways import ServiceTimeout, ServiceUnavailable
+from fulfillment.simulators.calls import Reason, call_count_add, refusal_record
 from fulfillment.simulators.conf import simulator_setting
 from fulfillment.simulators.models import SIMULATORS_DB, FaultRule, Operation, Service
+from fulfillment.simulators.outages import outage_refuse
 
 Mode = FaultRule.Mode
 _rng = random.Random()
@@ -58,22 +61,35 @@ def _specific_first(reference: str) -> Case:
     return Case(When(reference=reference, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
-def fault_before_effect(service: str, operation: str, reference: str = "") -> str | None:
-    """Wait the configured latency, then raise a fault that happens before any effect.
+def fault_before_effect(service: str, operation: str, reference: str = "", key: str = "") -> str | None:
+    """Count the call, refuse it during an outage, wait the configured latency, then raise a
+    fault that happens before any effect; `key` is the call's idempotency key, for the records.
 
     Returns the rule's mode otherwise, to be handed to `fault_after_effect`.
     """
+    call_count_add(service, operation)
+    outage_refuse(service, operation, reference, key)
     latency_ms = simulator_setting("LATENCY_MS")
     if latency_ms:
         time.sleep(latency_ms / 1000)
     mode = inject(service, operation, reference)
+    refusal = _refusal(f"{service}.{operation}", mode)
+    if refusal is None:
+        return mode
+    error, reason = refusal
+    refusal_record(service=service, operation=operation, reference=reference, key=key, reason=reason)
+    raise error
+
+
+def _refusal(call: str, mode: str | None) -> tuple[Exception, str] | None:
+    """The fault that strikes before any effect, if any, and the reason the service records."""
     if mode == Mode.UNAVAILABLE:
-        raise ServiceUnavailable(f"{service}.{operation}: unavailable (fault rule)")
+        return ServiceUnavailable(f"{call}: unavailable (fault rule)"), Reason.FAULT_RULE
     if mode == Mode.TIMEOUT_BEFORE_EFFECT:
-        raise ServiceTimeout(f"{service}.{operation}: timed out before any effect (fault rule)")
+        return ServiceTimeout(f"{call}: timed out before any effect (fault rule)"), Reason.TIMEOUT
     if chance(simulator_setting("TRANSIENT_ERROR_RATE")):
-        raise ServiceUnavailable(f"{service}.{operation}: unavailable (random)")
-    return mode
+        return ServiceUnavailable(f"{call}: unavailable (random)"), Reason.RANDOM
+    return None
 
 
 def fault_after_effect(service: str, operation: str, mode: str | None) -> None:

@@ -35,7 +35,7 @@ def mail_deliver(message: EmailMessage) -> int:
     """Deliver one message: 1 if it was recorded, 0 if its Message-ID was already there."""
     message_id = _message_id(message)
     reference = _header(message, REFERENCE_HEADER) or ""
-    mode = fault_before_effect(Service.MAIL, Operation.SEND, reference)
+    mode = fault_before_effect(Service.MAIL, Operation.SEND, reference, message_id)
     accepted = _record(message, message_id, reference)
     fault_after_effect(Service.MAIL, Operation.SEND, mode)
     return int(accepted)

@@ -139,3 +139,71 @@ class FaultRule(models.Model):
     def __str__(self):
         target = self.reference or "any"
         return f"{self.service}.{self.operation} {self.mode} x{self.remaining} ({target})"
+
+
+class Outage(models.Model):
+    """A service switched off by hand (the admin, the soak, a test), one row per service.
+
+    While `on`, and until `until` if set, every call to the service is refused before any effect.
+    `since` is when the switch last changed and `by` who changed it. SIM_OUTAGE takes services
+    down without a row (fulfillment.simulators.outages).
+    """
+
+    service = models.CharField(max_length=16, choices=Service.choices, unique=True)
+    on = models.BooleanField(default=False)
+    since = models.DateTimeField()
+    until = models.DateTimeField(null=True, blank=True)
+    by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        permissions = [("switch_outage", "Can switch a simulated service's outage on and off")]
+
+    def __str__(self):
+        return f"{self.service} {'down' if self.on else 'up'} since {self.since:%Y-%m-%d %H:%M:%S}"
+
+    def is_down(self, now) -> bool:
+        return self.on and (self.until is None or now < self.until)
+
+
+class RefusedCall(models.Model):
+    """A call the service received and turned away before any effect, and why.
+
+    The remote side's own count of what it refused: a test or the soak reads "the carrier
+    refused N calls during the outage" here, whatever our retries and journal say.
+    """
+
+    class Reason(models.TextChoices):
+        OUTAGE = "outage", "Outage"
+        FAULT_RULE = "fault_rule", "Fault rule (unavailable)"
+        TIMEOUT = "timeout", "Fault rule (timeout before any effect)"
+        RANDOM = "random", "Random transient error"
+        ISSUER = "issuer", "Flaky card's issuer"
+
+    service = models.CharField(max_length=16, choices=Service.choices)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    reference = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["service", "at"], name="sim_refusedcall_service_at")]
+
+    def __str__(self):
+        return f"{self.service}.{self.operation} refused ({self.reason}) at {self.at:%H:%M:%S}"
+
+
+class CallCount(models.Model):
+    """How many calls one operation of a service has received, refused ones included."""
+
+    service = models.CharField(max_length=16, choices=Service.choices)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    calls = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "operation"], name="sim_callcount_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.service}.{self.operation}: {self.calls}"

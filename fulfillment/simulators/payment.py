@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, Sum
 
 from fulfillment.gateways import Charge, PaymentDeclined, Refund, ServiceUnavailable
+from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import chance, fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
 from fulfillment.simulators.models import ChargeRecord, IdempotencyRecord, Operation, RefundRecord, Service
@@ -27,8 +28,9 @@ class PaymentGatewaySimulator:
     def charge(
         self, *, amount: Decimal, currency: str, token: str, reference: str, idempotency_key: str
     ) -> Charge:
-        mode = fault_before_effect(Service.PAYMENT, Operation.CHARGE, reference)
+        mode = fault_before_effect(Service.PAYMENT, Operation.CHARGE, reference, idempotency_key)
         if token == TOKEN_FLAKY and chance(0.5):
+            _refused_by_issuer(reference, idempotency_key)
             raise ServiceUnavailable("payment.charge: the flaky token's issuer did not answer")
         amount = Decimal(amount)
         request = {
@@ -50,7 +52,7 @@ class PaymentGatewaySimulator:
 
     def refund(self, *, charge_key: str, reference: str, idempotency_key: str) -> Refund:
         """Refund in full the successful charge made under `charge_key`; no charge refunds nothing."""
-        mode = fault_before_effect(Service.PAYMENT, Operation.REFUND, reference)
+        mode = fault_before_effect(Service.PAYMENT, Operation.REFUND, reference, idempotency_key)
         record = idempotent_call(
             service=Service.PAYMENT,
             operation=Operation.REFUND,
@@ -92,6 +94,11 @@ def ledger_bulk(references: Iterable[str]) -> dict[str, dict]:
     for row in refunds:
         result[row["charge__reference"]].update(refunded=row["total"], refunds=row["count"])
     return result
+
+
+def _refused_by_issuer(reference: str, key: str) -> None:
+    charge, issuer = Operation.CHARGE, Reason.ISSUER
+    refusal_record(service=Service.PAYMENT, operation=charge, reference=reference, key=key, reason=issuer)
 
 
 def _normalized(amount: Decimal) -> str:
