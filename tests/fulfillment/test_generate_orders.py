@@ -1,11 +1,15 @@
 """generate_orders fills the tables fast with orders in every state, journal consistent."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Max
+from django.db.models import Max, Min
 
+from fulfillment.generation import CLIENTS, orders_generate
 from fulfillment.models import Order, OrderLine, OrderState
-from processes.models import ProcessEvent
+from processes import clock
+from processes.models import ProcessEvent, RunStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,3 +33,17 @@ def test_bad_count_is_refused():
     with pytest.raises(CommandError, match="--count must be between"):
         call_command("generate_orders", "--count", "0")
     assert not Order.objects.exists()
+
+
+def test_orders_in_flight_are_the_newest_and_each_belongs_to_an_api_client():
+    """As in a live table: what is still in flight was placed last (in the last hour)."""
+    orders_generate(count=3000, batch=1000)
+
+    finished = Order.objects.filter(run_status=RunStatus.FINISHED)
+    in_flight = Order.objects.exclude(run_status=RunStatus.FINISHED).filter(needs_attention=False)
+    assert in_flight.exists()
+    last_finished = finished.aggregate(last=Max("created_at"))["last"]
+    assert in_flight.aggregate(first=Min("created_at"))["first"] > last_finished
+    assert in_flight.filter(step_started_at__lt=clock.now() - timedelta(hours=1, minutes=1)).count() == 0
+    assert not Order.objects.filter(owner__isnull=True).exists()
+    assert Order.objects.values("owner").distinct().count() == CLIENTS
