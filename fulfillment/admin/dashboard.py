@@ -62,9 +62,21 @@ def _links(figures: Dashboard) -> dict:
 
 def _state_rows(figures: Dashboard) -> list[dict]:
     return [
-        {"label": label, "count": n, "url": order_list_url(state__exact=value)}
+        {
+            "label": label,
+            "count": n,
+            "shown": _shown(n, estimated=value in figures.estimated_states),
+            "url": order_list_url(state__exact=value),
+        }
         for value, label, n in figures.per_state
     ]
+
+
+def _shown(n: int, *, estimated: bool) -> str:
+    """An estimate reads as one: 'about' and three significant digits (899,837 → about 900,000)."""
+    if not estimated:
+        return str(n)
+    return f"about {round(n, 3 - len(str(n))):,}"
 
 
 def _stuck_rows(figures: Dashboard) -> list[dict]:
@@ -140,6 +152,7 @@ def _state_bars(figures: Dashboard) -> dict:
             "text_y": i * row_height + 15,
             "label": label,
             "count": n,
+            "shown": _shown(n, estimated=value in figures.estimated_states),
             "width": round(bar_space * n / peak) if n else 0,
             "count_x": label_width + (round(bar_space * n / peak) if n else 0) + 6,
             "url": order_list_url(state__exact=value),
