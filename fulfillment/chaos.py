@@ -1,4 +1,5 @@
-"""The failures the soak inflicts: clusters started and SIGKILLed, queue messages thrown away.
+"""The failures the soak inflicts: clusters started and SIGKILLed, queue messages thrown away,
+a simulated service down for a stretch of the run.
 
 A cluster is a real `manage.py qcluster` in its own session, so that killing its process group
 takes down the whole cluster at once, as a crashed machine would; a single worker is killed
@@ -9,6 +10,7 @@ the ORM broker's table, or entries of the Redis broker's list.
 
 import contextlib
 import hashlib
+import math
 import os
 import random
 import signal
@@ -26,6 +28,9 @@ from django_q.brokers import get_broker
 from django_q.models import OrmQ
 
 from fulfillment.models import Order
+from fulfillment.simulators.calls import calls_refused
+from fulfillment.simulators.outages import outage_set
+from processes import clock
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
 
@@ -306,3 +311,59 @@ def message_dropper(share: float, rng: random.Random) -> MessageDropper:
     if settings.REDIS_URL:
         return RedisMessageDropper(share, rng)
     return OrmMessageDropper(share, rng)
+
+
+class OutageWindow:
+    """Takes one simulated service down once a fifth of the orders are placed and one of them is
+    done, brings it back `seconds` later, and reads from the service's own records how many calls
+    it refused meanwhile.
+
+    The service has answered before it goes down (a circuit breaker sees it healthy first), and
+    in a run that places its orders as others finish, those placed after it come back see it up
+    again. The soak brings the service back on its way out, whatever happens (`end`).
+    """
+
+    START_SHARE = 0.2
+
+    def __init__(self, service: str, seconds: float, orders: int):
+        self.service, self.seconds = service, seconds
+        self.placed_before = max(1, math.ceil(orders * self.START_SHARE))
+        self.began = self.ended = None  # the engine clock's times, to match the refusals'
+        self.began_after = 0.0  # seconds into the run
+        self._began_monotonic = 0.0
+
+    def reset(self) -> None:
+        """Bring the service up: a soak killed during its outage left it down."""
+        outage_set(service=self.service, on=False, by=APP_NAME)
+
+    def tick(self, *, placed: int, at_rest: int, elapsed: float) -> str | None:
+        """Switch the service when it is time, and say so."""
+        if self.began is None and placed >= self.placed_before and at_rest:
+            self.began, self.began_after = clock.now(), elapsed
+            self._began_monotonic = time.monotonic()
+            outage_set(service=self.service, on=True, by=APP_NAME)
+            return f"{self.service} is down for {self.seconds:g}s"
+        if self.began is not None and time.monotonic() - self._began_monotonic >= self.seconds:
+            return self.end()
+        return None
+
+    def end(self) -> str | None:
+        if self.began is None or self.ended is not None:
+            return None
+        outage_set(service=self.service, on=False, by=APP_NAME)
+        self.ended = clock.now()
+        return f"{self.service} is back up"
+
+    def summary(self) -> dict:
+        """What the report shows; `refused` per operation, only calls refused for the outage."""
+        if self.began is None:
+            return {"service": self.service, "began": False}
+        refused = calls_refused(self.service, reason="outage", since=self.began, until=self.ended)
+        return {
+            "service": self.service,
+            "began": True,
+            "began_after_seconds": round(self.began_after, 1),
+            "seconds": round(((self.ended or clock.now()) - self.began).total_seconds(), 1),
+            "refused": refused,
+            "refused_total": sum(refused.values()),
+        }

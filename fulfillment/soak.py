@@ -5,7 +5,8 @@ The soak process places the orders through `order_place` (the service the API us
 for the warehouse with the simulated picker, kills a worker or a whole cluster every few
 seconds and starts dead clusters again, and throws away a share of the queue's messages. The
 clusters get the fault profile through the simulators' environment variables; declined cards
-and out-of-stock lines are in the orders themselves, chosen by the seed.
+and out-of-stock lines are in the orders themselves, chosen by the seed. The `outage` profile
+also takes one service down for a stretch of the run, through the simulators' outage switch.
 """
 
 import logging
@@ -24,7 +25,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F, Q
 
-from fulfillment.chaos import Cluster, Killer, child_environment, message_dropper
+from fulfillment.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
 from fulfillment.invariants import invariants_check, results_as_lines
 from fulfillment.models import Order, OrderState, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
@@ -60,12 +61,14 @@ class FaultProfile:
     flaky: float  # share paying with a card whose issuer fails half the time
     out_of_stock: float  # share with a line of the scarce product, stocked for half of them
     dropped: float  # share of queue messages thrown away
+    outage: bool = False  # one service down for a stretch (SoakConfig.outage_service)
 
     def environment(self) -> dict[str, str]:
         return {
             "SIM_TRANSIENT_ERROR_RATE": str(self.transient_rate),
             "SIM_AMBIGUOUS_TIMEOUT_RATE": str(self.ambiguous_rate),
             "SIM_LATENCY_MS": str(self.latency_ms),
+            "SIM_OUTAGE": "",  # outages come from the switch, at the soak's chosen moment
         }
 
 
@@ -73,6 +76,9 @@ PROFILES = {
     "none": FaultProfile(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0),
     "default": FaultProfile(0.05, 0.02, 0, 0.05, 0.10, 0.05, 0.02),
     "heavy": FaultProfile(0.20, 0.10, 20, 0.10, 0.15, 0.10, 0.10),
+    # Services fail only by the outage, so its figures (calls refused, a circuit opened) are its
+    # own; declined cards, sold-out lines and lost messages go on as in `default`.
+    "outage": FaultProfile(0.0, 0.0, 0, 0.05, 0.0, 0.05, 0.02, outage=True),
 }
 
 
@@ -87,6 +93,8 @@ class SoakConfig:
     timeout: float = 600.0
     max_in_flight: int = 200
     log_dir: Path | None = None
+    outage_service: str = "carrier"
+    outage_seconds: float = 30.0
 
     @property
     def profile(self) -> FaultProfile:
@@ -114,6 +122,7 @@ class SoakReport:
     messages_dropped: int = 0
     attempts: dict = field(default_factory=dict)
     violations: dict = field(default_factory=dict)
+    outage: dict = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     log_dir: str = ""
 
@@ -153,12 +162,27 @@ class SoakReport:
             f"  kills done           {sum(self.kills.values())} ({kills})",
             f"  cluster starts       {self.cluster_starts}",
             f"  messages dropped     {self.messages_dropped}",
+            *self._outage_lines(),
             f"  step attempts        {attempts}",
             f"  elapsed              {self.elapsed_seconds:.1f}s",
             f"  orders per second    {self.orders_per_second}",
             "Invariants (violations):",
             *results_as_lines(self.violations),
             "RESULT: " + ("OK" if self.ok else "FAILED"),
+        ]
+
+    def _outage_lines(self) -> list[str]:
+        """The outage, and the calls the service refused during it (by its own records)."""
+        outage = self.outage
+        if not outage:
+            return []
+        if not outage["began"]:
+            return [f"  outage               {outage['service']} never went down (the run ended first)"]
+        refused = ", ".join(f"{n} {operation}" for operation, n in outage["refused"].items()) or "none"
+        return [
+            f"  outage               {outage['service']} down {outage['seconds']:g}s "
+            f"from {outage['began_after_seconds']:g}s",
+            f"  refused in outage    {outage['refused_total']} ({refused})",
         ]
 
 
@@ -185,19 +209,26 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     rng = random.Random(config.seed)
     killer = Killer(clusters, random.Random(config.seed + 1))
     dropper = message_dropper(config.profile.dropped, random.Random(config.seed + 2))
+    outage = None
+    if config.profile.outage:
+        outage = OutageWindow(config.outage_service, config.outage_seconds, config.orders)
     placed: list[str] = []
     previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
     started = time.monotonic()
     try:
         _sweeper_start()
+        if outage:
+            outage.reset()
         for cluster in clusters:
             cluster.start()
-        report.timed_out = _drive(config, warehouse, clusters, killer, dropper, rng, placed, say)
+        report.timed_out = _drive(config, warehouse, clusters, killer, dropper, outage, rng, placed, say)
     except Interrupted:
         say("Interrupted: stopping the clusters.")
         report.timed_out = True
     finally:
         report.elapsed_seconds = round(time.monotonic() - started, 1)
+        if outage and (note := outage.end()):
+            say(f"[{report.elapsed_seconds:6.1f}s] {note} (the run is over)")
         for cluster in clusters:
             cluster.stop()
         for signum, handler in previous.items():
@@ -205,6 +236,7 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     report.kills = dict(killer.counts)
     report.cluster_starts = sum(cluster.starts for cluster in clusters)
     report.messages_dropped = dropper.dropped
+    report.outage = outage.summary() if outage else {}
     _count_outcomes(report, placed)
     return report
 
@@ -213,7 +245,7 @@ def _interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _drive(config, warehouse, clusters, killer, dropper, rng, placed, say) -> bool:
+def _drive(config, warehouse, clusters, killer, dropper, outage, rng, placed, say) -> bool:
     """The soak's loop; returns True when it timed out with orders still moving."""
     started = time.monotonic()
     deadline, next_kill, next_report = started + config.timeout, started + config.kill_every, started + 10
@@ -239,6 +271,9 @@ def _drive(config, warehouse, clusters, killer, dropper, rng, placed, say) -> bo
             if not cluster.alive:
                 cluster.start()
         moving -= _at_rest(moving)
+        at_rest = len(placed) - len(moving)
+        if outage and (note := outage.tick(placed=len(placed), at_rest=at_rest, elapsed=now - started)):
+            say(f"[{now - started:6.1f}s] {note}")
         if len(placed) == config.orders and not moving:
             return False
         if now >= next_report:

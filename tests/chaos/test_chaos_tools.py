@@ -1,16 +1,20 @@
-"""The soak's instruments: the message dropper judges each message once, and busy workers are
-found by the leases they hold."""
+"""The soak's instruments: the message dropper judges each message once, busy workers are
+found by the leases they hold, and the outage window takes a service down and back."""
 
 import os
 import random
 import subprocess
 import sys
 
+import pytest
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from fulfillment import chaos
+from fulfillment.gateways import ServiceUnavailable
 from fulfillment.models import Order
+from fulfillment.simulators.carrier import CarrierSimulator
+from fulfillment.simulators.outages import outage_set, service_down
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
 from tests.conftest import ENGINE_DB
@@ -55,3 +59,30 @@ def test_children_are_read_from_proc():
         child.kill()
         child.wait()
     assert chaos.children(2**22 + 1) == []  # no such process
+
+
+def test_outage_window_goes_down_once_a_fifth_is_placed_and_one_is_done():
+    """10 orders: not before 2 are placed and 1 is at rest; back up after its seconds."""
+    window = chaos.OutageWindow("carrier", 0.0, orders=10)
+
+    assert window.tick(placed=1, at_rest=1, elapsed=1.0) is None
+    assert window.tick(placed=10, at_rest=0, elapsed=1.0) is None
+    assert window.tick(placed=2, at_rest=1, elapsed=2.0) == "carrier is down for 0s"
+    assert service_down("carrier")
+    with pytest.raises(ServiceUnavailable):
+        CarrierSimulator().create_label(reference="1", address={}, weight_grams=1, idempotency_key="k")
+    assert window.tick(placed=10, at_rest=5, elapsed=3.0) == "carrier is back up"
+
+    assert not service_down("carrier") and window.end() is None
+    summary = window.summary()
+    assert (summary["began_after_seconds"], summary["refused"]) == (2.0, {"create_label": 1})
+
+
+def test_outage_window_that_never_began_reports_so_and_reset_brings_the_service_up():
+    outage_set(service="payment", on=True)
+    window = chaos.OutageWindow("payment", 30.0, orders=10)
+
+    window.reset()
+
+    assert not service_down("payment")
+    assert window.end() is None and window.summary() == {"service": "payment", "began": False}

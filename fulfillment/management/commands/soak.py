@@ -3,11 +3,13 @@
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from fulfillment.simulators.conf import SERVICES
 from fulfillment.soak import PROFILES, SoakConfig, soak_run
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -28,6 +30,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--faults", choices=sorted(PROFILES), default="heavy")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--outage-service",
+            choices=SERVICES,
+            default=None,
+            help="With --faults outage: the service that goes down (default carrier).",
+        )
+        parser.add_argument(
+            "--outage-seconds",
+            type=float,
+            default=None,
+            help="With --faults outage: seconds it stays down, once a fifth of the orders are placed (30).",
+        )
         parser.add_argument("--clusters", type=int, default=1, help="Clusters side by side, as machines.")
         parser.add_argument(
             "--broker",
@@ -56,6 +70,7 @@ class Command(BaseCommand):
             log_dir=options["log_dir"],
         )
         _validate(config)
+        config = _with_outage(config, options["outage_service"], options["outage_seconds"])
         say = (lambda line: self.stderr.write(line)) if as_json else self.stdout.write
         report = soak_run(config, say=say)
         if as_json:
@@ -86,3 +101,13 @@ def _validate(config: SoakConfig) -> None:
         raise CommandError("--clusters must be at least 1.")
     if config.kill_every < 0 or config.timeout <= 0 or config.max_in_flight < 1:
         raise CommandError("--kill-every must be >= 0, --timeout and --in-flight positive.")
+
+
+def _with_outage(config: SoakConfig, service: str | None, seconds: float | None) -> SoakConfig:
+    """The outage options go only with the profile that has an outage."""
+    if (service is not None or seconds is not None) and not config.profile.outage:
+        raise CommandError("--outage-service and --outage-seconds go with --faults outage.")
+    if seconds is not None and not 0 < seconds <= config.timeout:
+        raise CommandError(f"--outage-seconds must be positive and at most --timeout, not {seconds:g}.")
+    changes = {"outage_service": service, "outage_seconds": seconds}
+    return replace(config, **{name: value for name, value in changes.items() if value is not None})
