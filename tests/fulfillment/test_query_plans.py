@@ -1,0 +1,60 @@
+"""The sweeper's, the console's and the API's queries use indexes: none reads the orders table
+with a sequential scan, and `explain_scale` fails when one does."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import Q
+
+from fulfillment.generation import orders_generate
+from fulfillment.query_plans import query_plans_check
+
+pytestmark = pytest.mark.django_db
+CHECKS = {"sweeper due", "admin stuck filter", "needs-attention list", "dashboard", "client's orders"}
+
+
+@pytest.fixture
+def orders_at_small_scale():
+    """A few thousand generated orders, the planner told not to take a sequential scan.
+
+    With a few thousand rows a sequential scan is what PostgreSQL rightly prefers, so
+    `enable_seqscan = off` is how a test proves an index can answer each query: the planner
+    still chooses a sequential scan when no index can (a dropped index, a filter no index
+    matches), and that is the regression these tests catch. SET LOCAL ends with the test's
+    transaction.
+    """
+    orders_generate(count=3000, batch=1500)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE fulfillment_order")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+
+def test_no_checked_query_scans_the_orders_table(orders_at_small_scale):
+    """Every check runs, and each of its statements on the orders table is answered by an index."""
+    plans = query_plans_check()
+
+    assert {plan.check for plan in plans} == CHECKS
+    scanning = [(plan.check, plan.sql) for plan in plans if plan.scans_orders]
+    assert scanning == []
+    assert all(plan.indexes for plan in plans)
+
+
+def test_a_filter_no_index_serves_fails_the_check_naming_it(orders_at_small_scale, monkeypatch):
+    """A stuck filter changed to a condition no index matches makes explain_scale exit 1."""
+    monkeypatch.setattr("fulfillment.admin.filters.stuck_q", lambda: Q(payment_token="tok_unknown"))
+
+    with pytest.raises(CommandError, match="sequential scan of fulfillment_order in: admin stuck filter"):
+        call_command("explain_scale")
+
+
+def test_explain_scale_prints_each_query_with_its_time_and_indexes(orders_at_small_scale, capsys):
+    call_command("explain_scale")
+
+    table = capsys.readouterr().out
+    assert "admin stuck filter: count" in table and "admin stuck filter: page" in table
+    assert "dashboard: counts per state" in table and "fulfillment_order_due" in table
+
+
+def test_an_unknown_client_is_refused():
+    with pytest.raises(CommandError, match="No user is named 'nobody'"):
+        call_command("explain_scale", "--client", "nobody")
