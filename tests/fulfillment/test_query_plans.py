@@ -9,7 +9,9 @@ from django.db.models import Q
 from fulfillment.generation import orders_generate
 from fulfillment.query_plans import query_plans_check
 
-pytestmark = pytest.mark.django_db
+# Committed and flushed after each test: rows rolled back would leave the table's pages behind,
+# and the planner's guess of its size would sway the plans of later tests.
+pytestmark = pytest.mark.django_db(transaction=True)
 CHECKS = {"sweeper due", "admin stuck filter", "needs-attention list", "dashboard", "client's orders"}
 
 
@@ -20,13 +22,14 @@ def orders_at_small_scale():
     With a few thousand rows a sequential scan is what PostgreSQL rightly prefers, so
     `enable_seqscan = off` is how a test proves an index can answer each query: the planner
     still chooses a sequential scan when no index can (a dropped index, a filter no index
-    matches), and that is the regression these tests catch. SET LOCAL ends with the test's
-    transaction.
+    matches), and that is the regression these tests catch.
     """
     orders_generate(count=3000, batch=1500)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE fulfillment_order")
-        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET enable_seqscan = off")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_seqscan")
 
 
 def test_no_checked_query_scans_the_orders_table(orders_at_small_scale):
