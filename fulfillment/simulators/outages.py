@@ -18,16 +18,19 @@ from fulfillment.simulators.conf import simulator_setting
 from fulfillment.simulators.models import SIMULATORS_DB, Outage, Service
 from processes import clock
 
+BY_MAX_LENGTH = Outage._meta.get_field("by").max_length
+
 
 def outage_set(*, service: str, on: bool, by: str = "", until: datetime | None = None) -> Outage:
     """Take a service down (`on`), optionally until a time, or bring it back.
 
-    A misspelt service or an end time that is past, or given with on=False, raises ValueError
-    and changes nothing. `since` moves only when the service actually goes down or comes back.
+    A misspelt service, a name in `by` longer than a username, or an end time that is past or
+    given with on=False raises ValueError and changes nothing. `since` moves only when the
+    service actually goes down or comes back.
     """
     service = Service(service)
     now = clock.now()
-    _validate(on, until, now)
+    _validate(on, by, until, now)
     with transaction.atomic(using=SIMULATORS_DB):
         outage, created = Outage.objects.select_for_update().get_or_create(
             service=service, defaults={"on": on, "since": now, "until": until, "by": by}
@@ -41,9 +44,11 @@ def outage_set(*, service: str, on: bool, by: str = "", until: datetime | None =
     return outage
 
 
-def _validate(on: bool, until: datetime | None, now: datetime) -> None:
+def _validate(on: bool, by: str, until: datetime | None, now: datetime) -> None:
     if not isinstance(on, bool):
         raise ValueError(f"on must be True or False, not {on!r}")
+    if len(by) > BY_MAX_LENGTH:
+        raise ValueError(f"by must be at most {BY_MAX_LENGTH} characters, not {len(by)}")
     if until is not None and not on:
         raise ValueError("an end time goes only with on=True")
     if until is not None and until <= now:

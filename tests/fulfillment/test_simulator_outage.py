@@ -173,12 +173,13 @@ def test_switching_to_the_same_position_keeps_since():
     [
         {"service": "telegraph", "on": True},
         {"service": "carrier", "on": "yes"},
+        {"service": "carrier", "on": True, "by": "x" * 151},
         {"service": "carrier", "on": False, "until": START + timedelta(days=1)},
         {"service": "carrier", "on": True, "until": START - timedelta(days=1)},
     ],
 )
 def test_bad_switch_is_refused_and_changes_nothing(arguments):
-    """A misspelt service, a non-boolean, or an end time that is past or without an outage."""
+    """A misspelt service, a non-boolean, a name too long, an end time past or without an outage."""
     with clock.frozen(START), pytest.raises(ValueError):
         outage_set(**arguments)
 
