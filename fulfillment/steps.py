@@ -12,7 +12,20 @@ from django.conf import settings
 from fulfillment import fraud, inventory, notifications, payments, picking, shipping
 from fulfillment.gateways import fraud_screener, payment_gateway, shipping_carrier
 from fulfillment.warehouse import timers
-from processes.workflow import OnExhausted, RetryPolicy, Step, WaitStep
+from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, Step, WaitStep
+
+# Every step that calls a service stops calling it for everyone when it fails for many orders
+# (processes.circuits): half of the last 20 calls in a minute, from at least 3 orders.
+SERVICE_CIRCUIT = CircuitPolicy(
+    window_seconds=60,
+    window_attempts=20,
+    min_attempts=5,
+    min_processes=3,
+    failure_share=0.5,
+    cooldown=30,
+    cooldown_cap=300,
+    release_per_second=5,
+)
 
 
 class ScreenForFraud(Step):
@@ -27,6 +40,7 @@ class ScreenForFraud(Step):
     )
     attempt_timeout = 10.0
     expected_duration = timedelta(minutes=2)
+    circuit = SERVICE_CIRCUIT
 
     def call(self, order, ctx):
         return fraud_screener().assess(
@@ -58,6 +72,7 @@ class ChargePayment(Step):
     )
     attempt_timeout = 15.0
     expected_duration = timedelta(minutes=2)
+    circuit = SERVICE_CIRCUIT
 
     def call(self, order, ctx):
         return payment_gateway().charge(
@@ -103,6 +118,7 @@ class CreateLabel(Step):
     )
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
+    circuit = SERVICE_CIRCUIT
 
     def call(self, order, ctx):
         return shipping_carrier().create_label(
@@ -172,6 +188,7 @@ class SendConfirmation(Step):
     )
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
+    circuit = SERVICE_CIRCUIT
 
     def call(self, order, ctx):
         return notifications.confirmation_send(order=order)

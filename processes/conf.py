@@ -27,6 +27,12 @@ DEFAULTS = {
     "CHAIN_SECONDS": 20.0,
     # Largest step result (as JSON) the journal stores with its attempt; larger is an error.
     "MAX_PAYLOAD_BYTES": 16384,
+    # How often a process held by a step paused with no end looks again (seconds).
+    "PAUSE_RECHECK": 300.0,
+    # Processes one redrive transaction retries.
+    "REDRIVE_BATCH": 50,
+    # A redrive whose task has not reported for this long is started again (seconds).
+    "REDRIVE_STALE": 30.0,
     # Finished processes whose attempt detail one prune_journal batch deletes.
     "PRUNE_BATCH": 500,
 }

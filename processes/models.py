@@ -117,6 +117,7 @@ class EventKind(models.TextChoices):
     LEASE_EXPIRED = "lease_expired", "Lease expired"
     OPERATOR_ACTION = "operator", "Operator action"
     NOTE = "note", "Note"
+    CIRCUIT = "circuit", "Held by a circuit"
 
 
 class ProcessEvent(models.Model):
@@ -286,6 +287,12 @@ class Circuit(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["process_type", "step"], name="circuit_one_per_step")]
+        # Each operator action on an incident is a permission of its own.
+        permissions = [
+            ("pause_circuit", "Can pause a step for every process"),
+            ("resume_circuit", "Can resume a paused or open step"),
+            ("redrive_circuit", "Can redrive the processes of a step that need attention"),
+        ]
 
     def __str__(self):
         return f"{self.process_type} {self.step}: {self.get_state_display()}"

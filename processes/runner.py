@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import clock, conf, failures, journal, progress, waiting
+from processes import circuits, clock, conf, failures, journal, progress, waiting
 from processes.exceptions import PayloadTooLarge
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
@@ -46,6 +46,7 @@ class Claim:
     worker: str
     fence: int
     attempt_id: int
+    probe: bool = False  # the attempt is its step's circuit probe (processes.circuits)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Outcome:
     error: BaseException | None = None
     duration_ms: int = 0
     payload: Any = None  # the result as the journal stores it (processes.payloads)
+    service_failed: bool = False  # the call failed as a sick service fails (what circuits count)
 
     @property
     def ok(self) -> bool:
@@ -107,7 +109,9 @@ def claim_step(workflow: Workflow, process_id, worker: str) -> "Claim | bool | N
             reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
             failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
         else:
-            return _begin_attempt(workflow, process, step, worker, now)
+            admission = _admit(process, step, now)
+            if admission != circuits.HELD:
+                return _begin_attempt(workflow, process, step, worker, now, probe=admission == circuits.PROBE)
         process.save()
         return progress.is_due(process, now)
 
@@ -119,11 +123,21 @@ def _own_version(workflow: Workflow, process) -> Workflow:
     return registry.for_model(process.label(), process.workflow_version)
 
 
-def _begin_attempt(workflow, process, step, worker, now):
+def _calls_out(process, step) -> bool:
+    return step.calls_out if process.direction == Direction.FORWARD else step.undo_calls_out
+
+
+def _admit(process, step, now) -> str:
+    """Ask the step's circuit, if it has one, whether this call may go now."""
+    if step.circuit is None or not _calls_out(process, step):
+        return circuits.GO
+    return circuits.admit(process, step, now)
+
+
+def _begin_attempt(workflow, process, step, worker, now, probe=False):
     process.attempts += 1
     ctx = context_for(process, step)
-    calls_out = step.calls_out if process.direction == Direction.FORWARD else step.undo_calls_out
-    if not calls_out:
+    if not _calls_out(process, step):
         outcome = settle(workflow, process, step, ctx, Outcome(), now)
         finished = _finished_fields(outcome, now)
         StepAttempt.objects.create(**_attempt_fields(process, ctx, worker, now), **finished)
@@ -136,7 +150,7 @@ def _begin_attempt(workflow, process, step, worker, now):
     process.next_run_at = process.lease_until
     attempt = StepAttempt.objects.create(**_attempt_fields(process, ctx, worker, now))
     process.save()
-    return Claim(workflow, process, step, ctx, worker, process.fence, attempt.pk)
+    return Claim(workflow, process, step, ctx, worker, process.fence, attempt.pk, probe=probe)
 
 
 def perform(claim: Claim) -> Outcome:
@@ -148,7 +162,8 @@ def perform(claim: Claim) -> Outcome:
     try:
         result = call(claim.process, claim.ctx)
     except Exception as error:  # every failure is classified by the step's policy
-        return Outcome(error=error, duration_ms=_ms_since(started))
+        failed = circuits.is_service_failure(claim.step, claim.ctx.direction, error)
+        return Outcome(error=error, duration_ms=_ms_since(started), service_failed=failed)
     return Outcome(result=result, duration_ms=_ms_since(started))
 
 
@@ -166,12 +181,32 @@ def apply_outcome(claim: Claim, outcome: Outcome) -> bool:
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
         process.lease_owner, process.lease_until = "", None
+        if outcome.service_failed:
+            return _apply_service_failure(claim, process, outcome, now)
+        if claim.probe:
+            circuits.probe_answered(process, claim.step, now)
         outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now)
-        finished = _finished_fields(outcome, now)
-        StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
-        _log_attempt(process, claim.ctx, claim.worker, finished)
-        process.save()
+        _finish_attempt(claim, process, outcome, now)
         return progress.is_due(process, now)
+
+
+def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> bool:
+    """A call failed the way a sick service fails: its circuit sees it first. If the circuit
+    is (now) open the process waits for it; otherwise the step's retry policy decides."""
+    _finish_attempt(claim, process, outcome, now, save=False)  # the circuit's window counts it
+    error = outcome.error
+    if not circuits.call_failed(process, claim.step, probe=claim.probe, error=error, now=now):
+        failures.attempt_failed(claim.workflow, process, claim.step, error, now)
+    process.save()
+    return progress.is_due(process, now)
+
+
+def _finish_attempt(claim: Claim, process, outcome: Outcome, now, *, save: bool = True) -> None:
+    finished = _finished_fields(outcome, now)
+    StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
+    _log_attempt(process, claim.ctx, claim.worker, finished)
+    if save:
+        process.save()
 
 
 def settle(workflow: Workflow, process, step: Step, ctx: StepContext, outcome: Outcome, now) -> Outcome:
@@ -269,6 +304,7 @@ def _finished_fields(outcome: Outcome, now) -> dict:
         "error_class": "" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
         "error_message": "" if error is None else str(error)[:2000],
         "result": outcome.payload if error is None else None,
+        "service_failed": outcome.service_failed,
     }
 
 

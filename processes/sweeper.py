@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django_q.tasks import async_task
 
-from processes import clock, conf
+from processes import circuits, clock, conf
 from processes.models import SweeperLease
 from processes.wakeup import send_wakeups, worker_name
 from processes.workflow import registry
@@ -36,6 +36,7 @@ def due_queryset(model, now):
 
 def sweep_once() -> int:
     """Send wake-ups for every process that is due and not (or no longer) in the queue."""
+    circuits.tick()
     return sum(_sweep(registry.model_class(label)) for label in registry.labels())
 
 

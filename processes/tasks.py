@@ -1,6 +1,6 @@
 """django-q2 entry points: each only hands over to the engine (the queue is a wake-up)."""
 
-from processes import runner, sweeper
+from processes import circuits, runner, sweeper
 
 
 def run_process(label: str, process_id: str) -> int:
@@ -9,3 +9,7 @@ def run_process(label: str, process_id: str) -> int:
 
 def sweep_loop() -> int:
     return sweeper.sweep_loop()
+
+
+def run_redrive(redrive_id: int) -> int:
+    return circuits.run_redrive(redrive_id)

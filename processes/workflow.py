@@ -6,6 +6,7 @@ must split it: `call` talks to another service outside any transaction, `record`
 result under the process row's lock and makes the FSM transition.
 """
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,52 @@ class RetryPolicy:
         return (rng or random).uniform(0, self.ceiling(attempt))
 
 
+@dataclass(frozen=True)
+class CircuitPolicy:
+    """When a step's circuit breaker opens, how long it stays open, how fast it lets go.
+
+    The window is the last `window_attempts` finished attempts of the step that started within
+    `window_seconds`. With at least `min_attempts` of them there, a share of service failures
+    (retryable errors, ambiguous timeouts) of `failure_share` or more, and failures of at least
+    `min_processes` different processes (one poisoned order must not stop everyone's), the
+    circuit opens: the
+    step waits for everyone, without spending attempts, for `cooldown` seconds; then one process
+    goes through as a probe. A failed probe re-opens it for twice as long, up to `cooldown_cap`.
+    When it closes, the processes it held go at `release_per_second`.
+    """
+
+    window_seconds: float = 60.0
+    window_attempts: int = 20
+    min_attempts: int = 5
+    min_processes: int = 3
+    failure_share: float = 0.5
+    cooldown: float = 30.0
+    cooldown_cap: float = 300.0
+    release_per_second: float = 5.0
+
+    def __post_init__(self):
+        sound = (
+            self.window_seconds > 0
+            and 1 <= self.min_attempts <= self.window_attempts
+            and 1 <= self.min_processes <= self.window_attempts
+            and 0 < self.failure_share <= 1
+            and 0 < self.cooldown <= self.cooldown_cap
+            and self.release_per_second > 0
+        )
+        if not sound:
+            raise ValueError(f"Inconsistent circuit policy: {self}")
+
+    def cooldown_after(self, trips: int) -> float:
+        """The cool-down after the circuit opened `trips` times in a row (1-based)."""
+        return min(self.cooldown_cap, self.cooldown * 2 ** min(max(trips - 1, 0), 32))
+
+    def most_failures_before_opening(self) -> int:
+        """The most service failures the window can see before the circuit must open."""
+        return max(
+            self.min_attempts, self.min_processes, math.ceil(self.failure_share * self.window_attempts)
+        )
+
+
 COMPENSATION_RETRY = RetryPolicy(
     max_attempts=8, backoff_base=1.0, backoff_cap=120.0, on_exhausted="needs_attention"
 )
@@ -91,6 +138,8 @@ class Step:
     deadline: timedelta | None = None
     # Expected time in this step, used to call a process "stuck" (see issue on operator console).
     expected_duration: timedelta = timedelta(minutes=5)
+    # The step's circuit breaker (processes.circuits), for a step that calls a service; None: none.
+    circuit: "CircuitPolicy | None" = None
 
     def call(self, process, ctx: StepContext) -> Any:
         return None

@@ -1,0 +1,270 @@
+"""Circuit breakers per step, in-process under a controlled clock, against the simulators."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from fulfillment.models import Order, OrderState, Shipment
+from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.calls import calls_refused
+from fulfillment.simulators.faults import fault_add
+from fulfillment.simulators.models import FaultRule, LabelRecord
+from fulfillment.simulators.outages import outage_set
+from fulfillment.steps import SERVICE_CIRCUIT
+from processes import circuits, clock, signals, sweeper
+from processes.journal import Actor
+from processes.models import (
+    Circuit,
+    CircuitEvent,
+    CircuitEventKind,
+    CircuitState,
+    EventKind,
+    ProcessEvent,
+    RunStatus,
+    StepAttempt,
+)
+from tests.conftest import ENGINE_DB
+from tests.factories import drive, make_catalogue, place_order
+
+pytestmark = ENGINE_DB
+
+LABEL = Order._meta.label_lower
+OUTAGE = 10**6  # uses of the fault rule that stands for "the carrier is down"
+
+
+def carrier_down() -> FaultRule:
+    return fault_add(service="carrier", operation="create_label", mode="unavailable", times=OUTAGE)
+
+
+def carrier_up(rule: FaultRule) -> int:
+    """End the outage; returns the calls the carrier refused while it was down."""
+    rule.refresh_from_db()
+    FaultRule.objects.filter(pk=rule.pk).update(remaining=0)
+    return OUTAGE - rule.remaining
+
+
+def run_all_due(limit: int = 10_000) -> int:
+    """One pass of a tireless worker: every order that is due now, earliest first."""
+    due = Order.objects.filter(next_run_at__lte=clock.now()).order_by("next_run_at")
+    ran = 0
+    for pk in list(due.values_list("pk", flat=True)[:limit]):
+        ran += runner_run(pk)
+    simulated_picker_run(delay=0)
+    return ran
+
+
+def runner_run(pk) -> int:
+    from processes import runner
+
+    return runner.run_process(LABEL, pk)
+
+
+def advance_to_next_due(cap: timedelta) -> None:
+    upcoming = Order.objects.filter(next_run_at__isnull=False).order_by("next_run_at").first()
+    step = cap if upcoming is None else min(max(upcoming.next_run_at - clock.now(), timedelta(0)), cap)
+    clock.advance(step + timedelta(milliseconds=1))
+
+
+def circuit_events(kind: str) -> int:
+    return CircuitEvent.objects.filter(circuit__step="create_label", kind=kind).count()
+
+
+@pytest.fixture
+def alerts():
+    received = []
+
+    def listen(sender, **facts):
+        received.append(facts)
+
+    signals.circuit_changed.connect(listen)
+    yield received
+    signals.circuit_changed.disconnect(listen)
+
+
+def test_ten_minute_carrier_outage_with_200_orders(alerts):
+    """The carrier is down for ten minutes while 200 orders pass: none ends needing attention,
+    the carrier sees at most the opening threshold plus the probes, every order completes with
+    one label, and the circuit opens once and closes once with exactly two alerts."""
+    make_catalogue(on_hand=1000)
+    with clock.frozen():
+        start = clock.now()
+        outage_from, outage_to = start + timedelta(seconds=60), start + timedelta(seconds=660)
+        placed, down, refused = 0, None, None
+        while placed < 200 or Order.objects.exclude(run_status=RunStatus.FINISHED).exists():
+            now = clock.now()
+            if not down and now >= outage_from:
+                down = outage_set(service="carrier", on=True, by="test")
+            if down and refused is None and now >= outage_to:
+                outage_set(service="carrier", on=False, by="test")
+                refused = sum(calls_refused("carrier", reason="outage").values())
+            while placed < 200 and now >= start + timedelta(seconds=3.5 * placed):
+                place_order()
+                placed += 1
+            run_all_due()
+            assert clock.now() - start < timedelta(hours=2), "the orders never came to rest"
+            advance_to_next_due(cap=timedelta(seconds=1))
+
+    orders = Order.objects.all()
+    assert orders.count() == 200
+    assert Counter(orders.values_list("state", flat=True)) == {OrderState.COMPLETED: 200}
+    assert not orders.filter(needs_attention=True).exists()
+    labels_per_order = Counter(
+        LabelRecord.objects.filter(voided_at__isnull=True).values_list("reference", flat=True)
+    )
+    assert len(labels_per_order) == 200 and set(labels_per_order.values()) == {1}
+    assert Shipment.objects.count() == 200
+
+    probes = circuit_events(CircuitEventKind.PROBE)
+    assert 0 < refused <= SERVICE_CIRCUIT.most_failures_before_opening() + probes
+    assert circuit_events(CircuitEventKind.OPENED) == 1
+    assert circuit_events(CircuitEventKind.CLOSED) == 1
+    assert circuit_events(CircuitEventKind.ALERT) == 2
+    assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
+    circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
+    assert circuit.state == CircuitState.CLOSED
+    # Orders that waited say so in their journal, once each, with the time they began to wait.
+    waits = ProcessEvent.objects.filter(kind=EventKind.CIRCUIT, reason__contains="waits:")
+    assert waits.count() > 100
+    assert max(Counter(waits.values_list("process_id", flat=True)).values()) == 1
+
+
+def test_released_orders_go_at_the_policy_rate(catalogue):
+    """After the circuit closes the held orders are let go one per slot, not all at once."""
+    with clock.frozen():
+        rule = carrier_down()
+        orders = [place_order() for _ in range(12)]
+        for _ in range(40):
+            run_all_due()
+            advance_to_next_due(cap=timedelta(seconds=1))
+            if Circuit.objects.filter(step="create_label", state=CircuitState.OPEN).exists():
+                break
+        circuit = Circuit.objects.get(step="create_label")
+        assert circuit.state == CircuitState.OPEN
+        carrier_up(rule)
+        clock.advance(circuit.probe_at - clock.now())
+        closed_at = None
+        label_times = []
+        for _ in range(400):
+            run_all_due()
+            circuit.refresh_from_db()
+            if closed_at is None and circuit.state == CircuitState.CLOSED:
+                closed_at = circuit.closed_at
+            advance_to_next_due(cap=timedelta(milliseconds=50))
+            if all(o.run_status == RunStatus.FINISHED for o in Order.objects.all()):
+                break
+        label_times = sorted(
+            StepAttempt.objects.filter(step="create_label", outcome="succeeded").values_list(
+                "started_at", flat=True
+            )
+        )
+    assert closed_at is not None and len(label_times) == len(orders)
+    released = [t for t in label_times if t > closed_at]
+    spread = (released[-1] - released[0]).total_seconds()
+    assert spread >= (len(released) - 1) / SERVICE_CIRCUIT.release_per_second - 0.01
+
+
+def test_declined_cards_never_open_the_payment_circuit(catalogue):
+    """A refusal is an answer: ten declined cards in a row leave the payment circuit closed."""
+    with clock.frozen():
+        for _ in range(10):
+            drive(place_order(token="tok_declined"))
+    assert Order.objects.filter(state=OrderState.CANCELLED).count() == 10
+    assert not Circuit.objects.filter(step="charge_payment").exclude(state=CircuitState.CLOSED).exists()
+    assert not StepAttempt.objects.filter(step="charge_payment", service_failed=True).exists()
+
+
+def test_one_poisoned_order_does_not_open_the_circuit(catalogue):
+    """Failures of a single order, however many, are that order's problem: the policy asks for
+    failures from several orders before stopping everyone."""
+    order = place_order()
+    fault_add(
+        service="carrier", operation="create_label", mode="unavailable", times=6, reference=str(order.pk)
+    )
+    with clock.frozen():
+        order = drive(order)
+    assert order.state == OrderState.CANCELLED  # its own retries ran out, as before
+    assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
+
+
+def test_manual_pause_holds_the_step_until_resumed(catalogue):
+    with clock.frozen():
+        circuits.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier maintenance")
+        order = place_order()
+        for _ in range(20):
+            run_all_due()
+            advance_to_next_due(cap=timedelta(seconds=30))
+        order.refresh_from_db()
+        assert order.step == "create_label" and order.held_since is not None
+        assert order.attempts == 0 and not LabelRecord.objects.exists()
+        held = ProcessEvent.objects.get(process_id=order.pk, kind=EventKind.CIRCUIT)
+        assert "paused by olga (carrier maintenance)" in held.reason
+
+        circuits.resume(LABEL, "create_label", actor=Actor("operator", "olga"), reason="maintenance over")
+        order = drive(order)
+    assert order.state == OrderState.COMPLETED
+    resumed = ProcessEvent.objects.get(process_id=order.pk, kind=EventKind.OPERATOR_ACTION)
+    assert resumed.actor == "olga" and "maintenance over" in resumed.reason
+    assert circuit_events(CircuitEventKind.ALERT) == 0  # a pause by hand is no outage
+
+
+def test_pause_with_an_end_time_lets_go_by_itself(catalogue):
+    with clock.frozen():
+        until = clock.now() + timedelta(minutes=5)
+        circuits.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="window", until=until)
+        order = place_order()
+        for _ in range(10):
+            run_all_due()
+            advance_to_next_due(cap=timedelta(seconds=10))
+        order.refresh_from_db()
+        assert order.step == "create_label" and order.held_since and clock.now() < until
+        clock.advance(until - clock.now())
+        sweeper.sweep_once()
+        order = drive(order)
+    assert order.state == OrderState.COMPLETED
+    assert Circuit.objects.get(step="create_label").state == CircuitState.CLOSED
+
+
+def test_pause_refuses_a_step_without_a_circuit_and_changes_nothing(catalogue):
+    actor = Actor("operator", "olga")
+    with pytest.raises(ValueError, match="no circuit breaker"):
+        circuits.pause(LABEL, "pick", actor=actor, reason="x")
+    with pytest.raises(ValueError, match="no step 'nope'"):
+        circuits.pause(LABEL, "nope", actor=actor, reason="x")
+    with pytest.raises(ValueError, match="must be in the future"):
+        circuits.pause(
+            LABEL, "create_label", actor=actor, reason="x", until=clock.now() - timedelta(seconds=1)
+        )
+    with pytest.raises(ValueError, match="nothing to resume"):
+        circuits.resume(LABEL, "create_label", actor=actor, reason="x")
+    assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
+
+
+def test_redrive_retries_each_order_that_needs_attention_once(catalogue):
+    """Orders that ran out of retries at the confirmation step (its policy asks a person) are
+    retried in bulk; starting the redrive twice does not retry anyone twice."""
+    mail_down = fault_add(service="mail", operation="send", mode="unavailable", times=1000)
+    orders = []
+    with clock.frozen():
+        for n in range(3):
+            # One order at a time, minutes apart: the window never holds three orders' failures,
+            # so no circuit opens and each order runs out of its own retries.
+            orders.append(drive(place_order(email=f"c{n}@example.com")))
+            clock.advance(timedelta(minutes=2))
+    assert all(o.needs_attention and o.step == "send_confirmation" for o in orders), [
+        (o.state, o.step, o.attempts, o.needs_attention, o.held_since, o.last_error) for o in orders
+    ]
+    FaultRule.objects.filter(pk=mail_down.pk).update(remaining=0)  # the mail service is back
+    actor = Actor("operator", "olga")
+    first, started = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="mail is back")
+    again, started_again = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="click")
+    assert started and not started_again and again.pk == first.pk and first.total == 3
+    assert circuits.run_redrive(first.pk) == 3
+    assert circuits.run_redrive(first.pk) == 0
+    first.refresh_from_db()
+    assert first.finished_at is not None and first.done == 3
+    with clock.frozen():
+        orders = [drive(o) for o in orders]
+    assert all(o.state == OrderState.COMPLETED for o in orders)
+    retried = ProcessEvent.objects.filter(kind=EventKind.OPERATOR_ACTION, reason__contains="redrive")
+    assert Counter(retried.values_list("process_id", flat=True)) == {o.pk: 1 for o in orders}
