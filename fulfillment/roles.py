@@ -1,7 +1,8 @@
 """The back office's roles as Django groups: operators act on orders, support only looks.
 
 Both see every page of the operator console (view permissions on our models and on the task
-queue's); only operators hold the five order actions and may edit the catalogue.
+queue's); only operators hold the order actions, the incident actions (pause, resume and redrive
+a step) and may edit the catalogue.
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -20,6 +21,8 @@ ORDER_ACTIONS = [
     "resolve_order_attention",
     "migrate_order_version",
 ]
+# Pausing, resuming and redriving a step for every order (the Incidents page, processes.circuits).
+CIRCUIT_ACTIONS = ["pause_circuit", "resume_circuit", "redrive_circuit"]
 # Operators keep the catalogue, the simulators' fault rules and the workflow rollout up to date.
 OPERATOR_EDITS = ["product", "warehouse", "faultrule", "rolloutsetting"]
 
@@ -27,7 +30,9 @@ OPERATOR_EDITS = ["product", "warehouse", "faultrule", "rolloutsetting"]
 def roles_sync() -> dict[str, Group]:
     """Create or update both groups with exactly their permissions; safe to run again."""
     view = Q(content_type__app_label__in=VISIBLE_APPS, codename__startswith="view_")
-    actions = Q(content_type__app_label="fulfillment", codename__in=ORDER_ACTIONS)
+    actions = Q(content_type__app_label="fulfillment", codename__in=ORDER_ACTIONS) | Q(
+        content_type__app_label="processes", codename__in=CIRCUIT_ACTIONS
+    )
     edits = Q(content_type__model__in=OPERATOR_EDITS) & ~Q(codename__startswith="delete_")
     with transaction.atomic():
         operators, _ = Group.objects.get_or_create(name=OPERATORS)

@@ -94,3 +94,7 @@ class RolloutSettingAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.updated_at, obj.updated_by = clock.now(), request.user.get_username()
         super().save_model(request, obj, form, change)
+
+
+# The Incidents page (Circuit) lives in its own module; importing it registers it.
+from processes import incidents_admin  # noqa: E402, F401

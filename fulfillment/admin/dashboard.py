@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 
 from fulfillment.monitoring import Dashboard, dashboard_figures
 from processes import clock
+from processes.incident_figures import open_incident_count
 
 QUEUE_PAGES = [
     ("django_q_ormq_changelist", "Queued tasks"),
@@ -39,6 +40,7 @@ def dashboard_view(model_admin, request):
         "state_bars": _state_bars(figures),
         "links": _links(figures),
         "queue_pages": _queue_pages(),
+        "incidents": _incidents(request),
     }
     return TemplateResponse(request, "admin/fulfillment/order/dashboard.html", context)
 
@@ -58,6 +60,13 @@ def _links(figures: Dashboard) -> dict:
         "pick_age": _age(figures.now - pick.created_at) if pick else "",
         "waiting_picks": order_list_url(step="pick"),
     }
+
+
+def _incidents(request) -> dict | None:
+    """The open incidents (steps whose circuit is open or paused), for those who may see them."""
+    if not request.user.has_perm("processes.view_circuit"):
+        return None
+    return {"open": open_incident_count(), "url": reverse("admin:processes_circuit_changelist")}
 
 
 def _state_rows(figures: Dashboard) -> list[dict]:

@@ -1,0 +1,40 @@
+"""Steps in the situations the Incidents page shows, reached by running real orders against the
+simulators under a frozen clock (as the console's own scenarios do)."""
+
+from fulfillment.models import Order
+from fulfillment.simulators.faults import fault_add
+from fulfillment.simulators.models import FaultRule
+from processes import clock
+from processes.models import Circuit, CircuitState
+from tests.factories import drive, place_order, run_due
+
+LABEL = Order._meta.label_lower
+OUTAGE = 10**6  # uses of a fault rule that stands for "the service is down"
+
+
+def carrier_down() -> FaultRule:
+    return fault_add(service="carrier", operation="create_label", mode="unavailable", times=OUTAGE)
+
+
+def open_label_circuit(*, orders: int = 8) -> Circuit:
+    """The carrier is down and stays down: create_label's circuit opens after a few orders
+    fail there, and the orders that reach it afterwards wait (held) without spending attempts."""
+    carrier_down()
+    with clock.frozen(clock.now()):
+        for _ in range(orders):
+            run_due(place_order())  # charge, reserve, then the label fails or waits
+    circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
+    assert circuit.state == CircuitState.OPEN, circuit
+    return circuit
+
+
+def attention_at_confirmation(count: int = 2) -> list[Order]:
+    """Orders that used up send_confirmation's retries one after the other (too few at once to
+    open its circuit): each needs attention at that step, which a redrive retries."""
+    flagged = []
+    for _ in range(count):
+        fault_add(service="mail", operation="send", mode="unavailable", times=8)
+        with clock.frozen(clock.now()):
+            flagged.append(drive(place_order()))
+    assert all(order.needs_attention and order.step == "send_confirmation" for order in flagged)
+    return flagged
