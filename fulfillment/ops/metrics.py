@@ -11,7 +11,9 @@ index-backed aggregates, whatever the number of orders:
   (the (started_at, step) index), from `StepAttempt.duration_ms`, which the engine measures
   around each external call. They describe that window, so they are gauges (a gauge
   histogram) rather than ever-growing counters: graph them as they are, no `rate()`;
-- queue depth from the broker; sweeper lag from the sweeper's lease.
+- queue depth from the broker; sweeper lag from the sweeper's lease;
+- each step's circuit breaker: its state (one series per state, 1 for the current one) and the
+  processes it defers (the circuits table, tiny, and the partial `held` index).
 
 Access: a bearer token (METRICS_TOKEN) or a client address in METRICS_ALLOWED_IPS; with
 neither configured, /metrics is off (403).
@@ -32,7 +34,8 @@ from fulfillment.models import Order, OrderState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
-from processes.models import AttemptOutcome, StepAttempt
+from processes.incident_figures import step_circuits
+from processes.models import AttemptOutcome, CircuitState, StepAttempt
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -48,6 +51,7 @@ class FulfillmentCollector:
         yield from self._due_work(now)
         yield from self._attempts(now)
         yield from self._queue_and_sweeper(now)
+        yield from self._circuits()
 
     def _orders(self):
         per_state = GaugeMetricFamily("fulfillment_orders", "Orders in each state.", labels=["state"])
@@ -134,6 +138,24 @@ class FulfillmentCollector:
             "Seconds since the sweeper loop's lease ran out (0 while a loop runs; +Inf: never seen).",
             value=math.inf if lag is None else lag,
         )
+
+    def _circuits(self):
+        state = GaugeMetricFamily(
+            "processes_circuit_state",
+            "The state of each step's circuit breaker: 1 for the state it is in, 0 for the others.",
+            labels=["workflow", "step", "state"],
+        )
+        deferred = GaugeMetricFamily(
+            "processes_circuit_deferred_processes",
+            "Processes held by a step's circuit (open, probing or paused), spending no attempts.",
+            labels=["workflow", "step"],
+        )
+        for row in step_circuits():
+            for value in CircuitState.values:
+                state.add_metric([row.workflow, row.step, value], 1 if row.state == value else 0)
+            deferred.add_metric([row.workflow, row.step], row.held)
+        yield state
+        yield deferred
 
 
 def _registry() -> CollectorRegistry:
