@@ -211,7 +211,7 @@ def start_redrive(label: str, step: str, *, actor: Actor, reason: str) -> tuple[
         running = circuit.redrives.filter(finished_at__isnull=True).first()
         if running:
             return running, False
-        total = _redrivable(registry.model_class(label), step).count()
+        total = redrivable(label, step).count()
         redrive = Redrive.objects.create(circuit=circuit, requested_by=actor.name, reason=reason, total=total)
         _event(
             circuit,
@@ -229,14 +229,13 @@ def run_redrive(redrive_id: int) -> int:
     transaction, until none is left. Safe to kill and to run twice at once (SKIP LOCKED)."""
     redrive = Redrive.objects.select_related("circuit").get(pk=redrive_id)
     circuit = redrive.circuit
-    model = registry.model_class(circuit.process_type)
     actor = Actor(ActorType.OPERATOR, redrive.requested_by)
     retried = 0
     while True:
         with transaction.atomic(), journal.acting(actor, f"redrive: {redrive.reason}"):
             now = clock.now()
             batch = list(
-                _redrivable(model, circuit.step)
+                redrivable(circuit.process_type, circuit.step)
                 .select_for_update(skip_locked=True)
                 .order_by("updated_at")[: conf.get("REDRIVE_BATCH")]
             )
@@ -303,11 +302,7 @@ def incidents(*, recent: timedelta = timedelta(hours=24)) -> list[Incident]:
 
 def describe(circuit: Circuit, now: datetime | None = None) -> Incident:
     now = now or clock.now()
-    step = _step(circuit.process_type, circuit.step)
-    failures = attempts = 0
-    if step is not None and step.circuit is not None:
-        since = circuit.closed_at if circuit.state == CircuitState.CLOSED else None
-        failures, attempts, _ = window(circuit.process_type, circuit.step, step.circuit, now, since=since)
+    failures, attempts = step_window(circuit.process_type, circuit.step, now)
     since = circuit.incident_since or now - timedelta(hours=1)
     errors = (
         StepAttempt.objects.filter(
@@ -401,8 +396,9 @@ def _open(circuit: Circuit, policy: CircuitPolicy, why: str, now: datetime, *, r
 
 
 def _close(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) -> None:
-    """Close the (locked) circuit; an incident the service caused alerts when it ends."""
-    paused = circuit.state == CircuitState.PAUSED
+    """Close the (locked) circuit; an incident that alerted when it opened alerts when it ends
+    (also when an operator paused it in between), a pause by hand alone does not."""
+    alerted = _opening_alerted(circuit)
     was = circuit.get_state_display().lower()
     since = circuit.incident_since or now
     circuit.state = CircuitState.CLOSED
@@ -413,7 +409,7 @@ def _close(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) 
     circuit.save()
     lasted = (now - since).total_seconds()
     _event(circuit, kind, f"{why} (it was {was} for {lasted:.0f}s)", now, actor=actor)
-    if not paused:
+    if alerted:
         _alert_on_commit(circuit, "closed", why, now)
     label, step = circuit.process_type, circuit.step
     note = f"{step} resumed by {actor}: {why}" if actor else ""
@@ -458,6 +454,13 @@ def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
             keys = [str(pk) for pk in pks]
             transaction.on_commit(lambda keys=keys: send_wakeups(label, keys), robust=True)
             woken, after = woken + len(rows), pks[-1]
+
+
+def _opening_alerted(circuit: Circuit) -> bool:
+    """Did this incident begin with an opening (and its alert), not closed since?"""
+    kinds = [CircuitEventKind.OPENED, CircuitEventKind.CLOSED, CircuitEventKind.RESUMED]
+    latest = circuit.events.filter(kind__in=kinds).values_list("kind", flat=True).first()
+    return latest == CircuitEventKind.OPENED
 
 
 def _alert_on_commit(circuit: Circuit, change: str, why: str, now: datetime) -> None:
@@ -507,7 +510,9 @@ def _lock(label: str, step: str) -> Circuit:
     return Circuit.objects.select_for_update().get(process_type=label, step=step)
 
 
-def _redrivable(model, step: str):
+def redrivable(label: str, step: str):
+    """The processes a redrive of the step retries: flagged at that step, not waiting on a person."""
+    model = registry.model_class(label)
     return model.objects.filter(step=step, needs_attention=True, run_status=RunStatus.READY)
 
 
@@ -527,6 +532,23 @@ def _retry_for_redrive(process, redrive: Redrive, now: datetime) -> None:
 
 def _enqueue_redrive(redrive_id: int) -> None:
     async_task(REDRIVE_TASK, redrive_id, task_name=f"redrive {redrive_id}")
+
+
+def step_policy(label: str, step: str) -> CircuitPolicy | None:
+    """The circuit policy of the workflow's step (newest version that has the step), or None."""
+    found = _step(label, step)
+    return found.circuit if found else None
+
+
+def step_window(label: str, step: str, now: datetime | None = None) -> tuple[int, int]:
+    """(service failures, finished attempts) as the step's circuit counts them right now."""
+    policy = step_policy(label, step)
+    if policy is None:
+        return 0, 0
+    circuit = Circuit.objects.filter(process_type=label, step=step).first()
+    since = circuit.closed_at if circuit and circuit.state == CircuitState.CLOSED else None
+    failures, attempts, _ = window(label, step, policy, now or clock.now(), since=since)
+    return failures, attempts
 
 
 def _step(label: str, step: str) -> Step | None:

@@ -12,9 +12,9 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 
-from processes import circuits, clock
-from processes.models import Circuit, CircuitEvent, CircuitState, Redrive, RunStatus
-from processes.workflow import CircuitPolicy, registry
+from processes import circuits
+from processes.models import Circuit, CircuitEvent, CircuitState, Redrive
+from processes.workflow import registry
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,13 @@ def open_incident_count() -> int:
 
 
 def redrivable_count(label: str, step: str) -> int:
-    """Processes a redrive of the step would retry now (the same rows as circuits' redrive)."""
-    model = registry.model_class(label)
-    return model.objects.filter(step=step, needs_attention=True, run_status=RunStatus.READY).count()
+    """Processes a redrive of the step would retry now."""
+    return circuits.redrivable(label, step).count()
 
 
 def step_window(label: str, step: str) -> tuple[int, int]:
     """(service failures, finished attempts) in the step's window, as its circuit counts them."""
-    policy = _policy(label, step)
-    if policy is None:
-        return 0, 0
-    failures, attempts, _ = circuits.window(label, step, policy, clock.now())
-    return failures, attempts
+    return circuits.step_window(label, step)
 
 
 def held_processes(label: str, step: str, *, limit: int = 10) -> list[dict]:
@@ -141,14 +136,6 @@ def redrive_progress(redrive: Redrive | None) -> dict:
 
 def latest_redrive(label: str, step: str) -> Redrive | None:
     return Redrive.objects.filter(circuit__process_type=label, circuit__step=step).first()
-
-
-def _policy(label: str, step: str) -> CircuitPolicy | None:
-    for version in reversed(registry.versions(label)):
-        workflow = registry.for_model(label, version)
-        if step in workflow.step_names():
-            return workflow.step(step).circuit
-    return None
 
 
 def _iso(moment: datetime | None) -> str:

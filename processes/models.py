@@ -287,6 +287,8 @@ class Circuit(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["process_type", "step"], name="circuit_one_per_step")]
+        verbose_name = "incident"
+        verbose_name_plural = "incidents"
         # Each operator action on an incident is a permission of its own.
         permissions = [
             ("pause_circuit", "Can pause a step for every process"),

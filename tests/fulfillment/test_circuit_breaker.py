@@ -129,18 +129,25 @@ def test_ten_minute_carrier_outage_with_200_orders(alerts):
     assert max(Counter(waits.values_list("process_id", flat=True)).values()) == 1
 
 
+def open_label_circuit(orders: int = 12) -> FaultRule:
+    """Take the carrier down and run orders until the label step's circuit opens."""
+    rule = carrier_down()
+    for _ in range(orders):
+        place_order()
+    for _ in range(40):
+        run_all_due()
+        advance_to_next_due(cap=timedelta(seconds=1))
+        if Circuit.objects.filter(step="create_label", state=CircuitState.OPEN).exists():
+            return rule
+    raise AssertionError("the label circuit did not open")
+
+
 def test_released_orders_go_at_the_policy_rate(catalogue):
     """After the circuit closes the held orders are let go one per slot, not all at once."""
     with clock.frozen():
-        rule = carrier_down()
-        orders = [place_order() for _ in range(12)]
-        for _ in range(40):
-            run_all_due()
-            advance_to_next_due(cap=timedelta(seconds=1))
-            if Circuit.objects.filter(step="create_label", state=CircuitState.OPEN).exists():
-                break
+        rule = open_label_circuit()
+        orders = list(Order.objects.all())
         circuit = Circuit.objects.get(step="create_label")
-        assert circuit.state == CircuitState.OPEN
         carrier_up(rule)
         clock.advance(circuit.probe_at - clock.now())
         closed_at = None
@@ -162,6 +169,16 @@ def test_released_orders_go_at_the_policy_rate(catalogue):
     released = [t for t in label_times if t > closed_at]
     spread = (released[-1] - released[0]).total_seconds()
     assert spread >= (len(released) - 1) / SERVICE_CIRCUIT.release_per_second - 0.01
+
+
+def test_an_outage_paused_by_hand_still_alerts_when_it_ends(catalogue, alerts):
+    """Opened by failures, then paused by an operator, then resumed: two alerts, not one."""
+    actor = Actor("operator", "olga")
+    with clock.frozen():
+        carrier_up(open_label_circuit())
+        circuits.pause(LABEL, "create_label", actor=actor, reason="carrier says: maintenance")
+        circuits.resume(LABEL, "create_label", actor=actor, reason="carrier is back")
+    assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
 
 
 def test_declined_cards_never_open_the_payment_circuit(catalogue):
