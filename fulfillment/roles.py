@@ -23,8 +23,9 @@ ORDER_ACTIONS = [
 ]
 # Pausing, resuming and redriving a step for every order (the Incidents page, processes.circuits).
 CIRCUIT_ACTIONS = ["pause_circuit", "resume_circuit", "redrive_circuit"]
-# Operators keep the catalogue, the simulators' fault rules and the workflow rollout up to date.
-OPERATOR_EDITS = ["product", "warehouse", "faultrule", "rolloutsetting"]
+# Operators keep the catalogue, the simulators' fault rules and outage switches (for demos) and the
+# workflow rollout up to date.
+OPERATOR_EDITS = ["product", "warehouse", "faultrule", "outage", "rolloutsetting"]
 
 
 def roles_sync() -> dict[str, Group]:

@@ -245,6 +245,8 @@ def test_operators_hold_the_three_permissions(operator, support):
         assert operator.has_perm(f"processes.{codename}")
         assert not support.has_perm(f"processes.{codename}")
     assert support.has_perm("processes.view_circuit")
+    # For the demo: an operator takes a simulated service down and back from the admin.
+    assert operator.has_perm("simulators.switch_outage") and not support.has_perm("simulators.switch_outage")
 
 
 @pytest.mark.parametrize(
