@@ -11,19 +11,19 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import override_settings
 from django_q.tasks import async_task
 
 from fulfillment.demo import demo_data_load
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
-from fulfillment.workflow import ORDER_WORKFLOW
 from processes import runner
 from processes.journal import Actor
 from processes.models import EventKind, ProcessEvent
@@ -43,6 +43,9 @@ QUIET_SERVICES = {
     "SIM_LATENCY_MS": "0",
     "SIMULATED_PICKER": "0",
 }
+# The same, for the steps this process drives itself (the simulators read it at call time).
+EVERY_STEP = "(every step)"
+QUIET_SIMULATORS = {"TRANSIENT_ERROR_RATE": 0.0, "AMBIGUOUS_TIMEOUT_RATE": 0.0, "LATENCY_MS": 0, "OUTAGE": []}
 
 
 @dataclass
@@ -100,77 +103,109 @@ def engine_end_to_end(*, orders: int, workers: int, timeout: float) -> dict:
 
 
 def engine_cost_per_step(*, orders: int) -> list[StepCost]:
-    """Drive orders in this process, timing claim and apply (not the service call) per step."""
+    """Drive orders in this process as a worker does (run_process, faults off), and charge each
+    step with the engine's statements, commits and time; the service calls are left out."""
     demo_data_load(stock_per_product=orders * 10)
-    samples: dict[str, list[tuple[float, int, int]]] = {}
     label = Order._meta.label_lower
-    for _ in range(orders):
-        order = _place()
-        for _ in range(10):
-            measured = _measure_one_step(label, order.pk)
-            if measured is None:
-                if simulated_picker_run(delay=0) == 0:
+    meter = StepMeter()
+    with override_settings(SIMULATORS=QUIET_SIMULATORS), meter.installed():
+        for _ in range(orders):
+            order = _place()
+            for _ in range(10):
+                with meter.task():
+                    handled = runner.run_process(label, order.pk, worker="bench")
+                if handled == 0 and simulated_picker_run(delay=0) == 0:
                     break
-                continue
-            samples.setdefault(measured[0], []).append(measured[1:])
-    return [_summarise(step, values) for step, values in samples.items()]
+    every = [sample for values in meter.samples.values() for sample in values]
+    costs = [_summarise(step, values) for step, values in meter.samples.items()]
+    return [*costs, _summarise(EVERY_STEP, every)] if every else costs
 
 
-def _measure_one_step(label, pk):
-    """One step as run_process would run it, with the service call left out of the figures."""
-    with commit_counter() as commits, CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
-        claim = runner.claim_step(ORDER_WORKFLOW, pk, "bench")
-        if claim is None:
-            return None
-        step = claim.step.name if isinstance(claim, runner.Claim) else _last_step(pk)
-        service = 0.0
-        if isinstance(claim, runner.Claim):
-            with _paused(queries) as paused:
-                call_started = time.perf_counter()
-                outcome = runner.perform(claim)
-                service = time.perf_counter() - call_started
-            runner.apply_outcome(claim, outcome)
-            statements = len(queries) - paused["statements"]
-        else:
-            statements = len(queries)
-        engine_ms = (time.perf_counter() - started - service) * 1000
-    return step, engine_ms, statements, commits["n"]
+class StepMeter:
+    """Split the engine's work in a task into steps, as a worker runs them (chained).
 
+    A step is charged with everything from the end of the step before it (or the task's
+    start) to the end of its attempt, and, when it is the last attempt settled in its
+    transaction, up to that transaction's commit: a transaction that applies one step and
+    claims the next is counted once, not twice. Service calls (`runner.perform`) are paused.
+    """
 
-def _last_step(pk) -> str:
-    from processes.models import StepAttempt
+    def __init__(self):
+        self.samples: dict[str, list[tuple[float, int, int]]] = {}
+        self._on = False
+        self._open = None  # the step whose attempt ended and whose transaction has not committed
+        self._last = None  # the last sample of the current task, which takes the task's tail
+        self._reset()
 
-    return (
-        StepAttempt.objects.filter(process_id=pk).order_by("-id").values_list("step", flat=True).first()
-        or "?"
-    )
+    def _reset(self):
+        self.statements, self.commits, self.paused = 0, 0, 0.0
+        self.started = time.perf_counter()
 
+    @contextmanager
+    def installed(self):
+        """Count the default connection's statements (Django's debug log) and commits."""
+        meter, saved = self, (connection.force_debug_cursor, connection.queries_log)
+        perform, log_attempt = runner.perform, runner._log_attempt
 
-@contextmanager
-def _paused(queries):
-    """Count the statements made during the service call, to leave them out."""
-    before = len(queries)
-    paused = {"statements": 0}
-    yield paused
-    paused["statements"] = len(queries) - before
+        class Tally(deque):
+            def append(self, entry):
+                if meter._on:
+                    meter.statements += 1
+                    if entry["sql"] == "COMMIT":
+                        meter._committed()
 
+        def paused_perform(claim):
+            self._on, started = False, time.perf_counter()
+            try:
+                return perform(claim)
+            finally:
+                self.paused += time.perf_counter() - started
+                self._on = True
 
-@contextmanager
-def commit_counter():
-    """Count the commits of the default connection (the engine's), not the simulators'."""
-    counted = {"n": 0}
-    original = connection.commit
+        def marking_log(process, ctx, *args, **kwargs):
+            log_attempt(process, ctx, *args, **kwargs)
+            if self._on:
+                self._close()
+                self._open = ctx.step
 
-    def counting_commit():
-        counted["n"] += 1
-        return original()
+        connection.force_debug_cursor, connection.queries_log = True, Tally()
+        runner.perform, runner._log_attempt = paused_perform, marking_log
+        try:
+            yield self
+        finally:
+            connection.force_debug_cursor, connection.queries_log = saved
+            runner.perform, runner._log_attempt = perform, log_attempt
 
-    connection.commit = counting_commit
-    try:
-        yield counted
-    finally:
-        del connection.commit
+    @contextmanager
+    def task(self):
+        """One queue task: whatever its last step leaves (save, commit) is charged to it."""
+        self._last = None
+        self._reset()
+        self._on = True
+        try:
+            yield
+        finally:
+            self._on = False
+            self._close()
+            if self._last is not None:
+                ms, statements, commits = self._last
+                self._last[:] = [ms + self._ms(), statements + self.statements, commits + self.commits]
+
+    def _committed(self):
+        self.commits += 1
+        if not self._open:
+            return
+        self._close()
+
+    def _close(self):
+        if self._open:
+            self._last = [self._ms(), self.statements, self.commits]
+            self.samples.setdefault(self._open, []).append(self._last)
+            self._open = None
+            self._reset()
+
+    def _ms(self) -> float:
+        return (time.perf_counter() - self.started - self.paused) * 1000
 
 
 def _summarise(step, values) -> StepCost:
