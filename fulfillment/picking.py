@@ -5,6 +5,7 @@ order's row lock first, then the pick task's (the one lock order of the project)
 a release, a confirmation and the engine's timers (fulfillment.warehouse.timers) never interleave.
 """
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -165,8 +166,15 @@ def simulated_picker_run(*, delay: float) -> int:
             pick_task_confirm(task_id=task_id, worker=picker, picked=exact_pick(task_id))
             done += 1
         except PickRefused:
-            pick_task_release(task_id=task_id, worker=picker)
+            _give_back(task_id, picker)
     return done
+
+
+def _give_back(task_id: int, picker) -> None:
+    """Release a claim the picker could not confirm; a task done or cancelled meanwhile (by
+    a person, a timer or a compensation) has nothing to give back."""
+    with contextlib.suppress(PickRefused):
+        pick_task_release(task_id=task_id, worker=picker)
 
 
 def simulated_picker_user():
