@@ -234,6 +234,8 @@ def run_redrive(redrive_id: int) -> int:
     while True:
         with transaction.atomic(), journal.acting(actor, f"redrive: {redrive.reason}"):
             now = clock.now()
+            if not Redrive.objects.filter(pk=redrive.pk, finished_at__isnull=True).exists():
+                return retried  # finished by another run (a re-delivered or restarted task)
             batch = list(
                 redrivable(circuit.process_type, circuit.step)
                 .select_for_update(skip_locked=True)
@@ -245,6 +247,8 @@ def run_redrive(redrive_id: int) -> int:
             progress = {"done": F("done") + len(batch), "heartbeat_at": now}
             if not batch:
                 progress["finished_at"] = now
+            marked = Redrive.objects.filter(pk=redrive.pk, finished_at__isnull=True).update(**progress)
+            if not batch and marked:  # two runs that find nothing left: one says it finished
                 _event(
                     circuit,
                     CircuitEventKind.REDRIVE,
@@ -252,7 +256,6 @@ def run_redrive(redrive_id: int) -> int:
                     now,
                     actor=redrive.requested_by,
                 )
-            Redrive.objects.filter(pk=redrive.pk, finished_at__isnull=True).update(**progress)
         if not batch:
             return retried
 
@@ -303,7 +306,10 @@ def incidents(*, recent: timedelta = timedelta(hours=24)) -> list[Incident]:
 def describe(circuit: Circuit, now: datetime | None = None) -> Incident:
     now = now or clock.now()
     failures, attempts = step_window(circuit.process_type, circuit.step, now)
-    since = circuit.incident_since or now - timedelta(hours=1)
+    policy = step_policy(circuit.process_type, circuit.step)
+    lookback = timedelta(seconds=policy.window_seconds if policy else 3600)
+    # The failures that opened the circuit happened in the window before it opened.
+    since = (circuit.incident_since or now) - lookback
     errors = (
         StepAttempt.objects.filter(
             process_type=circuit.process_type, step=circuit.step, started_at__gte=since, service_failed=True

@@ -171,6 +171,15 @@ def test_released_orders_go_at_the_policy_rate(catalogue):
     assert spread >= (len(released) - 1) / SERVICE_CIRCUIT.release_per_second - 0.01
 
 
+def test_the_incident_shows_the_errors_that_opened_it(catalogue):
+    with clock.frozen():
+        open_label_circuit()
+        incident = circuits.describe(Circuit.objects.get(step="create_label"))
+    assert incident.errors and incident.errors[0]["error_class"].endswith("ServiceUnavailable")
+    assert incident.errors[0]["count"] >= SERVICE_CIRCUIT.min_attempts
+    assert incident.held > 0 and incident.alerts == 1
+
+
 def test_an_outage_paused_by_hand_still_alerts_when_it_ends(catalogue, alerts):
     """Opened by failures, then paused by an operator, then resumed: two alerts, not one."""
     actor = Actor("operator", "olga")
@@ -285,3 +294,31 @@ def test_redrive_retries_each_order_that_needs_attention_once(catalogue):
     assert all(o.state == OrderState.COMPLETED for o in orders)
     retried = ProcessEvent.objects.filter(kind=EventKind.OPERATOR_ACTION, reason__contains="redrive")
     assert Counter(retried.values_list("process_id", flat=True)) == {o.pk: 1 for o in orders}
+
+
+def test_a_finished_redrive_run_again_retries_nobody(catalogue):
+    """The queue may run a redrive's task again after it finished: the ORM broker re-delivers a
+    killed worker's task `retry` seconds later, when the sweeper has long restarted and finished
+    it. That run retries nobody, not even an order that needs attention since (no operator asked
+    for it), and does not report the redrive finished a second time."""
+    mail_down = fault_add(service="mail", operation="send", mode="unavailable", times=1000)
+    with clock.frozen():
+        first = drive(place_order())
+    assert first.needs_attention
+    FaultRule.objects.filter(pk=mail_down.pk).update(remaining=0)
+    redrive, _ = circuits.start_redrive(
+        LABEL, "send_confirmation", actor=Actor("operator", "olga"), reason="mail is back"
+    )
+    assert circuits.run_redrive(redrive.pk) == 1
+    FaultRule.objects.filter(pk=mail_down.pk).update(remaining=1000)
+    with clock.frozen(at=clock.now() + timedelta(minutes=10)):
+        later = drive(place_order())
+    assert later.needs_attention
+
+    assert circuits.run_redrive(redrive.pk) == 0
+
+    later.refresh_from_db()
+    assert later.needs_attention
+    assert not ProcessEvent.objects.filter(process_id=later.pk, kind=EventKind.OPERATOR_ACTION).exists()
+    finished = CircuitEvent.objects.filter(kind=CircuitEventKind.REDRIVE, detail__endswith="finished")
+    assert finished.count() == 1
