@@ -5,6 +5,7 @@ Here separate worker processes share nothing but the database: a step's circuit 
 for all of them, and a redrive must survive the death of the worker that runs it.
 """
 
+import contextlib
 import os
 import re
 from collections import Counter
@@ -176,7 +177,8 @@ def test_redrive_of_100_orders_survives_a_killed_cluster_and_a_second_start(star
     redrive.refresh_from_db()
     assert (redrive.total, redrive.done) == (100, 100)
     assert Redrive.objects.count() == 1
-    assert f"redrive {redrive.pk} stopped answering; starting it again" in restarted.log()
+    # Started again by a sweeper (the new cluster's, or the old one's if the gate held it long).
+    assert f"redrive {redrive.pk} stopped answering; starting it again" in crashing.log() + restarted.log()
     outcomes = Counter(Order.objects.filter(pk__in=ids).values_list("state", "needs_attention"))
     assert outcomes == {(OrderState.COMPLETED, False): 100}
     redriven = ProcessEvent.objects.filter(kind=EventKind.OPERATOR_ACTION, reason__contains="redrive")
@@ -197,8 +199,11 @@ def clusters_that_called(step: str, clusters) -> set[int]:
         int(re.match(r"[^:]*:(\d+):", worker).group(1))
         for worker in StepAttempt.objects.filter(step=step).values_list("worker", flat=True).distinct()
     }
-    groups = {cluster.popen.pid for cluster in clusters}
-    return {os.getpgid(pid) for pid in pids} & groups
+    groups = set()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # a worker django-q has since replaced
+            groups.add(os.getpgid(pid))
+    return groups & {cluster.popen.pid for cluster in clusters}
 
 
 def test_two_clusters_share_one_circuit(catalogue, start_cluster):
