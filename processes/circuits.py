@@ -16,6 +16,7 @@ that hold no circuit lock, so the engine's transactions never wait on each other
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -230,7 +231,7 @@ def run_redrive(redrive_id: int) -> int:
     redrive = Redrive.objects.select_related("circuit").get(pk=redrive_id)
     circuit = redrive.circuit
     actor = Actor(ActorType.OPERATOR, redrive.requested_by)
-    retried = 0
+    retried, patience = 0, time.monotonic() + conf.get("REDRIVE_LOCK_WAIT")
     while True:
         with transaction.atomic(), journal.acting(actor, f"redrive: {redrive.reason}"):
             now = clock.now()
@@ -244,20 +245,27 @@ def run_redrive(redrive_id: int) -> int:
             for process in batch:
                 _retry_for_redrive(process, redrive, now)
             retried += len(batch)
+            # Rows we skipped are locked by someone else (a claim, an operator's action, the
+            # session of a worker that was just killed): wait for them a little before ending.
+            locked = 0 if batch else redrivable(circuit.process_type, circuit.step).count()
+            finish = not batch and (not locked or time.monotonic() > patience)
             progress = {"done": F("done") + len(batch), "heartbeat_at": now}
-            if not batch:
-                progress["finished_at"] = now
+            if finish:
+                progress.update(finished_at=now, skipped=locked)
             marked = Redrive.objects.filter(pk=redrive.pk, finished_at__isnull=True).update(**progress)
-            if not batch and marked:  # two runs that find nothing left: one says it finished
+            if finish and marked:  # two runs that find nothing left: one says it finished
+                left = f", {locked} left locked by others: redrive again" if locked else ""
                 _event(
                     circuit,
                     CircuitEventKind.REDRIVE,
-                    f"redrive {redrive.pk} finished",
+                    f"redrive {redrive.pk} finished{left}",
                     now,
                     actor=redrive.requested_by,
                 )
-        if not batch:
+        if finish:
             return retried
+        if not batch:
+            time.sleep(0.5)
 
 
 def tick(now: datetime | None = None) -> None:

@@ -31,6 +31,8 @@ DEFAULTS = {
     "PAUSE_RECHECK": 300.0,
     # Processes one redrive transaction retries.
     "REDRIVE_BATCH": 50,
+    # How long a redrive waits for processes locked by someone else before it ends without them.
+    "REDRIVE_LOCK_WAIT": 10.0,
     # A redrive whose task has not reported for this long is started again (seconds).
     "REDRIVE_STALE": 30.0,
     # Finished processes whose attempt detail one prune_journal batch deletes.

@@ -1,9 +1,12 @@
 """Circuit breakers per step, in-process under a controlled clock, against the simulators."""
 
+import threading
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 
 from fulfillment.models import Order, OrderState, Shipment
 from fulfillment.picking import simulated_picker_run
@@ -266,21 +269,25 @@ def test_pause_refuses_a_step_without_a_circuit_and_changes_nothing(catalogue):
     assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
 
 
-def test_redrive_retries_each_order_that_needs_attention_once(catalogue):
-    """Orders that ran out of retries at the confirmation step (its policy asks a person) are
-    retried in bulk; starting the redrive twice does not retry anyone twice."""
+def orders_needing_attention_at_confirmation(count: int) -> list[Order]:
+    """Orders that ran out of retries at the confirmation step (its policy asks a person)."""
     mail_down = fault_add(service="mail", operation="send", mode="unavailable", times=1000)
     orders = []
     with clock.frozen():
-        for n in range(3):
+        for n in range(count):
             # One order at a time, minutes apart: the window never holds three orders' failures,
             # so no circuit opens and each order runs out of its own retries.
             orders.append(drive(place_order(email=f"c{n}@example.com")))
             clock.advance(timedelta(minutes=2))
-    assert all(o.needs_attention and o.step == "send_confirmation" for o in orders), [
-        (o.state, o.step, o.attempts, o.needs_attention, o.held_since, o.last_error) for o in orders
-    ]
+    assert all(o.needs_attention and o.step == "send_confirmation" for o in orders)
     FaultRule.objects.filter(pk=mail_down.pk).update(remaining=0)  # the mail service is back
+    return orders
+
+
+def test_redrive_retries_each_order_that_needs_attention_once(catalogue):
+    """Orders that need attention at a step are retried in bulk; starting the redrive twice
+    does not retry anyone twice."""
+    orders = orders_needing_attention_at_confirmation(3)
     actor = Actor("operator", "olga")
     first, started = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="mail is back")
     again, started_again = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="click")
@@ -322,3 +329,55 @@ def test_a_finished_redrive_run_again_retries_nobody(catalogue):
     assert not ProcessEvent.objects.filter(process_id=later.pk, kind=EventKind.OPERATOR_ACTION).exists()
     finished = CircuitEvent.objects.filter(kind=CircuitEventKind.REDRIVE, detail__endswith="finished")
     assert finished.count() == 1
+
+
+@contextmanager
+def locked_elsewhere(order: Order, *, for_seconds: float = 10.0):
+    """Hold the order's row lock in another connection, as a claim or an operator would,
+    until `for_seconds` pass or the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Order.objects.select_for_update().get(pk=order.pk)
+            locked.set()
+            release.wait(for_seconds)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def start_confirmation_redrive():
+    redrive, _ = circuits.start_redrive(LABEL, "send_confirmation", actor=Actor("operator", "o"), reason="r")
+    return redrive
+
+
+def test_redrive_waits_for_an_order_locked_by_someone_else(catalogue):
+    """An order locked elsewhere while the redrive runs (a claim, an operator's action, a killed
+    worker's session) is retried once the lock goes, not left behind by a 'finished' redrive."""
+    orders = orders_needing_attention_at_confirmation(2)
+    with locked_elsewhere(orders[0], for_seconds=1.5):
+        redrive = start_confirmation_redrive()
+        assert circuits.run_redrive(redrive.pk) == 2
+    redrive.refresh_from_db()
+    assert redrive.done == 2 and redrive.skipped == 0
+    assert not Order.objects.filter(needs_attention=True).exists()
+
+
+def test_redrive_ends_without_an_order_locked_for_too_long_and_says_so(catalogue, settings):
+    settings.PROCESSES = {**getattr(settings, "PROCESSES", {}), "REDRIVE_LOCK_WAIT": 1.0}
+    orders = orders_needing_attention_at_confirmation(2)
+    with locked_elsewhere(orders[0]):
+        redrive = start_confirmation_redrive()
+        assert circuits.run_redrive(redrive.pk) == 1
+    redrive.refresh_from_db()
+    assert redrive.finished_at is not None and redrive.done == 1 and redrive.skipped == 1
+    finished = CircuitEvent.objects.filter(kind=CircuitEventKind.REDRIVE, detail__contains="finished").get()
+    assert "1 left locked by others" in finished.detail
