@@ -131,15 +131,21 @@ class StepMeter:
     """
 
     def __init__(self):
-        self.samples: dict[str, list[tuple[float, int, int]]] = {}
+        self.samples: dict[str, list[list]] = {}
         self._on = False
-        self._open = None  # the step whose attempt ended and whose transaction has not committed
-        self._last = None  # the last sample of the current task, which takes the task's tail
-        self._reset()
+        self._statements, self._commits, self._paused, self._started = 0, 0, 0.0, 0.0
+        self._since = (0.0, 0, 0)  # the totals when the current segment began
+        self._open = None  # (step, totals when its attempt ended) until its commit
+        self._last = None  # the task's last sample, which takes the task's tail
 
-    def _reset(self):
-        self.statements, self.commits, self.paused = 0, 0, 0.0
-        self.started = time.perf_counter()
+    def _totals(self) -> tuple[float, int, int]:
+        ms = (time.perf_counter() - self._started - self._paused) * 1000
+        return ms, self._statements, self._commits
+
+    def _emit(self, step: str, until: tuple) -> None:
+        self._last = [b - a for a, b in zip(self._since, until, strict=True)]
+        self.samples.setdefault(step, []).append(self._last)
+        self._since = until
 
     @contextmanager
     def installed(self):
@@ -150,8 +156,9 @@ class StepMeter:
         class Tally(deque):
             def append(self, entry):
                 if meter._on:
-                    meter.statements += 1
+                    meter._statements += 1
                     if entry["sql"] == "COMMIT":
+                        meter._commits += 1
                         meter._committed()
 
         def paused_perform(claim):
@@ -159,14 +166,15 @@ class StepMeter:
             try:
                 return perform(claim)
             finally:
-                self.paused += time.perf_counter() - started
+                self._paused += time.perf_counter() - started
                 self._on = True
 
         def marking_log(process, ctx, *args, **kwargs):
             log_attempt(process, ctx, *args, **kwargs)
             if self._on:
-                self._close()
-                self._open = ctx.step
+                if self._open:
+                    self._emit(*self._open)
+                self._open = (ctx.step, self._totals())
 
         connection.force_debug_cursor, connection.queries_log = True, Tally()
         runner.perform, runner._log_attempt = paused_perform, marking_log
@@ -179,33 +187,24 @@ class StepMeter:
     @contextmanager
     def task(self):
         """One queue task: whatever its last step leaves (save, commit) is charged to it."""
-        self._last = None
-        self._reset()
+        self._statements, self._commits, self._paused = 0, 0, 0.0
+        self._started, self._since, self._open, self._last = time.perf_counter(), (0.0, 0, 0), None, None
         self._on = True
         try:
             yield
         finally:
             self._on = False
-            self._close()
-            if self._last is not None:
-                ms, statements, commits = self._last
-                self._last[:] = [ms + self._ms(), statements + self.statements, commits + self.commits]
+            now = self._totals()
+            if self._open:
+                self._emit(self._open[0], now)
+            elif self._last is not None:
+                tail = [b - a for a, b in zip(self._since, now, strict=True)]
+                self._last[:] = [a + b for a, b in zip(self._last, tail, strict=True)]
 
-    def _committed(self):
-        self.commits += 1
-        if not self._open:
-            return
-        self._close()
-
-    def _close(self):
+    def _committed(self) -> None:
         if self._open:
-            self._last = [self._ms(), self.statements, self.commits]
-            self.samples.setdefault(self._open, []).append(self._last)
+            self._emit(self._open[0], self._totals())
             self._open = None
-            self._reset()
-
-    def _ms(self) -> float:
-        return (time.perf_counter() - self.started - self.paused) * 1000
 
 
 def _summarise(step, values) -> StepCost:
