@@ -257,6 +257,19 @@ PROCESSES = {
     "REDRIVE_STALE": env_float("REDRIVE_STALE", 30.0, minimum=1, maximum=3600),
 }
 
+# Circuit breakers of the order steps that call a service (fulfillment/steps.py): seconds a
+# step waits after its circuit opens before one order probes the service, doubling after each
+# failed probe up to the cap. Soaks and demos in compressed time shorten them.
+CIRCUIT_COOLDOWN = env_float("CIRCUIT_COOLDOWN", 30.0, minimum=0.1, maximum=3600)
+CIRCUIT_COOLDOWN_CAP = env_float(
+    "CIRCUIT_COOLDOWN_CAP", max(300.0, CIRCUIT_COOLDOWN), minimum=0.1, maximum=86400
+)
+if CIRCUIT_COOLDOWN_CAP < CIRCUIT_COOLDOWN:
+    raise ImproperlyConfigured(
+        f"CIRCUIT_COOLDOWN_CAP={CIRCUIT_COOLDOWN_CAP:g} must be at least "
+        f"CIRCUIT_COOLDOWN={CIRCUIT_COOLDOWN:g}."
+    )
+
 # Fault injection of the service simulators; see fulfillment/simulators/faults.py.
 SIMULATORS = {
     "TRANSIENT_ERROR_RATE": env_float("SIM_TRANSIENT_ERROR_RATE", 0.05, maximum=1),

@@ -15,15 +15,16 @@ from fulfillment.warehouse import timers
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, Step, WaitStep
 
 # Every step that calls a service stops calling it for everyone when it fails for many orders
-# (processes.circuits): half of the last 20 calls in a minute, from at least 3 orders.
+# (processes.circuits): half of the last 20 calls in a minute, from at least 3 orders. It waits
+# CIRCUIT_COOLDOWN seconds (30) before a probe, doubling after a failed one up to 5 minutes.
 SERVICE_CIRCUIT = CircuitPolicy(
     window_seconds=60,
     window_attempts=20,
     min_attempts=5,
     min_processes=3,
     failure_share=0.5,
-    cooldown=30,
-    cooldown_cap=300,
+    cooldown=settings.CIRCUIT_COOLDOWN,
+    cooldown_cap=settings.CIRCUIT_COOLDOWN_CAP,
     release_per_second=5,
 )
 

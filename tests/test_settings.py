@@ -1,5 +1,9 @@
 """The deployment settings refuse bad environment values with a message naming the variable."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -29,3 +33,25 @@ def test_suite_runs_on_postgresql(db):
     from django.db import connection
 
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"CIRCUIT_COOLDOWN": "60", "CIRCUIT_COOLDOWN_CAP": "10"}, "CIRCUIT_COOLDOWN_CAP=10 must be"),
+        ({"CIRCUIT_COOLDOWN": "soon"}, "CIRCUIT_COOLDOWN='soon' is not a number"),
+    ],
+)
+def test_bad_circuit_cooldowns_stop_start_up_with_their_names(environment, message):
+    """The settings module refuses them before anything runs, naming the variables."""
+    from django.conf import settings
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import fulfillment.settings"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and message in done.stderr
