@@ -94,7 +94,7 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
     elif circuit is None or circuit.state == CircuitState.CLOSED:
         closed_at = circuit.closed_at if circuit else None
         failures, attempts, failing = window(label, step.name, policy, now, since=closed_at)
-        if attempts < policy.min_attempts or failing < policy.min_processes:
+        if attempts < policy.min_attempts or failing < _processes_needed(process, step):
             return False
         if failures < policy.failure_share * attempts:
             return False
@@ -112,6 +112,17 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
     )
     _hold(process, circuit, _look_again_at(circuit, step, now), now)
     return True
+
+
+def _processes_needed(process, step: Step) -> int:
+    """How many failing processes the window needs before the circuit opens. A process whose
+    retries this failure uses up asks with a lower bar (itself and one other): at the start of
+    an outage its quick retries can outrun the orders arriving behind it, and it is better to
+    open the circuit on two orders than to undo one order for an outage."""
+    policy = step.retry if process.direction == "forward" else step.undo_retry
+    if process.attempts >= policy.max_attempts:
+        return min(step.circuit.min_processes, 2)
+    return step.circuit.min_processes
 
 
 def probe_answered(process, step: Step, now: datetime) -> None:

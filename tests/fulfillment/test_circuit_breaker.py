@@ -14,7 +14,7 @@ from fulfillment.simulators.calls import calls_refused
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule, LabelRecord
 from fulfillment.simulators.outages import outage_set
-from fulfillment.steps import SERVICE_CIRCUIT
+from fulfillment.steps import SERVICE_CIRCUIT, CreateLabel
 from processes import circuits, clock, signals, sweeper
 from processes.journal import Actor
 from processes.models import (
@@ -381,3 +381,32 @@ def test_redrive_ends_without_an_order_locked_for_too_long_and_says_so(catalogue
     assert redrive.finished_at is not None and redrive.done == 1 and redrive.skipped == 1
     finished = CircuitEvent.objects.filter(kind=CircuitEventKind.REDRIVE, detail__contains="finished").get()
     assert "1 left locked by others" in finished.detail
+
+
+def run_until_label_failures(order: Order, failures: int) -> None:
+    """Run the order, jumping over its backoffs, until its label step failed `failures` times."""
+    for _ in range(100):
+        failed = StepAttempt.objects.filter(process_id=order.pk, step="create_label", outcome="failed")
+        if failed.count() >= failures:
+            return
+        order.refresh_from_db()
+        if order.next_run_at and order.next_run_at > clock.now():
+            clock.advance(order.next_run_at - clock.now() + timedelta(milliseconds=1))
+        runner_run(order.pk)
+    raise AssertionError(f"order {order.pk} did not fail {failures} times at its label")
+
+
+def test_an_order_about_to_run_out_of_retries_opens_the_circuit_with_one_other_failing(catalogue):
+    """At the start of an outage one order's quick retries can outrun the orders behind it: its
+    last retry opens the circuit if one other order fails too, instead of compensating it."""
+    carrier_down()
+    with clock.frozen():
+        first = place_order()
+        run_until_label_failures(first, CreateLabel.retry.max_attempts - 1)
+        run_until_label_failures(place_order(), 1)
+        assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()  # two orders: not yet
+        run_until_label_failures(first, CreateLabel.retry.max_attempts)
+    first.refresh_from_db()
+    assert Circuit.objects.get(step="create_label").state == CircuitState.OPEN
+    assert first.state == OrderState.INVENTORY_RESERVED and first.direction == "forward"
+    assert first.held_since is not None and first.attempts == CreateLabel.retry.max_attempts - 1
