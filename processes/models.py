@@ -5,6 +5,7 @@ it is due, its lease) lives on the process row itself, so a single `SELECT ... F
 serialises every change to one process.
 """
 
+import copy
 import uuid
 
 from django.core.validators import MaxValueValidator
@@ -88,15 +89,39 @@ class Process(FSMModelMixin, models.Model):
         ]
 
     def save(self, *args, **kwargs):
-        """Save the row and, in the same transaction, the journal events of its transitions."""
+        """Save the row and, in the same transaction, the journal events of its transitions.
+
+        A row under `track_changes()` writes only the fields that changed since it was loaded
+        (or last saved): the engine saves a locked row on every step, and a full-row UPDATE
+        costs a quarter more than a narrow one (and would overwrite what a step's record wrote
+        to the row with a queryset update)."""
         from processes import journal
 
         adding = self._state.adding
         self.updated_at = clock.now()
-        if update_fields := kwargs.get("update_fields"):
+        loaded = self.__dict__.get("_loaded")
+        if loaded is not None and not adding and "update_fields" not in kwargs:
+            changed = {name for name, value in self._values().items() if loaded[name] != value}
+            kwargs["update_fields"] = changed | {"updated_at"}
+        elif update_fields := kwargs.get("update_fields"):
             kwargs["update_fields"] = {*update_fields, "updated_at"}
         super().save(*args, **kwargs)
+        if loaded is not None:
+            self.track_changes()
         journal.flush(self, created=adding, using=kwargs.get("using"))
+
+    def track_changes(self) -> None:
+        """Remember the row's values, so that the next save() writes only what changes."""
+        self.__dict__["_loaded"] = self._values()
+
+    def _values(self) -> dict:
+        values = {}
+        for field in self._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            value = self.__dict__.get(field.attname)
+            values[field.attname] = copy.deepcopy(value) if isinstance(value, list | dict) else value
+        return values
 
     @classmethod
     def label(cls) -> str:

@@ -129,6 +129,7 @@ def _claim(workflow: Workflow, process_id, chain: Chain) -> "Claim | bool | None
         )
         if process is None:
             return None
+        process.track_changes()
         if not _runnable(process):
             process.next_run_at = None
             process.save()
@@ -150,6 +151,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
     with transaction.atomic():
         now = clock.now()
         process = model.objects.select_for_update().get(pk=claim.process.pk)
+        process.track_changes()
         if process.lease_owner != claim.worker or process.fence != claim.fence:
             # Someone took over after our lease expired; their attempt uses the same key.
             lost = {"outcome": AttemptOutcome.LEASE_LOST, "finished_at": now}

@@ -1,5 +1,7 @@
 """A worker chains due steps in few transactions: one commit applies a call and claims the next."""
 
+import re
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import OrmQ
@@ -91,3 +93,15 @@ def test_a_failing_record_after_a_call_leaves_nothing_and_is_retried(catalogue, 
     assert order.state == OrderState.COMPLETED
     assert payment_ledger(order)["charges"] == 1
     assert Payment.objects.filter(order=order).count() == 1
+
+
+def test_the_engine_writes_only_the_fields_a_step_changed(catalogue):
+    """The claim's UPDATE sets the lease and the attempt count, not every column of the order."""
+    with clock.frozen():
+        order = place_order()
+        _, sql = run_counted(order)
+
+    claim_update = next(s for s in sql if s.startswith('UPDATE "fulfillment_order"'))
+    columns = set(re.findall(r'"(\w+)" = ', claim_update.split(" WHERE ")[0]))
+    expected = {"attempts", "fence", "lease_owner", "lease_until", "next_run_at", "updated_at"}
+    assert columns == expected
