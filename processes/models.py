@@ -114,6 +114,11 @@ class Process(FSMModelMixin, models.Model):
         """Remember the row's values, so that the next save() writes only what changes."""
         self.__dict__["_loaded"] = self._values()
 
+    def refresh_from_db(self, *args, **kwargs):
+        """Forget the tracked values: compared with fresh ones they could hide a change."""
+        self.__dict__.pop("_loaded", None)
+        super().refresh_from_db(*args, **kwargs)
+
     def _values(self) -> dict:
         values = {}
         for field in self._meta.concrete_fields:

@@ -20,6 +20,7 @@ commit), and saves the row once. Commits are what a step costs most.
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -303,9 +304,7 @@ def settle(
     if outcome.ok:
         outcome = _with_payload(step, outcome)
     if outcome.ok:
-        outcome = (
-            _record(process, step, ctx, outcome) if savepoint else _record_alone(process, step, ctx, outcome)
-        )
+        outcome = _record(process, step, ctx, outcome, savepoint=savepoint)
     if outcome.ok:
         progress.step_succeeded(workflow, process, step, now)
     else:
@@ -321,30 +320,22 @@ def _with_payload(step, outcome) -> Outcome:
     return outcome
 
 
-def _record(process, step, ctx, outcome) -> Outcome:
-    """Run the step's record (or undo_record) in a savepoint; a failure leaves nothing behind."""
+def _record(process, step, ctx, outcome, *, savepoint: bool) -> Outcome:
+    """Run the step's record (or undo_record) under the lock; a failure leaves nothing behind:
+    its savepoint rolls back, or without one _RecordFailed rolls the whole transaction back."""
     record = step.record if ctx.direction == Direction.FORWARD else step.undo_record
     verb = "done" if ctx.direction == Direction.FORWARD else "undone"
     state, mark = process.state, journal.pending(process)
+    rollback = transaction.atomic() if savepoint else nullcontext()
     try:
-        with transaction.atomic(), journal.because(f"{step.name} {verb}", step=step.name):
+        with rollback, journal.because(f"{step.name} {verb}", step=step.name):
             record(process, outcome.result, ctx)
     except Exception as error:
+        if not savepoint:
+            raise _RecordFailed(error) from error
         process.__dict__["state"] = state  # the transition happened in memory only
         journal.discard_since(process, mark)
         return Outcome(error=error, duration_ms=outcome.duration_ms)
-    return outcome
-
-
-def _record_alone(process, step, ctx, outcome) -> Outcome:
-    """Run the record in the transaction itself; a failure raises to roll all of it back."""
-    record = step.record if ctx.direction == Direction.FORWARD else step.undo_record
-    verb = "done" if ctx.direction == Direction.FORWARD else "undone"
-    try:
-        with journal.because(f"{step.name} {verb}", step=step.name):
-            record(process, outcome.result, ctx)
-    except Exception as error:
-        raise _RecordFailed(error) from error
     return outcome
 
 
