@@ -54,6 +54,7 @@ class StepCost:
     samples: int
     p50_ms: float
     p95_ms: float
+    cpu_ms: float  # this process's CPU (Python, Django, the driver), not the database's
     statements: float
     commits: float
 
@@ -133,14 +134,16 @@ class StepMeter:
     def __init__(self):
         self.samples: dict[str, list[list]] = {}
         self._on = False
-        self._statements, self._commits, self._paused, self._started = 0, 0, 0.0, 0.0
-        self._since = (0.0, 0, 0)  # the totals when the current segment began
+        self._statements, self._commits, self._started, self._cpu_started = 0, 0, 0.0, 0.0
+        self._paused, self._cpu_paused = 0.0, 0.0
+        self._since = (0.0, 0.0, 0, 0)  # the totals when the current segment began
         self._open = None  # (step, totals when its attempt ended) until its commit
         self._last = None  # the task's last sample, which takes the task's tail
 
-    def _totals(self) -> tuple[float, int, int]:
+    def _totals(self) -> tuple[float, float, int, int]:
         ms = (time.perf_counter() - self._started - self._paused) * 1000
-        return ms, self._statements, self._commits
+        cpu_ms = (time.process_time() - self._cpu_started - self._cpu_paused) * 1000
+        return ms, cpu_ms, self._statements, self._commits
 
     def _emit(self, step: str, until: tuple) -> None:
         self._last = [b - a for a, b in zip(self._since, until, strict=True)]
@@ -162,11 +165,12 @@ class StepMeter:
                         meter._committed()
 
         def paused_perform(claim):
-            self._on, started = False, time.perf_counter()
+            self._on, started, cpu_started = False, time.perf_counter(), time.process_time()
             try:
                 return perform(claim)
             finally:
                 self._paused += time.perf_counter() - started
+                self._cpu_paused += time.process_time() - cpu_started
                 self._on = True
 
         def marking_log(process, ctx, *args, **kwargs):
@@ -187,8 +191,9 @@ class StepMeter:
     @contextmanager
     def task(self):
         """One queue task: whatever its last step leaves (save, commit) is charged to it."""
-        self._statements, self._commits, self._paused = 0, 0, 0.0
-        self._started, self._since, self._open, self._last = time.perf_counter(), (0.0, 0, 0), None, None
+        self._statements, self._commits, self._paused, self._cpu_paused = 0, 0, 0.0, 0.0
+        self._started, self._cpu_started = time.perf_counter(), time.process_time()
+        self._since, self._open, self._last = (0.0, 0.0, 0, 0), None, None
         self._on = True
         try:
             yield
@@ -215,8 +220,9 @@ def _summarise(step, values) -> StepCost:
         samples=len(values),
         p50_ms=round(statistics.median(times), 2),
         p95_ms=round(p95, 2),
-        statements=round(statistics.mean(v[1] for v in values), 1),
-        commits=round(statistics.mean(v[2] for v in values), 1),
+        cpu_ms=round(statistics.mean(v[1] for v in values), 2),
+        statements=round(statistics.mean(v[2] for v in values), 1),
+        commits=round(statistics.mean(v[3] for v in values), 1),
     )
 
 

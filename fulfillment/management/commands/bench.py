@@ -55,8 +55,9 @@ class Command(BaseCommand):
         out(f"engine      {e['orders_per_second']:>8} orders/s ({e['orders']} orders in {e['seconds']}s)")
         out(f"            {e['transitions_per_second']:>8} step transitions/s")
         out(f"ratio       {r['ratio_transitions_to_bare_tasks']:>8} (transitions/s / bare tasks/s)")
-        out(f"{'step':<20}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'SQL':>6}{'commits':>9}")
+        out(f"{'step':<20}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'CPU ms':>9}{'SQL':>6}{'commits':>9}")
         for c in r["per_step"]:
             out(
-                f"{c['step']:<20}{c['samples']:>5}{c['p50_ms']:>9}{c['p95_ms']:>9}{c['statements']:>6}{c['commits']:>9}"
+                f"{c['step']:<20}{c['samples']:>5}{c['p50_ms']:>9}{c['p95_ms']:>9}{c['cpu_ms']:>9}"
+                f"{c['statements']:>6}{c['commits']:>9}"
             )
