@@ -3,7 +3,7 @@
 Three measurements on the configured database and broker: django-q2 no-op tasks per second
 (each one committed UPDATE), orders and step transitions per second through real workers, and
 the engine's own cost per step (claim, transition, journal, enqueue; not the simulated
-service) measured in this process: time, SQL statements and commits.
+service) measured in this process: wall and CPU time, SQL statements and commits.
 """
 
 import os
