@@ -6,7 +6,7 @@ from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule
 from processes import clock
 from processes.models import Circuit, CircuitState
-from tests.factories import drive, place_order, run_due
+from tests.factories import after_quiet_window, drive, place_order, run_due
 
 LABEL = Order._meta.label_lower
 OUTAGE = 10**6  # uses of a fault rule that stands for "the service is down"
@@ -34,7 +34,7 @@ def attention_at_confirmation(count: int = 2) -> list[Order]:
     flagged = []
     for _ in range(count):
         fault_add(service="mail", operation="send", mode="unavailable", times=8)
-        with clock.frozen(clock.now()):
+        with clock.frozen(after_quiet_window()):
             flagged.append(drive(place_order()))
     assert all(order.needs_attention and order.step == "send_confirmation" for order in flagged)
     return flagged

@@ -80,3 +80,15 @@ def drive(order: Order, *, pick: bool = True, max_rounds: int = 200) -> Order:
 
 def payment_ledger(order: Order) -> dict:
     return ledger(str(order.pk))
+
+
+def after_quiet_window():
+    """A start time two minutes after the latest step attempt: a run frozen there does not share
+    a circuit's window (processes.circuits) with the orders made before it, so a few orders
+    failing one after the other each use up their own retries instead of opening a circuit."""
+    from django.db.models import Max
+
+    from processes.models import StepAttempt
+
+    latest = StepAttempt.objects.aggregate(latest=Max("started_at"))["latest"]
+    return max(clock.now(), latest + timedelta(minutes=2)) if latest else clock.now()

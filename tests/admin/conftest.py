@@ -12,7 +12,7 @@ from fulfillment.roles import OPERATORS, SUPPORT, roles_sync
 from fulfillment.simulators.faults import fault_add
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner
-from tests.factories import drive, place_order, run_due
+from tests.factories import after_quiet_window, drive, place_order, run_due
 
 
 def make_user(username: str, group: str | None = None, *, staff: bool = True):
@@ -72,7 +72,7 @@ def attention_confirmation():
     """Picked, but the confirmation could not be sent: needs attention at send_confirmation."""
     order = place_order()
     fault_add(service="mail", operation="send", mode="unavailable", times=8)
-    with clock.frozen(clock.now()):
+    with clock.frozen(after_quiet_window()):
         order = drive(order)
     assert order.needs_attention and order.state == "picked"
     return order
