@@ -1,5 +1,6 @@
 """The soak's instruments: the message dropper judges each message once, busy workers are
-found by the leases they hold, and the outage window takes a service down and back."""
+found by the leases they hold, the outage window takes a service down and back, and the kills
+stop for the last tenth of the orders."""
 
 import os
 import random
@@ -12,9 +13,11 @@ from django_q.tasks import async_task
 
 from fulfillment import chaos
 from fulfillment.gateways import ServiceUnavailable
+from fulfillment.invariants import INVARIANTS
 from fulfillment.models import Order
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.outages import outage_set, service_down
+from fulfillment.soak import SoakConfig, SoakReport, _draining
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
 from tests.conftest import ENGINE_DB
@@ -86,3 +89,23 @@ def test_outage_window_that_never_began_reports_so_and_reset_brings_the_service_
 
     assert not service_down("payment")
     assert window.end() is None and window.summary() == {"service": "payment", "began": False}
+
+
+def test_kills_stop_once_every_order_is_placed_and_a_tenth_at_most_still_moves():
+    config = SoakConfig(orders=50)
+    placed = [str(n) for n in range(50)]
+    assert not _draining(config, placed[:49], set())  # one order still to place
+    assert not _draining(config, placed, set(placed[:6]))
+    assert _draining(config, placed, set(placed[:5]))
+
+
+def test_the_report_says_when_the_kills_stopped():
+    report = SoakReport(broker="orm", clusters=1, workers=3, faults="heavy", seed=0)
+    report.kills = {"whole_cluster": 1, "sweeper_worker": 0, "worker_in_step": 2}
+    report.violations = {invariant.name: [] for invariant in INVARIANTS}
+    assert "kills done           3 (1 whole cluster, 0 sweeper worker, 2 worker in step)\n" in (
+        "\n".join(report.lines()) + "\n"
+    )
+    report.kills_stopped_after = 36.0
+    assert "2 worker in step), none after 36s" in "\n".join(report.lines())
+    assert report.as_dict()["kills_stopped_after"] == 36.0
