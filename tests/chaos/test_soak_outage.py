@@ -22,14 +22,16 @@ ORDERS = 30
 OUTAGE_SECONDS = 10
 # No kills: a killed step waits out its lease (25 s), which the other soaks already cover.
 SOAK = ["--orders", str(ORDERS), "--workers", "3", "--kill-every", "0", "--faults", "outage"]
-# About 25 s without a circuit breaker; with one, its cool-down (30 s) comes on top.
+# About 25 s without a circuit breaker; with one, its cool-down comes on top: 3 s here instead
+# of 30 (and 6 s at most instead of 5 min), so the probes come while the carrier is still down.
 SOAK += ["--outage-seconds", str(OUTAGE_SECONDS), "--timeout", "120", "--seed", "13"]
+SHORT_COOLDOWN = {"CIRCUIT_COOLDOWN": "3", "CIRCUIT_COOLDOWN_CAP": "6"}
 
 
 @pytest.mark.cluster
 def test_short_soak_with_the_carrier_down_for_a_stretch(run_soak):
     """30 orders, the carrier down for 10 s once a fifth of them are done."""
-    report = run_soak(*SOAK, timeout=180, REDELIVER_AFTER="5")
+    report = run_soak(*SOAK, timeout=180, REDELIVER_AFTER="5", **SHORT_COOLDOWN)
 
     assert report["violations"] == {invariant.name: 0 for invariant in INVARIANTS}, report
     figures = report["placed"], report["lost"], report["in_flight"], report["timed_out"]
