@@ -1,12 +1,21 @@
 """Fixtures shared by the whole suite: a quiet simulator, a stocked catalogue, order drivers."""
 
 import pytest
+from django.test.utils import override_settings
 
 from tests.factories import make_catalogue
 
 # Engine tests need real commits: the runner refuses to call a service inside a transaction,
 # and the simulators write through their own connection.
 ENGINE_DB = pytest.mark.django_db(transaction=True, databases=["default", "simulators"])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Django's default hasher spends about half a second per password on purpose; the suite
+    makes hundreds of users and logs them in. Only the test run uses this one."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
