@@ -53,6 +53,8 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 chromium:
 	@test -x /usr/bin/chromium || $(APT_INSTALL) chromium || (apt-get update -q && $(APT_INSTALL) chromium)
 
+# Two processes (pytest-xdist): the tests that start clusters, mostly waiting, beside the rest.
+PYTEST_ARGS ?= --numprocesses 2 --dist loadgroup
 test: venv chromium
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
 	$(MAKE) --no-print-directory lint

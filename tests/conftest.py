@@ -33,3 +33,11 @@ def ledger_mail(settings):
 @pytest.fixture
 def catalogue():
     return make_catalogue()
+
+
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist (`make test`), the tests that start worker clusters all run in one
+    process, one after another, beside the rest: they share Redis databases and mostly wait."""
+    for item in items:
+        if item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("clusters"))
