@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 
 from fulfillment.models import Notification, Order
 
@@ -29,8 +28,8 @@ def confirmation_send(*, order: Order) -> str:
 
 
 def confirmation_record(*, order: Order, message_id: str) -> Notification:
-    with transaction.atomic():
-        notification, _ = Notification.objects.get_or_create(
-            message_id=message_id, defaults={"order": order, "kind": CONFIRMATION}
-        )
+    """Under the order's row lock, like payments.payment_record_charge."""
+    notification = Notification.objects.filter(message_id=message_id).first()
+    if notification is None:
+        notification = Notification.objects.create(message_id=message_id, order=order, kind=CONFIRMATION)
     return notification

@@ -6,10 +6,13 @@ from processes import clock
 
 
 def payment_record_charge(*, order: Order, charge: Charge) -> Payment:
-    payment, _ = Payment.objects.get_or_create(
-        order=order,
-        defaults={"charge_id": charge.charge_id, "amount": charge.amount, "currency": charge.currency},
-    )
+    """Under the order's row lock (the step's apply): a look and an insert, with no savepoint
+    as get_or_create would take; a retry that finds its charge recorded keeps that row."""
+    payment = Payment.objects.filter(order=order).first()
+    if payment is None:
+        payment = Payment.objects.create(
+            order=order, charge_id=charge.charge_id, amount=charge.amount, currency=charge.currency
+        )
     return payment
 
 

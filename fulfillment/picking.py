@@ -39,9 +39,10 @@ def worker_actor(worker) -> Actor:
 
 
 def pick_task_open(*, order: Order, due_in: timedelta) -> PickTask:
-    task, _ = PickTask.objects.get_or_create(
-        order=order, defaults={"warehouse_id": order.warehouse_id, "due_at": clock.now() + due_in}
-    )
+    task = PickTask.objects.filter(order=order).first()
+    if task is None:
+        due_at = clock.now() + due_in
+        task = PickTask.objects.create(order=order, warehouse_id=order.warehouse_id, due_at=due_at)
     return task
 
 

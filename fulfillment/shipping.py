@@ -6,10 +6,16 @@ from processes import clock
 
 
 def shipment_record_label(*, order: Order, label: Label) -> Shipment:
-    shipment, _ = Shipment.objects.get_or_create(
-        tracking_number=label.tracking_number,
-        defaults={"order": order, "carrier": label.carrier, "label_url": label.label_url},
-    )
+    """Under the order's row lock, like payments.payment_record_charge. A second live label for
+    the order breaks its constraint: the apply fails rather than losing track of a label."""
+    shipment = Shipment.objects.filter(tracking_number=label.tracking_number).first()
+    if shipment is None:
+        shipment = Shipment.objects.create(
+            order=order,
+            tracking_number=label.tracking_number,
+            carrier=label.carrier,
+            label_url=label.label_url,
+        )
     return shipment
 
 
