@@ -11,11 +11,13 @@ from django.db import connection, transaction
 from fulfillment.models import Order, OrderState, Shipment
 from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.calls import calls_refused
+from fulfillment.simulators.carrier import labels_bulk
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule, LabelRecord
 from fulfillment.simulators.outages import outage_set
 from fulfillment.steps import SERVICE_CIRCUIT, CreateLabel
-from processes import circuits, clock, signals, sweeper
+from fulfillment.workflow import ORDER_WORKFLOW
+from processes import circuits, clock, runner, signals, sweeper
 from processes.journal import Actor
 from processes.models import (
     Circuit,
@@ -58,8 +60,6 @@ def run_all_due(limit: int = 10_000) -> int:
 
 
 def runner_run(pk) -> int:
-    from processes import runner
-
     return runner.run_process(LABEL, pk)
 
 
@@ -410,3 +410,42 @@ def test_an_order_about_to_run_out_of_retries_opens_the_circuit_with_one_other_f
     assert Circuit.objects.get(step="create_label").state == CircuitState.OPEN
     assert first.state == OrderState.INVENTORY_RESERVED and first.direction == "forward"
     assert first.held_since is not None and first.attempts == CreateLabel.retry.max_attempts - 1
+
+
+def test_a_probe_whose_worker_dies_hands_over_once_its_time_is_up(catalogue):
+    """The probe's worker dies after claiming its call (a crash, a deploy). The circuit stays
+    half-open, the other orders held, until the probe's time (attempt timeout + lease grace)
+    runs out; then one order probes again, the carrier answers, the circuit closes once and
+    every order completes with exactly one live label."""
+    with clock.frozen():
+        carrier_up(open_label_circuit())
+        circuit = Circuit.objects.get(step="create_label")
+        clock.advance(circuit.probe_at - clock.now())
+        doomed = Order.objects.filter(step="create_label").order_by("next_run_at").first()
+        assert isinstance(runner.claim_step(ORDER_WORKFLOW, doomed.pk, "doomed-worker"), runner.Claim)
+        circuit.refresh_from_db()
+        assert (circuit.state, circuit.probe_process) == (CircuitState.HALF_OPEN, doomed.pk)
+
+        clock.advance(circuit.probe_until - clock.now() - timedelta(seconds=1))
+        run_all_due()  # nobody may call the carrier while the dead probe's time lasts
+        circuit.refresh_from_db()
+        assert (circuit.state, circuit.probe_process) == (CircuitState.HALF_OPEN, doomed.pk)
+        assert not LabelRecord.objects.exists()
+
+        clock.advance(timedelta(seconds=2))
+        for _ in range(400):
+            run_all_due()
+            if not Order.objects.exclude(run_status=RunStatus.FINISHED).exists():
+                break
+            advance_to_next_due(cap=timedelta(seconds=1))
+
+    circuit.refresh_from_db()
+    assert circuit.state == CircuitState.CLOSED
+    assert (circuit_events(CircuitEventKind.PROBE), circuit_events(CircuitEventKind.CLOSED)) == (2, 1)
+    orders = Order.objects.all()
+    assert Counter(orders.values_list("state", flat=True)) == {OrderState.COMPLETED: orders.count()}
+    assert labels_bulk(str(pk) for pk in orders.values_list("pk", flat=True)) == {
+        str(pk): {"live": 1, "voided": 0} for pk in orders.values_list("pk", flat=True)
+    }
+    abandoned = StepAttempt.objects.filter(process_id=doomed.pk, step="create_label", outcome="abandoned")
+    assert abandoned.count() == 1
