@@ -87,10 +87,14 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
     policy = step.circuit
     label = process.label()
     circuit = Circuit.objects.filter(process_type=label, step=step.name).first()
+    step_aside = timedelta(0)
     if probe and circuit and circuit.probe_process == process.pk and circuit.state == CircuitState.HALF_OPEN:
         circuit = _lock(label, step.name)
         if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
             _open(circuit, policy, f"the probe failed: {_describe(error)}", now, reopen=True)
+            # The failure may be this process's own (a card whose issuer never answers): it
+            # looks again a little after the next probe, so that another process probes then.
+            step_aside = timedelta(seconds=step.attempt_timeout / 10)
     elif circuit is None or circuit.state == CircuitState.CLOSED:
         closed_at = circuit.closed_at if circuit else None
         failures, attempts, failing = window(label, step.name, policy, now, since=closed_at)
@@ -110,7 +114,7 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
         EventKind.CIRCUIT,
         f"{step.name} failed ({process.last_error}) while its circuit is {state}: the attempt does not count",
     )
-    _hold(process, circuit, _look_again_at(circuit, step, now), now)
+    _hold(process, circuit, _look_again_at(circuit, step, now) + step_aside, now)
     return True
 
 

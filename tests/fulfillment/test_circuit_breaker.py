@@ -449,3 +449,39 @@ def test_a_probe_whose_worker_dies_hands_over_once_its_time_is_up(catalogue):
     }
     abandoned = StepAttempt.objects.filter(process_id=doomed.pk, step="create_label", outcome="abandoned")
     assert abandoned.count() == 1
+
+
+def test_after_a_failed_probe_another_order_probes(catalogue):
+    """The carrier is back, but the first order to probe fails for a reason of its own (every
+    label for it is refused). It steps aside: it looks again after the next probe, another
+    order probes then, succeeds and closes the circuit; the failing order alone goes on
+    failing, and only against its own retries."""
+    with clock.frozen():
+        carrier_up(open_label_circuit())
+        circuit = Circuit.objects.get(step="create_label")
+        clock.advance(circuit.probe_at - clock.now())
+        poisoned = Order.objects.filter(step="create_label").order_by("next_run_at").first()
+        fault_add(
+            service="carrier",
+            operation="create_label",
+            mode="unavailable",
+            times=OUTAGE,
+            reference=str(poisoned.pk),
+        )
+        runner_run(poisoned.pk)
+        circuit.refresh_from_db()
+        poisoned.refresh_from_db()
+        assert circuit.state == CircuitState.OPEN and circuit_events(CircuitEventKind.PROBE) == 1
+        assert poisoned.next_run_at > circuit.probe_at
+
+        clock.advance(circuit.probe_at - clock.now())
+        for _ in range(50):
+            run_all_due()
+            circuit.refresh_from_db()
+            if circuit.state == CircuitState.CLOSED:
+                break
+            advance_to_next_due(cap=timedelta(seconds=1))
+
+    assert circuit.state == CircuitState.CLOSED
+    probes = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.PROBE).order_by("pk")
+    assert [str(poisoned.pk) in probe.detail for probe in probes] == [True, False]
