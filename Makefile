@@ -53,8 +53,9 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 chromium:
 	@test -x /usr/bin/chromium || $(APT_INSTALL) chromium || (apt-get update -q && $(APT_INSTALL) chromium)
 
-# Two processes (pytest-xdist): the tests that start clusters, mostly waiting, beside the rest.
-PYTEST_ARGS ?= --numprocesses 2 --dist loadgroup
+# Three processes (pytest-xdist): the soaks, and the other tests that start clusters, mostly
+# wait on their workers; they run in a group each beside the rest.
+PYTEST_ARGS ?= --numprocesses 3 --dist loadgroup
 test: venv chromium
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
 	$(MAKE) --no-print-directory lint

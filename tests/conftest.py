@@ -36,8 +36,11 @@ def catalogue():
 
 
 def pytest_collection_modifyitems(items):
-    """With pytest-xdist (`make test`), the tests that start worker clusters all run in one
-    process, one after another, beside the rest: they share Redis databases and mostly wait."""
+    """With pytest-xdist (`make test`), the soaks run one after another in one process and the
+    other tests that start worker clusters in another, beside the rest: they mostly wait on
+    their workers, and the tests within each group share Redis databases."""
     for item in items:
-        if item.get_closest_marker("cluster"):
+        if "run_soak" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("soaks"))
+        elif item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("clusters"))
