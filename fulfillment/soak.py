@@ -272,7 +272,7 @@ def _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say) -
             moving.add(order_id)
         simulated_picker_run(delay=0)
         dropper.drop()
-        if report.kills_stopped_after is None and _draining(config, placed, moving):
+        if config.kill_every and report.kills_stopped_after is None and _draining(config, placed, moving):
             report.kills_stopped_after = round(now - started, 1)
             say(f"[{now - started:6.1f}s] {len(moving)} orders still moving: no more kills")
         if config.kill_every and report.kills_stopped_after is None and now >= next_kill:
