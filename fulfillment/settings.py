@@ -255,6 +255,8 @@ PROCESSES = {
     # redrive's task may stay silent before the sweeper takes it as dead and starts it again.
     "REDRIVE_BATCH": env_int("REDRIVE_BATCH", 50, minimum=1),
     "REDRIVE_STALE": env_float("REDRIVE_STALE", 30.0, minimum=1, maximum=3600),
+    # Seconds a circuit stays closed before its incident ends and the "closed" alert goes out.
+    "CIRCUIT_SETTLE": env_float("CIRCUIT_SETTLE", 120.0, minimum=0.1, maximum=86400),
 }
 
 # Circuit breakers of the order steps that call a service (fulfillment/steps.py): seconds a

@@ -105,7 +105,13 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
         circuit = _lock(label, step.name)
         if circuit.state == CircuitState.CLOSED:
             why = f"{failures} of the last {attempts} attempts failed; last: {_describe(error)}"
-            _open(circuit, policy, why, now)
+            if circuit.close_alert_at is not None:  # closed too shortly to call the incident over
+                closed = (now - circuit.closed_at).total_seconds()
+                why = f"{why} ({closed:.0f}s after it closed: the same incident)"
+                circuit.close_alert_at = None
+                _open(circuit, policy, why, now, reopen=True)
+            else:
+                _open(circuit, policy, why, now)
     process.attempts = max(process.attempts - 1, 0)  # the outage is known: not this process's failure
     process.last_error = _describe(error)
     state = circuit.get_state_display().lower()
@@ -284,8 +290,9 @@ def run_redrive(redrive_id: int) -> int:
 
 
 def tick(now: datetime | None = None) -> None:
-    """The sweeper's look at the circuits: end pauses whose time is up, restart redrives
-    whose task died (no heartbeat for REDRIVE_STALE seconds)."""
+    """The sweeper's look at the circuits: end pauses whose time is up, send the "closed" alert
+    of incidents that stayed closed for CIRCUIT_SETTLE, restart redrives whose task died (no
+    heartbeat for REDRIVE_STALE seconds)."""
     now = now or clock.now()
     ended = Circuit.objects.filter(state=CircuitState.PAUSED, paused_until__lte=now).values_list(
         "pk", flat=True
@@ -295,6 +302,15 @@ def tick(now: datetime | None = None) -> None:
             circuit = Circuit.objects.select_for_update().get(pk=pk)
             if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
                 _close(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
+    settled = Circuit.objects.filter(state=CircuitState.CLOSED, close_alert_at__lte=now)
+    for pk in list(settled.values_list("pk", flat=True)):
+        with transaction.atomic():
+            circuit = Circuit.objects.select_for_update().get(pk=pk)
+            due = circuit.close_alert_at is not None and circuit.close_alert_at <= now
+            if circuit.state == CircuitState.CLOSED and due:
+                circuit.close_alert_at = None
+                circuit.save(update_fields=["close_alert_at"])
+                _alert_on_commit(circuit, "closed", circuit.reason, now)
     stale = now - timedelta(seconds=conf.get("REDRIVE_STALE"))
     dead = Redrive.objects.filter(finished_at__isnull=True).filter(
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, requested_at__lt=stale)
@@ -426,7 +442,9 @@ def _open(circuit: Circuit, policy: CircuitPolicy, why: str, now: datetime, *, r
 
 def _close(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) -> None:
     """Close the (locked) circuit; an incident that alerted when it opened alerts when it ends
-    (also when an operator paused it in between), a pause by hand alone does not."""
+    (also when an operator paused it in between), a pause by hand alone does not. Closed by a
+    probe, it alerts once it has stayed closed for CIRCUIT_SETTLE (see `tick`); an operator's
+    resume, or a pause's end, alerts at once."""
     alerted = _opening_alerted(circuit)
     was = circuit.get_state_display().lower()
     since = circuit.incident_since or now
@@ -435,10 +453,12 @@ def _close(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) 
     circuit.trips, circuit.probe_at, circuit.probe_process, circuit.probe_until = 0, None, None, None
     circuit.paused_until, circuit.paused_by = None, ""
     circuit.reason = why
+    settling = alerted and kind == CircuitEventKind.CLOSED
+    circuit.close_alert_at = now + timedelta(seconds=conf.get("CIRCUIT_SETTLE")) if settling else None
     circuit.save()
     lasted = (now - since).total_seconds()
     _event(circuit, kind, f"{why} (it was {was} for {lasted:.0f}s)", now, actor=actor)
-    if alerted:
+    if alerted and not settling:
         _alert_on_commit(circuit, "closed", why, now)
     label, step = circuit.process_type, circuit.step
     note = f"{step} resumed by {actor}: {why}" if actor else ""
@@ -486,10 +506,9 @@ def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
 
 
 def _opening_alerted(circuit: Circuit) -> bool:
-    """Did this incident begin with an opening (and its alert), not closed since?"""
-    kinds = [CircuitEventKind.OPENED, CircuitEventKind.CLOSED, CircuitEventKind.RESUMED]
-    latest = circuit.events.filter(kind__in=kinds).values_list("kind", flat=True).first()
-    return latest == CircuitEventKind.OPENED
+    """Was the last alert of this circuit its opening's, so that its closing is still owed?"""
+    latest = circuit.events.filter(kind=CircuitEventKind.ALERT).values_list("detail", flat=True).first()
+    return latest is not None and latest.startswith("circuit_opened")
 
 
 def _alert_on_commit(circuit: Circuit, change: str, why: str, now: datetime) -> None:

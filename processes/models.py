@@ -313,6 +313,9 @@ class Circuit(models.Model):
     # After it closes, held processes go one per slot: the next free slot.
     release_next_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Closed after an alerted opening: the "closed" alert goes out at this time if it stays
+    # closed until then; opening again before it continues the same incident, silently.
+    close_alert_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=clock.now)
 
     class Meta:

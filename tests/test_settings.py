@@ -40,6 +40,7 @@ def test_suite_runs_on_postgresql(db):
     [
         ({"CIRCUIT_COOLDOWN": "60", "CIRCUIT_COOLDOWN_CAP": "10"}, "CIRCUIT_COOLDOWN_CAP=10 must be"),
         ({"CIRCUIT_COOLDOWN": "soon"}, "CIRCUIT_COOLDOWN='soon' is not a number"),
+        ({"CIRCUIT_SETTLE": "0"}, "CIRCUIT_SETTLE='0' must be at least 0.1"),
     ],
 )
 def test_bad_circuit_cooldowns_stop_start_up_with_their_names(environment, message):

@@ -213,7 +213,9 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     per worker). Once the carrier is back the probe closes the circuit, once, and every order
     completes with exactly one live label."""
     outage_set(service="carrier", on=True, by="test")
-    slow = {"SIM_LATENCY_MS": "100"}  # calls overlap: several workers are inside one at a time
+    # Calls overlap (several workers are inside one at a time); the "closed" alert goes out
+    # 1 s after the circuit closes instead of 2 min.
+    slow = {"SIM_LATENCY_MS": "100", "CIRCUIT_SETTLE": "1"}
     clusters = [start_cluster(**slow), start_cluster(sweeper=False, **slow)]
     wait_for(lambda: all("] running." in c.log() for c in clusters), what="both clusters", pick=False)
     orders = [place_order() for _ in range(30)]
@@ -244,6 +246,7 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     assert labels_bulk(str(pk) for pk in ids) == {str(pk): {"live": 1, "voided": 0} for pk in ids}
     circuit.refresh_from_db()
     assert circuit.state == CircuitState.CLOSED
+    wait_for(lambda: circuit_events(CircuitEventKind.ALERT) == 2, what="the closed alert", pick=False)
     assert Counter(CircuitEvent.objects.filter(circuit=circuit).values_list("kind", flat=True)) == {
         CircuitEventKind.OPENED: 1,
         CircuitEventKind.PROBE: 1,

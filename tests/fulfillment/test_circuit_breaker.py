@@ -107,6 +107,12 @@ def test_ten_minute_carrier_outage_with_200_orders(alerts):
             run_all_due()
             assert clock.now() - start < timedelta(hours=2), "the orders never came to rest"
             advance_to_next_due(cap=timedelta(seconds=1))
+        # The incident is over once the circuit has stayed closed for CIRCUIT_SETTLE: the
+        # sweeper's look at the circuits then sends the "closed" alert.
+        circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
+        assert circuit.close_alert_at is not None and circuit_events(CircuitEventKind.ALERT) == 1
+        clock.advance(max(circuit.close_alert_at - clock.now(), timedelta(0)))
+        circuits.tick()
 
     orders = Order.objects.all()
     assert orders.count() == 200
@@ -485,3 +491,52 @@ def test_after_a_failed_probe_another_order_probes(catalogue):
     assert circuit.state == CircuitState.CLOSED
     probes = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.PROBE).order_by("pk")
     assert [str(poisoned.pk) in probe.detail for probe in probes] == [True, False]
+
+
+def test_a_circuit_that_opens_again_soon_after_closing_is_one_incident(catalogue, settings, alerts):
+    """The carrier comes back, the probe closes the circuit, and the carrier fails again
+    before CIRCUIT_SETTLE has passed: the circuit reopens within the same incident (no second
+    "opened" alert, the incident's start kept), and once it has stayed closed for
+    CIRCUIT_SETTLE the one "closed" alert goes out. Two alerts for the whole episode."""
+    settings.PROCESSES = {**settings.PROCESSES, "CIRCUIT_SETTLE": 120.0}
+    with clock.frozen():
+        carrier_up(open_label_circuit())
+        circuit = Circuit.objects.get(step="create_label")
+        began = circuit.incident_since
+        close_by_probe(circuit)
+        assert circuit.close_alert_at == circuit.closed_at + timedelta(seconds=120)
+
+        clock.advance(timedelta(seconds=30))
+        rule = open_label_circuit()  # new orders, the carrier down again
+        circuit.refresh_from_db()
+        assert circuit.incident_since == began and circuit.close_alert_at is None
+        reopened = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.REOPENED).first()
+        assert "the same incident" in reopened.detail
+        circuits.tick()
+        assert [alert["change"] for alert in alerts] == ["circuit_opened"]
+
+        carrier_up(rule)
+        close_by_probe(circuit)
+        clock.advance(timedelta(seconds=119))
+        circuits.tick()
+        assert [alert["change"] for alert in alerts] == ["circuit_opened"]
+        clock.advance(timedelta(seconds=1))
+        circuits.tick()
+        circuits.tick()  # sent once
+    assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
+    assert circuit_events(CircuitEventKind.OPENED) == 1
+    circuit.refresh_from_db()
+    assert circuit.close_alert_at is None
+
+
+def close_by_probe(circuit: Circuit) -> None:
+    """Let the circuit's probe go and run orders until it has closed."""
+    circuit.refresh_from_db()
+    clock.advance(max(circuit.probe_at - clock.now(), timedelta(0)))
+    for _ in range(50):
+        run_all_due()
+        circuit.refresh_from_db()
+        if circuit.state == CircuitState.CLOSED:
+            return
+        advance_to_next_due(cap=timedelta(seconds=1))
+    raise AssertionError("the circuit did not close")
