@@ -58,10 +58,7 @@ def admit(process, step: Step, now: datetime) -> str:
     circuit = Circuit.objects.filter(process_type=process.label(), step=step.name).first()
     if circuit is None or circuit.state == CircuitState.CLOSED:
         return _release_slot(process, step, circuit, now) if process.held_since else GO
-    if circuit.state == CircuitState.PAUSED:
-        if circuit.paused_until is None or circuit.paused_until > now:
-            _hold(process, circuit, _look_again_at(circuit, step, now), now)
-            return HELD
+    if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
         if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
             _close(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
@@ -70,13 +67,24 @@ def admit(process, step: Step, now: datetime) -> str:
         state=CircuitState.HALF_OPEN, probe_until__lt=now
     )
     probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
-    if Circuit.objects.filter(probe_due, pk=circuit.pk).update(
+    if circuit.state != CircuitState.PAUSED and Circuit.objects.filter(probe_due, pk=circuit.pk).update(
         state=CircuitState.HALF_OPEN, probe_process=process.pk, probe_until=probe_until, updated_at=now
     ):
         _event(circuit, CircuitEventKind.PROBE, f"{_name(process)} tries the service", now)
         journal.note(process, EventKind.CIRCUIT, f"{step.name}: goes through as the circuit's probe")
         return PROBE
-    circuit.refresh_from_db()
+    return _hold_under_lock(process, step, circuit, now)
+
+
+def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> str:
+    """Hold the process, deciding under the circuit's lock. A close or a resume that committed
+    since the circuit was read is seen here (the process goes on); one that comes later waits
+    for this transaction, and its wake-up (`wake_held`, which passes over processes locked by
+    a claim) then finds the process held. Decided on a stale read, the process would sleep
+    until its next look (up to PAUSE_RECHECK) with its circuit closed."""
+    circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
+    if circuit.state == CircuitState.CLOSED:
+        return admit(process, step, now)
     _hold(process, circuit, _look_again_at(circuit, step, now), now)
     return HELD
 
@@ -112,6 +120,10 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
                 _open(circuit, policy, why, now, reopen=True)
             else:
                 _open(circuit, policy, why, now)
+    else:
+        circuit = _lock(label, step.name)  # decide on what it is now, as in _hold_under_lock
+    if circuit.state == CircuitState.CLOSED:
+        return False  # closed meanwhile: an ordinary failure, retried as the step's policy says
     process.attempts = max(process.attempts - 1, 0)  # the outage is known: not this process's failure
     process.last_error = _describe(error)
     state = circuit.get_state_display().lower()
@@ -178,6 +190,7 @@ def _look_again_at(circuit: Circuit, step: Step, now: datetime) -> datetime:
     """When a process held by this circuit should look again: at the next probe, at the end of
     the probe in flight, at the end of the pause; never later than PAUSE_RECHECK from now."""
     when = {
+        CircuitState.CLOSED: now,  # closed meanwhile: it takes a release slot at once
         CircuitState.OPEN: circuit.probe_at,
         CircuitState.HALF_OPEN: circuit.probe_until,
         CircuitState.PAUSED: circuit.paused_until,

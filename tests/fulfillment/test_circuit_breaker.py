@@ -532,3 +532,21 @@ def close_by_probe(circuit: Circuit) -> None:
             return
         advance_to_next_due(cap=timedelta(seconds=1))
     raise AssertionError("the circuit did not close")
+
+
+def test_a_claim_that_read_the_circuit_open_goes_on_if_it_closed_meanwhile(catalogue):
+    """The race seen in the outage soak: an order's claim reads the circuit open, the probe's
+    success closes it and wakes the held orders (passing over this one, locked by its claim),
+    and the claim then holds its order. Deciding under the circuit's lock, the claim sees the
+    close: the order takes a release slot instead of sleeping for PAUSE_RECHECK (5 min)."""
+    with clock.frozen():
+        carrier_up(open_label_circuit())
+        read_while_open = Circuit.objects.get(step="create_label")
+        clock.advance(read_while_open.probe_at - clock.now())
+        prober, held = Order.objects.filter(step="create_label").order_by("next_run_at")[:2]
+        runner_run(prober.pk)  # probes, and its success closes the circuit
+        assert Circuit.objects.get(step="create_label").state == CircuitState.CLOSED
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=held.pk)
+            circuits._hold_under_lock(order, CreateLabel(), read_while_open, clock.now())
+            assert order.next_run_at - clock.now() < timedelta(seconds=10)
