@@ -58,22 +58,30 @@ def admit(process, step: Step, now: datetime) -> str:
     circuit = Circuit.objects.filter(process_type=process.label(), step=step.name).first()
     if circuit is None or circuit.state == CircuitState.CLOSED:
         return _release_slot(process, step, circuit, now) if process.held_since else GO
-    if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
+    if _pause_over(circuit, now):
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
-        if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
+        if _pause_over(circuit, now):
             _close(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
         return admit(process, step, now)
     probe_due = Q(state=CircuitState.OPEN, probe_at__lte=now) | Q(
         state=CircuitState.HALF_OPEN, probe_until__lt=now
     )
     probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
-    if circuit.state != CircuitState.PAUSED and Circuit.objects.filter(probe_due, pk=circuit.pk).update(
+    if Circuit.objects.filter(probe_due, pk=circuit.pk).update(
         state=CircuitState.HALF_OPEN, probe_process=process.pk, probe_until=probe_until, updated_at=now
     ):
         _event(circuit, CircuitEventKind.PROBE, f"{_name(process)} tries the service", now)
         journal.note(process, EventKind.CIRCUIT, f"{step.name}: goes through as the circuit's probe")
         return PROBE
     return _hold_under_lock(process, step, circuit, now)
+
+
+def _pause_over(circuit: Circuit, now: datetime) -> bool:
+    return circuit.state == CircuitState.PAUSED and _due(circuit.paused_until, now)
+
+
+def _due(when: datetime | None, now: datetime) -> bool:
+    return when is not None and when <= now
 
 
 def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> str:
@@ -190,7 +198,6 @@ def _look_again_at(circuit: Circuit, step: Step, now: datetime) -> datetime:
     """When a process held by this circuit should look again: at the next probe, at the end of
     the probe in flight, at the end of the pause; never later than PAUSE_RECHECK from now."""
     when = {
-        CircuitState.CLOSED: now,  # closed meanwhile: it takes a release slot at once
         CircuitState.OPEN: circuit.probe_at,
         CircuitState.HALF_OPEN: circuit.probe_until,
         CircuitState.PAUSED: circuit.paused_until,
@@ -307,20 +314,14 @@ def tick(now: datetime | None = None) -> None:
     of incidents that stayed closed for CIRCUIT_SETTLE, restart redrives whose task died (no
     heartbeat for REDRIVE_STALE seconds)."""
     now = now or clock.now()
-    ended = Circuit.objects.filter(state=CircuitState.PAUSED, paused_until__lte=now).values_list(
-        "pk", flat=True
-    )
-    for pk in list(ended):
+    pause_over = Q(state=CircuitState.PAUSED, paused_until__lte=now)
+    due = Circuit.objects.filter(pause_over | Q(state=CircuitState.CLOSED, close_alert_at__lte=now))
+    for pk in list(due.values_list("pk", flat=True)):  # one query a sweep, whatever is due
         with transaction.atomic():
             circuit = Circuit.objects.select_for_update().get(pk=pk)
-            if circuit.state == CircuitState.PAUSED and circuit.paused_until and circuit.paused_until <= now:
+            if _pause_over(circuit, now):
                 _close(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
-    settled = Circuit.objects.filter(state=CircuitState.CLOSED, close_alert_at__lte=now)
-    for pk in list(settled.values_list("pk", flat=True)):
-        with transaction.atomic():
-            circuit = Circuit.objects.select_for_update().get(pk=pk)
-            due = circuit.close_alert_at is not None and circuit.close_alert_at <= now
-            if circuit.state == CircuitState.CLOSED and due:
+            elif circuit.state == CircuitState.CLOSED and _due(circuit.close_alert_at, now):
                 circuit.close_alert_at = None
                 circuit.save(update_fields=["close_alert_at"])
                 _alert_on_commit(circuit, "closed", circuit.reason, now)

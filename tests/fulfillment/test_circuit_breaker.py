@@ -549,4 +549,5 @@ def test_a_claim_that_read_the_circuit_open_goes_on_if_it_closed_meanwhile(catal
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=held.pk)
             circuits._hold_under_lock(order, CreateLabel(), read_while_open, clock.now())
+            assert order.held_since is None  # released: it took a slot, it is no longer held
             assert order.next_run_at - clock.now() < timedelta(seconds=10)
