@@ -29,17 +29,13 @@ from processes.models import (
     RunStatus,
     StepAttempt,
 )
+from tests.circuit_scenarios import OUTAGE, carrier_down
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order
 
 pytestmark = ENGINE_DB
 
 LABEL = Order._meta.label_lower
-OUTAGE = 10**6  # uses of the fault rule that stands for "the carrier is down"
-
-
-def carrier_down() -> FaultRule:
-    return fault_add(service="carrier", operation="create_label", mode="unavailable", times=OUTAGE)
 
 
 def carrier_up(rule: FaultRule) -> int:
