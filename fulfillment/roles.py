@@ -21,7 +21,7 @@ ORDER_ACTIONS = [
     "resolve_order_attention",
     "migrate_order_version",
 ]
-# Pausing, resuming and redriving a step for every order (the Incidents page, processes.circuits).
+# Pausing, resuming and redriving a step for every order (the Incidents page, processes.flow).
 CIRCUIT_ACTIONS = ["pause_circuit", "resume_circuit", "redrive_circuit"]
 # Operators keep the catalogue, the simulators' fault rules and outage switches (for demos) and the
 # workflow rollout up to date.

@@ -251,7 +251,7 @@ PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
 PROCESSES = {
     "SWEEP_INTERVAL": env_float("SWEEP_INTERVAL", 0.5, minimum=0.05, maximum=60),
     "REDELIVER_AFTER": env_float("REDELIVER_AFTER", 30.0, minimum=1, maximum=3600),
-    # Bulk redrives (processes.circuits): processes retried per transaction, and how long a
+    # Bulk redrives (processes.flow): processes retried per transaction, and how long a
     # redrive's task may stay silent before the sweeper takes it as dead and starts it again.
     "REDRIVE_BATCH": env_int("REDRIVE_BATCH", 50, minimum=1),
     "REDRIVE_STALE": env_float("REDRIVE_STALE", 30.0, minimum=1, maximum=3600),

@@ -15,7 +15,7 @@ from fulfillment.warehouse import timers
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, Step, WaitStep
 
 # Every step that calls a service stops calling it for everyone when it fails for many orders
-# (processes.circuits): half of the last 20 calls in a minute, from at least 3 orders. It waits
+# (processes.flow): half of the last 20 calls in a minute, from at least 3 orders. It waits
 # CIRCUIT_COOLDOWN seconds (30) before a probe, doubling after a failed one up to 5 minutes.
 SERVICE_CIRCUIT = CircuitPolicy(
     window_seconds=60,

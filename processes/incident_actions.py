@@ -2,7 +2,7 @@
 
 Each action has a permission of its own, checked on every request whatever the page showed,
 and asks for a reason that the engine writes to the circuit's history and to the journal of the
-processes it touches. The work is done by processes.circuits; its refusals (an end time in the
+processes it touches. The work is done by processes.flow.operators; its refusals (an end time in the
 past, nothing to resume) come back as form errors on the same page, with nothing changed.
 """
 
@@ -16,8 +16,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from processes import circuits
-from processes.incident_figures import StepCircuit, latest_redrive, redrivable_count, step_circuits
+from processes.flow import operators
+from processes.flow.figures import StepCircuit, latest_redrive, redrivable_count, step_circuits
 from processes.journal import Actor
 from processes.models import ActorType, CircuitState
 
@@ -54,7 +54,7 @@ class IncidentAction:
 
 
 def _pause(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
-    circuit = circuits.pause(row.label, row.step, actor=actor, reason=data["reason"], until=data["until"])
+    circuit = operators.pause(row.label, row.step, actor=actor, reason=data["reason"], until=data["until"])
     ending = f"until {circuit.paused_until:%Y-%m-%d %H:%M} UTC" if circuit.paused_until else "until resumed"
     return (
         messages.SUCCESS,
@@ -63,7 +63,7 @@ def _pause(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
 
 
 def _resume(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
-    circuits.resume(row.label, row.step, actor=actor, reason=data["reason"])
+    operators.resume(row.label, row.step, actor=actor, reason=data["reason"])
     return (
         messages.SUCCESS,
         f"The {row.step} step is resumed: {row.held} waiting processes go at the release rate.",
@@ -71,7 +71,7 @@ def _resume(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
 
 
 def _redrive(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
-    redrive, started = circuits.start_redrive(row.label, row.step, actor=actor, reason=data["reason"])
+    redrive, started = operators.start_redrive(row.label, row.step, actor=actor, reason=data["reason"])
     if not started:
         return messages.WARNING, f"A redrive is already running: {redrive.done}/{redrive.total}."
     return messages.SUCCESS, f"Redrive of {redrive.total} processes at {row.step} started in the background."

@@ -1,6 +1,6 @@
 """The Incidents page: one line per failing step instead of one per failing process.
 
-Circuits are shown, never edited: their rows change only through processes.circuits, which the
+Circuits are shown, never edited: their rows change only through processes.flow, which the
 actions of processes.incident_actions call. The list shows every open or recent incident with
 its figures, then every step that has a circuit (so one can be paused before it fails); each
 step has a page with its history, its actions and the progress of its latest redrive.
@@ -15,14 +15,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 
-from processes import circuits, clock
+from processes import clock
 from processes.admin import ReadOnlyAdmin
-from processes.incident_actions import ACTIONS, action_refusals, find_step, incident_action_view
-from processes.incident_figures import (
+from processes.flow.figures import (
     StepCircuit,
     circuit_history,
+    describe,
     error_rows,
     held_processes,
+    incidents,
     latest_redrive,
     redrivable_count,
     redrive_progress,
@@ -30,6 +31,7 @@ from processes.incident_figures import (
     step_window,
     workflow_name,
 )
+from processes.incident_actions import ACTIONS, action_refusals, find_step, incident_action_view
 from processes.models import Circuit
 
 
@@ -76,7 +78,7 @@ def incident_list_view(model_admin, request):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     rows = []
-    for incident in circuits.incidents():
+    for incident in incidents():
         circuit = incident.circuit
         rows.append(
             {
@@ -113,7 +115,7 @@ def step_view(model_admin, request, label: str, step: str):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     row = find_step(label, step)
-    incident = circuits.describe(row.circuit) if row.circuit else None
+    incident = describe(row.circuit) if row.circuit else None
     redrive = latest_redrive(label, step)
     progress = redrive_progress(redrive)
     redrivable = redrivable_count(label, step)

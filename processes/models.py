@@ -59,7 +59,7 @@ class Process(FSMModelMixin, models.Model):
     # only the former is cleared by that step's own success.
     attention_step = models.CharField(max_length=64, blank=True)
     # Since when the current step waits on its circuit (open, probing or paused by hand) without
-    # spending attempts; NULL when it is not held (processes.circuits).
+    # spending attempts; NULL when it is not held (processes.flow).
     held_since = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=clock.now, editable=False)
@@ -294,7 +294,7 @@ class Circuit(models.Model):
     """The circuit breaker of one step of one workflow, shared by every worker on every machine.
 
     Its state changes by conditional UPDATEs on this row inside the claim or apply transaction,
-    so two workers never both open it or both send a probe. See processes.circuits.
+    so two workers never both open it or both send a probe. See processes.flow.
     """
 
     process_type = models.CharField(max_length=100)

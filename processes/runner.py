@@ -27,8 +27,9 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import circuits, clock, conf, failures, journal, progress, waiting
+from processes import clock, conf, failures, journal, progress, waiting
 from processes.exceptions import PayloadTooLarge
+from processes.flow import admission
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
 from processes.payloads import step_payload
@@ -61,7 +62,7 @@ class Claim:
     worker: str
     fence: int
     attempt: StepAttempt
-    probe: bool = False  # the attempt is its step's circuit probe (processes.circuits)
+    probe: bool = False  # the attempt is its step's circuit probe (processes.flow)
 
     @property
     def attempt_id(self) -> int:
@@ -165,7 +166,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             _apply_service_failure(claim, process, outcome, now)
         else:
             if claim.probe:
-                circuits.probe_answered(process, claim.step, now)
+                admission.probe_answered(process, claim.step, now)
             # Nothing before the record needs keeping if it fails: no savepoint (see _apply).
             outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now, savepoint=False)
             _finish_attempt(claim, process, outcome, now)
@@ -212,10 +213,10 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
         reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
         failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
     else:
-        admission = _admit(process, step, now)
-        if admission != circuits.HELD:
+        verdict = _admit(process, step, now)
+        if verdict != admission.HELD:
             return _begin_attempt(
-                workflow, process, step, worker, now, attempts, probe=admission == circuits.PROBE
+                workflow, process, step, worker, now, attempts, probe=verdict == admission.PROBE
             )
     return None
 
@@ -234,8 +235,8 @@ def _calls_out(process, step) -> bool:
 def _admit(process, step, now) -> str:
     """Ask the step's circuit, if it has one, whether this call may go now."""
     if step.circuit is None or not _calls_out(process, step):
-        return circuits.GO
-    return circuits.admit(process, step, now)
+        return admission.GO
+    return admission.admit(process, step, now)
 
 
 def _begin_attempt(workflow, process, step, worker, now, attempts, probe=False) -> "Claim | None":
@@ -267,7 +268,7 @@ def perform(claim: Claim) -> Outcome:
     try:
         result = call(claim.process, claim.ctx)
     except Exception as error:  # every failure is classified by the step's policy
-        failed = circuits.is_service_failure(claim.step, claim.ctx.direction, error)
+        failed = admission.is_service_failure(claim.step, claim.ctx.direction, error)
         return Outcome(error=error, duration_ms=_ms_since(started), service_failed=failed)
     return Outcome(result=result, duration_ms=_ms_since(started))
 
@@ -277,7 +278,7 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
     is (now) open the process waits for it; otherwise the step's retry policy decides."""
     _finish_attempt(claim, process, outcome, now)  # the circuit's window counts it
     error = outcome.error
-    if not circuits.call_failed(process, claim.step, probe=claim.probe, error=error, now=now):
+    if not admission.call_failed(process, claim.step, probe=claim.probe, error=error, now=now):
         failures.attempt_failed(claim.workflow, process, claim.step, error, now)
 
 

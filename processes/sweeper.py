@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django_q.tasks import async_task
 
-from processes import circuits, clock, conf
+from processes import clock, conf
+from processes.flow import sweep
 from processes.models import SweeperLease
 from processes.wakeup import send_wakeups, worker_name
 from processes.workflow import registry
@@ -36,7 +37,7 @@ def due_queryset(model, now):
 
 def sweep_once() -> int:
     """Send wake-ups for every process that is due and not (or no longer) in the queue."""
-    circuits.tick()
+    sweep.tick()
     return sum(_sweep(registry.model_class(label)) for label in registry.labels())
 
 

@@ -1,6 +1,7 @@
 """django-q2 entry points: each only hands over to the engine (the queue is a wake-up)."""
 
-from processes import circuits, runner, sweeper
+from processes import runner, sweeper
+from processes.flow import operators
 
 
 def run_process(label: str, process_id: str) -> int:
@@ -12,4 +13,4 @@ def sweep_loop() -> int:
 
 
 def run_redrive(redrive_id: int) -> int:
-    return circuits.run_redrive(redrive_id)
+    return operators.run_redrive(redrive_id)

@@ -138,7 +138,7 @@ class Step:
     deadline: timedelta | None = None
     # Expected time in this step, used to call a process "stuck" (see issue on operator console).
     expected_duration: timedelta = timedelta(minutes=5)
-    # The step's circuit breaker (processes.circuits), for a step that calls a service; None: none.
+    # The step's circuit breaker (processes.flow), for a step that calls a service; None: none.
     circuit: "CircuitPolicy | None" = None
 
     def call(self, process, ctx: StepContext) -> Any:

@@ -84,7 +84,7 @@ def payment_ledger(order: Order) -> dict:
 
 def after_quiet_window():
     """A start time two minutes after the latest step attempt: a run frozen there does not share
-    a circuit's window (processes.circuits) with the orders made before it, so a few orders
+    a circuit's window (processes.flow) with the orders made before it, so a few orders
     failing one after the other each use up their own retries instead of opening a circuit."""
     from django.db.models import Max
 

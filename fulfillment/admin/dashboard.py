@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 
 from fulfillment.monitoring import Dashboard, dashboard_figures
 from processes import clock
-from processes.incident_figures import open_incident_count
+from processes.flow.figures import open_incident_count
 
 QUEUE_PAGES = [
     ("django_q_ormq_changelist", "Queued tasks"),

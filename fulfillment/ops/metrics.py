@@ -34,7 +34,7 @@ from fulfillment.models import Order, OrderState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
-from processes.incident_figures import step_circuits
+from processes.flow.figures import step_circuits
 from processes.models import AttemptOutcome, CircuitState, StepAttempt
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.

@@ -11,7 +11,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from fulfillment.roles import CIRCUIT_ACTIONS
-from processes import circuits, clock
+from processes import clock
+from processes.flow import operators
 from processes.journal import Actor
 from processes.models import ActorType, Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive
 from tests.admin.conftest import make_user
@@ -145,7 +146,7 @@ def test_pause_with_a_bad_end_time_changes_nothing(ops_client, catalogue, until,
 
 
 def test_resume_closes_a_paused_step(ops_client, catalogue):
-    circuits.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
+    operators.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
 
     response = act(ops_client, "create_label", "resume", reason="carrier is back")
 
@@ -193,7 +194,7 @@ def test_redrive_starts_once_and_a_second_click_says_it_runs(ops_client, catalog
     assert "A redrive is already running: 0/2." in said
     assert page.context["redrive"]["running"] is True
 
-    circuits.run_redrive(redrive.pk)  # the background task
+    operators.run_redrive(redrive.pk)  # the background task
     progress = ops_client.get(reverse("admin:processes_circuit_progress", args=[LABEL, "send_confirmation"]))
     assert {"done": 2, "total": 2, "running": False}.items() <= progress.json().items()
     for order in flagged:
@@ -211,7 +212,7 @@ def test_redrive_with_nothing_to_retry_is_greyed_out(ops_client, catalogue):
 
 def test_a_user_without_the_permissions_sees_no_buttons_and_is_refused(support_client, catalogue):
     """Support sees the pages but no action; a crafted GET or POST answers 403, nothing changes."""
-    circuits.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
+    operators.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
     events = CircuitEvent.objects.count()
 
     page = support_client.get(step_url("create_label"))
@@ -275,7 +276,7 @@ def test_a_circuit_row_opens_its_step_page(ops_client, catalogue):
 
 
 def test_dashboard_links_to_the_open_incidents(ops_client, catalogue):
-    circuits.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
+    operators.pause(LABEL, "create_label", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
 
     page = ops_client.get(reverse("admin:fulfillment_order_dashboard")).content.decode()
 

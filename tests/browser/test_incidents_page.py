@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.urls import reverse
 
 from fulfillment.roles import OPERATORS
-from processes import circuits, clock
+from processes import clock
+from processes.flow import operators
 from processes.models import Circuit, CircuitState, Redrive
 from tests.admin.conftest import make_user
 from tests.browser.conftest import BROWSER_DB
@@ -87,7 +88,7 @@ def test_redrive_progress_refreshes_itself(browser_page, log_in, screenshot):
 
     redrive = Redrive.objects.get()
     with page.expect_navigation():  # the page reloads itself when the redrive has finished
-        circuits.run_redrive(redrive.pk)  # the background task, while the page is open
+        operators.run_redrive(redrive.pk)  # the background task, while the page is open
     assert progress.inner_text().split() == ["2/2", "finished"]
     assert page.locator("#figure-redrivable").inner_text().startswith("0")
     assert f"redrive {redrive.pk} finished" in page.locator("#history").inner_text()

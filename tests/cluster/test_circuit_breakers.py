@@ -23,7 +23,8 @@ from fulfillment.simulators.carrier import labels_bulk
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.outages import outage_set
 from fulfillment.steps import SERVICE_CIRCUIT
-from processes import circuits, clock
+from processes import clock
+from processes.flow import operators
 from processes.journal import Actor
 from processes.models import (
     Circuit,
@@ -145,7 +146,7 @@ def test_redrive_of_100_orders_survives_a_killed_cluster_and_a_second_start(star
     workers = {"REDRIVE_BATCH": "5", "REDRIVE_STALE": "3", "REDELIVER_AFTER": "3"}
     crashing = start_cluster(**workers)
     wait_for(sweeper_running, what="the first cluster's sweeper", pick=False)
-    redrive, started = circuits.start_redrive(
+    redrive, started = operators.start_redrive(
         LABEL, "send_confirmation", actor=OPERATOR, reason="mail is back"
     )
     assert started and redrive.total == 100
@@ -153,7 +154,7 @@ def test_redrive_of_100_orders_survives_a_killed_cluster_and_a_second_start(star
     try:
         gate.close()
         wait_for(gate.waiting, what="the redrive's first batch at the gate", pick=False, timeout=20)
-        clicked = circuits.start_redrive(LABEL, "send_confirmation", actor=OPERATOR, reason="click")
+        clicked = operators.start_redrive(LABEL, "send_confirmation", actor=OPERATOR, reason="click")
         assert (clicked[0].pk, clicked[1]) == (redrive.pk, False)
         in_flight = one_batch_through(gate, redrive)
         crashing.kill()
@@ -165,7 +166,7 @@ def test_redrive_of_100_orders_survives_a_killed_cluster_and_a_second_start(star
     assert 0 < redrive.done < 100 and redrive.finished_at is None
     assert stuck.count() == 100 - redrive.done  # the counter matches what the batches committed
 
-    clicked = circuits.start_redrive(LABEL, "send_confirmation", actor=OPERATOR, reason="click again")
+    clicked = operators.start_redrive(LABEL, "send_confirmation", actor=OPERATOR, reason="click again")
     assert (clicked[0].pk, clicked[1]) == (redrive.pk, False)
     restarted = start_cluster(**workers)
     finished = Redrive.objects.filter(pk=redrive.pk, finished_at__isnull=False)

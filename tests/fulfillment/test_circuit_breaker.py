@@ -17,7 +17,8 @@ from fulfillment.simulators.models import FaultRule, LabelRecord
 from fulfillment.simulators.outages import outage_set
 from fulfillment.steps import SERVICE_CIRCUIT, CreateLabel
 from fulfillment.workflow import ORDER_WORKFLOW
-from processes import circuits, clock, runner, signals, sweeper
+from processes import clock, runner, signals, sweeper
+from processes.flow import admission, figures, operators, sweep
 from processes.journal import Actor
 from processes.models import (
     Circuit,
@@ -108,7 +109,7 @@ def test_ten_minute_carrier_outage_with_200_orders(alerts):
         circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
         assert circuit.close_alert_at is not None and circuit_events(CircuitEventKind.ALERT) == 1
         clock.advance(max(circuit.close_alert_at - clock.now(), timedelta(0)))
-        circuits.tick()
+        sweep.tick()
 
     orders = Order.objects.all()
     assert orders.count() == 200
@@ -179,7 +180,7 @@ def test_released_orders_go_at_the_policy_rate(catalogue):
 def test_the_incident_shows_the_errors_that_opened_it(catalogue):
     with clock.frozen():
         open_label_circuit()
-        incident = circuits.describe(Circuit.objects.get(step="create_label"))
+        incident = figures.describe(Circuit.objects.get(step="create_label"))
     assert incident.errors and incident.errors[0]["error_class"].endswith("ServiceUnavailable")
     assert incident.errors[0]["count"] >= SERVICE_CIRCUIT.min_attempts
     assert incident.held > 0 and incident.alerts == 1
@@ -190,8 +191,8 @@ def test_an_outage_paused_by_hand_still_alerts_when_it_ends(catalogue, alerts):
     actor = Actor("operator", "olga")
     with clock.frozen():
         carrier_up(open_label_circuit())
-        circuits.pause(LABEL, "create_label", actor=actor, reason="carrier says: maintenance")
-        circuits.resume(LABEL, "create_label", actor=actor, reason="carrier is back")
+        operators.pause(LABEL, "create_label", actor=actor, reason="carrier says: maintenance")
+        operators.resume(LABEL, "create_label", actor=actor, reason="carrier is back")
     assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
 
 
@@ -220,7 +221,7 @@ def test_one_poisoned_order_does_not_open_the_circuit(catalogue):
 
 def test_manual_pause_holds_the_step_until_resumed(catalogue):
     with clock.frozen():
-        circuits.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier maintenance")
+        operators.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier maintenance")
         order = place_order()
         for _ in range(20):
             run_all_due()
@@ -231,7 +232,7 @@ def test_manual_pause_holds_the_step_until_resumed(catalogue):
         held = ProcessEvent.objects.get(process_id=order.pk, kind=EventKind.CIRCUIT)
         assert "paused by olga (carrier maintenance)" in held.reason
 
-        circuits.resume(LABEL, "create_label", actor=Actor("operator", "olga"), reason="maintenance over")
+        operators.resume(LABEL, "create_label", actor=Actor("operator", "olga"), reason="maintenance over")
         order = drive(order)
     assert order.state == OrderState.COMPLETED
     resumed = ProcessEvent.objects.get(process_id=order.pk, kind=EventKind.OPERATOR_ACTION)
@@ -242,7 +243,7 @@ def test_manual_pause_holds_the_step_until_resumed(catalogue):
 def test_pause_with_an_end_time_lets_go_by_itself(catalogue):
     with clock.frozen():
         until = clock.now() + timedelta(minutes=5)
-        circuits.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="window", until=until)
+        operators.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="window", until=until)
         order = place_order()
         for _ in range(10):
             run_all_due()
@@ -259,15 +260,15 @@ def test_pause_with_an_end_time_lets_go_by_itself(catalogue):
 def test_pause_refuses_a_step_without_a_circuit_and_changes_nothing(catalogue):
     actor = Actor("operator", "olga")
     with pytest.raises(ValueError, match="no circuit breaker"):
-        circuits.pause(LABEL, "pick", actor=actor, reason="x")
+        operators.pause(LABEL, "pick", actor=actor, reason="x")
     with pytest.raises(ValueError, match="no step 'nope'"):
-        circuits.pause(LABEL, "nope", actor=actor, reason="x")
+        operators.pause(LABEL, "nope", actor=actor, reason="x")
     with pytest.raises(ValueError, match="must be in the future"):
-        circuits.pause(
+        operators.pause(
             LABEL, "create_label", actor=actor, reason="x", until=clock.now() - timedelta(seconds=1)
         )
     with pytest.raises(ValueError, match="nothing to resume"):
-        circuits.resume(LABEL, "create_label", actor=actor, reason="x")
+        operators.resume(LABEL, "create_label", actor=actor, reason="x")
     assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
 
 
@@ -291,11 +292,11 @@ def test_redrive_retries_each_order_that_needs_attention_once(catalogue):
     does not retry anyone twice."""
     orders = orders_needing_attention_at_confirmation(3)
     actor = Actor("operator", "olga")
-    first, started = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="mail is back")
-    again, started_again = circuits.start_redrive(LABEL, "send_confirmation", actor=actor, reason="click")
+    first, started = operators.start_redrive(LABEL, "send_confirmation", actor=actor, reason="mail is back")
+    again, started_again = operators.start_redrive(LABEL, "send_confirmation", actor=actor, reason="click")
     assert started and not started_again and again.pk == first.pk and first.total == 3
-    assert circuits.run_redrive(first.pk) == 3
-    assert circuits.run_redrive(first.pk) == 0
+    assert operators.run_redrive(first.pk) == 3
+    assert operators.run_redrive(first.pk) == 0
     first.refresh_from_db()
     assert first.finished_at is not None and first.done == 3
     with clock.frozen():
@@ -315,16 +316,16 @@ def test_a_finished_redrive_run_again_retries_nobody(catalogue):
         first = drive(place_order())
     assert first.needs_attention
     FaultRule.objects.filter(pk=mail_down.pk).update(remaining=0)
-    redrive, _ = circuits.start_redrive(
+    redrive, _ = operators.start_redrive(
         LABEL, "send_confirmation", actor=Actor("operator", "olga"), reason="mail is back"
     )
-    assert circuits.run_redrive(redrive.pk) == 1
+    assert operators.run_redrive(redrive.pk) == 1
     FaultRule.objects.filter(pk=mail_down.pk).update(remaining=1000)
     with clock.frozen(at=clock.now() + timedelta(minutes=10)):
         later = drive(place_order())
     assert later.needs_attention
 
-    assert circuits.run_redrive(redrive.pk) == 0
+    assert operators.run_redrive(redrive.pk) == 0
 
     later.refresh_from_db()
     assert later.needs_attention
@@ -357,7 +358,7 @@ def locked_elsewhere(order: Order, *, for_seconds: float = 10.0):
 
 
 def start_confirmation_redrive():
-    redrive, _ = circuits.start_redrive(LABEL, "send_confirmation", actor=Actor("operator", "o"), reason="r")
+    redrive, _ = operators.start_redrive(LABEL, "send_confirmation", actor=Actor("operator", "o"), reason="r")
     return redrive
 
 
@@ -367,7 +368,7 @@ def test_redrive_waits_for_an_order_locked_by_someone_else(catalogue):
     orders = orders_needing_attention_at_confirmation(2)
     with locked_elsewhere(orders[0], for_seconds=1.5):
         redrive = start_confirmation_redrive()
-        assert circuits.run_redrive(redrive.pk) == 2
+        assert operators.run_redrive(redrive.pk) == 2
     redrive.refresh_from_db()
     assert redrive.done == 2 and redrive.skipped == 0
     assert not Order.objects.filter(needs_attention=True).exists()
@@ -378,7 +379,7 @@ def test_redrive_ends_without_an_order_locked_for_too_long_and_says_so(catalogue
     orders = orders_needing_attention_at_confirmation(2)
     with locked_elsewhere(orders[0]):
         redrive = start_confirmation_redrive()
-        assert circuits.run_redrive(redrive.pk) == 1
+        assert operators.run_redrive(redrive.pk) == 1
     redrive.refresh_from_db()
     assert redrive.finished_at is not None and redrive.done == 1 and redrive.skipped == 1
     finished = CircuitEvent.objects.filter(kind=CircuitEventKind.REDRIVE, detail__contains="finished").get()
@@ -500,17 +501,17 @@ def test_a_circuit_that_opens_again_soon_after_closing_is_one_incident(catalogue
         assert circuit.incident_since == began and circuit.close_alert_at is None
         reopened = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.REOPENED).first()
         assert "the same incident" in reopened.detail
-        circuits.tick()
+        sweep.tick()
         assert [alert["change"] for alert in alerts] == ["circuit_opened"]
 
         carrier_up(rule)
         close_by_probe(circuit)
         clock.advance(timedelta(seconds=119))
-        circuits.tick()
+        sweep.tick()
         assert [alert["change"] for alert in alerts] == ["circuit_opened"]
         clock.advance(timedelta(seconds=1))
-        circuits.tick()
-        circuits.tick()  # sent once
+        sweep.tick()
+        sweep.tick()  # sent once
     assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
     assert circuit_events(CircuitEventKind.OPENED) == 1
     circuit.refresh_from_db()
@@ -544,6 +545,6 @@ def test_a_claim_that_read_the_circuit_open_goes_on_if_it_closed_meanwhile(catal
         assert Circuit.objects.get(step="create_label").state == CircuitState.CLOSED
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=held.pk)
-            circuits._hold_under_lock(order, CreateLabel(), read_while_open, clock.now())
+            admission._hold_under_lock(order, CreateLabel(), read_while_open, clock.now())
             assert order.held_since is None  # released: it took a slot, it is no longer held
             assert order.next_run_at - clock.now() < timedelta(seconds=10)

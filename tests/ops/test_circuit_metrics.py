@@ -3,7 +3,8 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from processes import circuits, clock
+from processes import clock
+from processes.flow import operators
 from processes.journal import Actor
 from processes.models import ActorType
 from tests.circuit_scenarios import LABEL, open_label_circuit
@@ -27,7 +28,7 @@ def deferred(metrics, step: str) -> float:
 def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metrics_settings):
     """An open label circuit holding two orders, a paused payment step, and steps never opened."""
     open_label_circuit(orders=6)  # five orders fail at the label, the circuit opens, two wait
-    circuits.pause(LABEL, "charge_payment", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
+    operators.pause(LABEL, "charge_payment", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
 
     metrics = scrape(client)
 

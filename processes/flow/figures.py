@@ -6,15 +6,94 @@ query per process model over its partial `held` index, whatever the number of pr
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 
-from processes import circuits
-from processes.models import Circuit, CircuitEvent, CircuitState, Redrive
-from processes.workflow import registry
+from processes import clock
+from processes.flow import breaker, operators
+from processes.flow.health import window
+from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive, StepAttempt
+from processes.workflow import CircuitPolicy, registry
+
+
+@dataclass
+class Incident:
+    circuit: Circuit
+    held: int
+    failures: int
+    attempts: int
+    errors: list[dict]
+    alerts: int
+    redrive: Redrive | None
+
+
+def incidents(*, recent: timedelta = timedelta(hours=24)) -> list[Incident]:
+    """Every circuit that is not closed, or closed within `recent`, newest incident first."""
+    now = clock.now()
+    shown = Circuit.objects.filter(~Q(state=CircuitState.CLOSED) | Q(closed_at__gte=now - recent))
+    return [describe(circuit, now) for circuit in shown.order_by("-incident_since", "pk")]
+
+
+def describe(circuit: Circuit, now: datetime | None = None) -> Incident:
+    now = now or clock.now()
+    failures, attempts = step_window(circuit.process_type, circuit.step, now)
+    policy = step_policy(circuit.process_type, circuit.step)
+    lookback = timedelta(seconds=policy.window_seconds if policy else 3600)
+    # The failures that opened the circuit happened in the window before it opened.
+    since = (circuit.incident_since or now) - lookback
+    errors = (
+        StepAttempt.objects.filter(
+            process_type=circuit.process_type, step=circuit.step, started_at__gte=since, service_failed=True
+        )
+        .values("error_class", "error_message")
+        .annotate(count=Count("id"), last=Max("finished_at"))
+        .order_by("-last")[:10]
+    )
+    return Incident(
+        circuit=circuit,
+        held=held_count(circuit.process_type, circuit.step),
+        failures=failures,
+        attempts=attempts,
+        errors=list(errors),
+        alerts=circuit.events.filter(kind=CircuitEventKind.ALERT).count(),
+        redrive=circuit.redrives.first(),
+    )
+
+
+def held_count(label: str, step: str) -> int:
+    model = registry.model_class(label)
+    return model.objects.filter(step=step, held_since__isnull=False).count()
+
+
+def circuit_steps() -> list[tuple[str, str]]:
+    """(process label, step name) of every step that has a circuit, in every registered version."""
+    found = {
+        (workflow.model.lower(), step.name)
+        for workflow in registry.all()
+        for step in workflow.steps
+        if step.circuit is not None
+    }
+    return sorted(found)
+
+
+def step_policy(label: str, step: str) -> CircuitPolicy | None:
+    """The circuit policy of the workflow's step (newest version that has the step), or None."""
+    found = breaker.workflow_step(label, step)
+    return found.circuit if found else None
+
+
+def step_window(label: str, step: str, now: datetime | None = None) -> tuple[int, int]:
+    """(service failures, finished attempts) as the step's circuit counts them right now."""
+    policy = step_policy(label, step)
+    if policy is None:
+        return 0, 0
+    circuit = Circuit.objects.filter(process_type=label, step=step).first()
+    since = circuit.closed_at if circuit and circuit.state == CircuitState.CLOSED else None
+    failures, attempts, _ = window(label, step, policy, now or clock.now(), since=since)
+    return failures, attempts
 
 
 @dataclass(frozen=True)
@@ -42,7 +121,7 @@ def workflow_name(label: str) -> str:
 
 def step_circuits() -> list[StepCircuit]:
     """Every step that has a circuit, in workflow and step order: one query per process model."""
-    steps = circuits.circuit_steps()
+    steps = circuit_steps()
     rows = {}
     for label in sorted({label for label, _ in steps}):
         rows.update({(c.process_type, c.step): c for c in _circuits_with_held(label)})
@@ -80,12 +159,7 @@ def open_incident_count() -> int:
 
 def redrivable_count(label: str, step: str) -> int:
     """Processes a redrive of the step would retry now."""
-    return circuits.redrivable(label, step).count()
-
-
-def step_window(label: str, step: str) -> tuple[int, int]:
-    """(service failures, finished attempts) in the step's window, as its circuit counts them."""
-    return circuits.step_window(label, step)
+    return operators.redrivable(label, step).count()
 
 
 def held_processes(label: str, step: str, *, limit: int = 10) -> list[dict]:

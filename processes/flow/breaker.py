@@ -1,0 +1,217 @@
+"""A circuit's own changes: open, close, hold and release processes, and the alerts.
+
+Every function here works on a circuit row the caller holds locked (`lock`), inside the
+caller's transaction; alerts and wake-ups go out after commit.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from django.core.mail import mail_admins
+from django.db import IntegrityError, transaction
+
+from processes import clock, conf, journal, signals
+from processes.models import (
+    ActorType,
+    Circuit,
+    CircuitEvent,
+    CircuitEventKind,
+    CircuitState,
+    EventKind,
+    ProcessEvent,
+)
+from processes.wakeup import send_wakeups
+from processes.workflow import CircuitPolicy, Step, registry
+
+logger = logging.getLogger("processes.circuits")
+
+
+def lock(label: str, step: str) -> Circuit:
+    """The step's circuit row, locked (made first if missing; racing makers get the same row)."""
+    try:
+        with transaction.atomic():
+            Circuit.objects.get_or_create(process_type=label, step=step)
+    except IntegrityError:
+        pass  # made by someone else just now
+    return Circuit.objects.select_for_update().get(process_type=label, step=step)
+
+
+def workflow_step(label: str, step: str) -> Step | None:
+    """The step of that name in the newest version of the workflow that has it, or None."""
+    for version in reversed(registry.versions(label)):
+        workflow = registry.for_model(label, version)
+        if step in workflow.step_names():
+            return workflow.step(step)
+    return None
+
+
+def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
+    process.next_run_at = until
+    if process.held_since is not None:
+        return
+    process.held_since = now
+    since = (circuit.incident_since or now).isoformat(timespec="seconds")
+    why = (
+        f"paused by {circuit.paused_by or 'an operator'} ({circuit.reason})"
+        if circuit.state == CircuitState.PAUSED
+        else f"its service is failing ({circuit.reason})"
+    )
+    journal.note(
+        process, EventKind.CIRCUIT, f"{circuit.step} waits: {why}, since {since}; no attempt is spent"
+    )
+
+
+def release_slot(process, step: Step, circuit: Circuit | None, now: datetime) -> bool:
+    """A held process after its circuit closed: it is given the next free slot and is no longer
+    held; True when that slot is now, else it waits until it (when it comes, it simply goes)."""
+    slot = now
+    if circuit is not None:
+        circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
+        rate = step.circuit.release_per_second if step.circuit else 5.0
+        slot = max(circuit.release_next_at or now, now)
+        circuit.release_next_at = slot + timedelta(seconds=1 / rate)
+        circuit.save(update_fields=["release_next_at"])
+    waited = (now - process.held_since).total_seconds()
+    later = f" in {(slot - now).total_seconds():.1f}s" if slot > now else ""
+    journal.note(
+        process, EventKind.CIRCUIT, f"{step.name} goes on{later} after waiting {waited:.0f}s for its circuit"
+    )
+    process.held_since = None
+    if slot > now:
+        process.next_run_at = slot
+        return False
+    return True
+
+
+def open_circuit(
+    circuit: Circuit, policy: CircuitPolicy, why: str, now: datetime, *, reopen: bool = False
+) -> None:
+    circuit.trips = circuit.trips + 1 if reopen else 1
+    cooldown = policy.cooldown_after(circuit.trips)
+    circuit.state = CircuitState.OPEN
+    circuit.incident_since = circuit.incident_since if reopen and circuit.incident_since else now
+    circuit.probe_at = now + timedelta(seconds=cooldown)
+    circuit.probe_process, circuit.probe_until = None, None
+    circuit.reason, circuit.updated_at = why, now
+    circuit.save()
+    kind = CircuitEventKind.REOPENED if reopen else CircuitEventKind.OPENED
+    event(circuit, kind, f"{why}; next probe in {cooldown:.0f}s", now)
+    if not reopen:
+        alert_on_commit(circuit, "opened", why, now)
+
+
+def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) -> None:
+    """Close the (locked) circuit; an incident that alerted when it opened alerts when it ends
+    (also when an operator paused it in between), a pause by hand alone does not. Closed by a
+    probe, it alerts once it has stayed closed for CIRCUIT_SETTLE (see flow.sweep); an
+    operator's resume, or a pause's end, alerts at once."""
+    alerted = _opening_alerted(circuit)
+    was = circuit.get_state_display().lower()
+    since = circuit.incident_since or now
+    circuit.state = CircuitState.CLOSED
+    circuit.closed_at = circuit.release_next_at = circuit.updated_at = now
+    circuit.trips, circuit.probe_at, circuit.probe_process, circuit.probe_until = 0, None, None, None
+    circuit.paused_until, circuit.paused_by = None, ""
+    circuit.reason = why
+    settling = alerted and kind == CircuitEventKind.CLOSED
+    circuit.close_alert_at = now + timedelta(seconds=conf.get("CIRCUIT_SETTLE")) if settling else None
+    circuit.save()
+    lasted = (now - since).total_seconds()
+    event(circuit, kind, f"{why} (it was {was} for {lasted:.0f}s)", now, actor=actor)
+    if alerted and not settling:
+        alert_on_commit(circuit, "closed", why, now)
+    label, step = circuit.process_type, circuit.step
+    note = f"{step} resumed by {actor}: {why}" if actor else ""
+    transaction.on_commit(lambda: wake_held(label, step, note=note, actor=actor), robust=True)
+
+
+def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
+    """Make the step's held processes due now (each then takes a release slot), in batches
+    of their own transactions; a process locked by a claim right now is already moving.
+    With a `note` (an operator's resume), each gets that line in its journal."""
+    model = registry.model_class(label)
+    woken, after = 0, None
+    while True:
+        with transaction.atomic():
+            now = clock.now()
+            held = model.objects.filter(step=step, held_since__isnull=False, next_run_at__isnull=False)
+            if after is not None:
+                held = held.filter(pk__gt=after)
+            rows = list(
+                held.order_by("pk").select_for_update(skip_locked=True).values_list("pk", "state")[:500]
+            )
+            if not rows:
+                return woken
+            pks = [pk for pk, _ in rows]
+            model.objects.filter(pk__in=pks, next_run_at__gt=now).update(next_run_at=now, enqueued_at=now)
+            if note:
+                ProcessEvent.objects.bulk_create(
+                    ProcessEvent(
+                        process_type=label,
+                        process_id=pk,
+                        kind=EventKind.OPERATOR_ACTION,
+                        from_state=state,
+                        to_state=state,
+                        step=step,
+                        actor_type=ActorType.OPERATOR,
+                        actor=actor,
+                        reason=note,
+                        created_at=now,
+                    )
+                    for pk, state in rows
+                )
+            keys = [str(pk) for pk in pks]
+            transaction.on_commit(lambda keys=keys: send_wakeups(label, keys), robust=True)
+            woken, after = woken + len(rows), pks[-1]
+
+
+def _opening_alerted(circuit: Circuit) -> bool:
+    """Was the last alert of this circuit its opening's, so that its closing is still owed?"""
+    latest = circuit.events.filter(kind=CircuitEventKind.ALERT).values_list("detail", flat=True).first()
+    return latest is not None and latest.startswith("circuit_opened")
+
+
+def alert_on_commit(circuit: Circuit, change: str, why: str, now: datetime) -> None:
+    facts = {
+        "event": f"circuit_{change}",
+        "process": circuit.process_type,
+        "step": circuit.step,
+        "reason": why,
+        "at": now.isoformat(),
+    }
+    circuit_id = circuit.pk
+    transaction.on_commit(lambda: _alert(circuit_id, facts), robust=True)
+
+
+def _alert(circuit_id: int, facts: dict) -> None:
+    """One alert per opening or closing: a JSON log line, a signal and one email to ADMINS."""
+    logger.error(json.dumps(facts, sort_keys=True))
+    signals.circuit_changed.send(
+        sender=Circuit,
+        process=facts["process"],
+        step=facts["step"],
+        change=facts["event"],
+        reason=facts["reason"],
+    )
+    subject = f"{facts['step']} circuit {facts['event'].removeprefix('circuit_')}: {facts['reason']}"[:200]
+    mail_admins(subject, json.dumps(facts, indent=2, sort_keys=True), fail_silently=True)
+    CircuitEvent.objects.create(
+        circuit_id=circuit_id,
+        kind=CircuitEventKind.ALERT,
+        detail=f"{facts['event']} alert sent",
+        created_at=clock.now(),
+    )
+
+
+def event(circuit: Circuit, kind: str, detail: str, now: datetime, *, actor: str = "") -> None:
+    CircuitEvent.objects.create(circuit=circuit, kind=kind, detail=detail[:2000], actor=actor, created_at=now)
+    logger.info("circuit %s %s: %s %s", circuit.process_type, circuit.step, kind, detail)
+
+
+def describe_error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def process_name(process) -> str:
+    return f"{type(process).__name__} {process.pk}"
