@@ -13,7 +13,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from processes.exceptions import AmbiguousError, PermanentError, RetryableError
+from processes.exceptions import AmbiguousError, OwnTransientError, PermanentError, RetryableError
 
 
 class ServiceUnavailable(RetryableError):
@@ -26,6 +26,15 @@ class ServiceTimeout(AmbiguousError):
 
 class PaymentDeclined(PermanentError):
     """The card or token was refused by the payment provider."""
+
+
+class IssuerUnavailable(OwnTransientError):
+    """The card's issuer did not answer the payment provider: this card's trouble, not the
+    provider's (Stripe's `issuer_not_available`). Retry later with the same key."""
+
+
+class AddressRejected(PermanentError):
+    """The carrier cannot deliver to this address: the order's problem, never the carrier's."""
 
 
 class FraudDeclined(PermanentError):

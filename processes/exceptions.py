@@ -21,6 +21,15 @@ class AmbiguousError(RetryableError):
     """
 
 
+class OwnTransientError(RetryableError):
+    """A transient failure that belongs to this process, not to the service it called.
+
+    The service answered, but cannot serve this process yet: a card whose issuer does not
+    answer the payment gateway. Retried like any RetryableError, with the same key; never
+    counted against the service's health, so it neither slows nor stops the step for others.
+    """
+
+
 class PermanentError(StepError):
     """A definitive business refusal (card declined, out of stock): retrying cannot help."""
 

@@ -27,6 +27,13 @@ class RunStatus(models.TextChoices):
     FINISHED = "finished", "Finished"  # completed or fully compensated
 
 
+class Hold(models.TextChoices):
+    """What a process waits on at its step, spending no attempts (processes.flow)."""
+
+    CIRCUIT = "circuit", "its circuit"  # open, probing, or paused by hand
+    PACE = "pace", "its turn (the service is slowed)"
+
+
 class Process(FSMModelMixin, models.Model):
     """Abstract base of a durable process: FSM state plus the engine's bookkeeping.
 
@@ -58,9 +65,11 @@ class Process(FSMModelMixin, models.Model):
     # The step whose failure raised the flag, or blank when it came from outside (a dispute):
     # only the former is cleared by that step's own success.
     attention_step = models.CharField(max_length=64, blank=True)
-    # Since when the current step waits on its circuit (open, probing or paused by hand) without
-    # spending attempts; NULL when it is not held (processes.flow).
+    # Since when the current step waits without spending attempts, and on what (`Hold`): its
+    # circuit (open, probing or paused by hand), or its turn at a slowed service; NULL and blank
+    # when it is not held (processes.flow).
     held_since = models.DateTimeField(null=True, blank=True)
+    held_by = models.CharField(max_length=16, choices=Hold, blank=True)
 
     created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(default=clock.now)
@@ -82,7 +91,7 @@ class Process(FSMModelMixin, models.Model):
             ),
             models.Index(fields=["state", "-created_at"], name="%(app_label)s_%(class)s_state"),
             models.Index(
-                fields=["step", "held_since"],
+                fields=["step", "held_by", "held_since"],
                 name="%(app_label)s_%(class)s_held",
                 condition=Q(held_since__isnull=False),
             ),
@@ -286,7 +295,7 @@ class RolloutSetting(models.Model):
 class CircuitState(models.TextChoices):
     CLOSED = "closed", "Closed"  # calls go through
     OPEN = "open", "Open"  # too many failures: the step waits until a probe may go
-    HALF_OPEN = "half_open", "Probing"  # one process is trying the service
+    HALF_OPEN = "half_open", "Probing"  # processes try the service, one at a time
     PAUSED = "paused", "Paused by hand"  # an operator holds the step (a maintenance window)
 
 
@@ -308,6 +317,9 @@ class Circuit(models.Model):
     trips = models.PositiveIntegerField(default=0)
     probe_process = models.UUIDField(null=True, blank=True)
     probe_until = models.DateTimeField(null=True, blank=True)
+    # Probes of this half-open round that failed as a sick service fails; the policy's
+    # `probes` of them in a row re-open the circuit.
+    probe_failures = models.PositiveSmallIntegerField(default=0)
     paused_until = models.DateTimeField(null=True, blank=True)
     paused_by = models.CharField(max_length=150, blank=True)
     # After it closes, held processes go one per slot: the next free slot.
@@ -337,6 +349,7 @@ class CircuitEventKind(models.TextChoices):
     OPENED = "opened", "Opened"
     REOPENED = "reopened", "Re-opened after a failed probe"
     PROBE = "probe", "Probe sent"
+    PROBE_FAILED = "probe_failed", "Probe failed"
     CLOSED = "closed", "Closed"
     PAUSED = "paused", "Paused by hand"
     RESUMED = "resumed", "Resumed"

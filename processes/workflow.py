@@ -6,14 +6,13 @@ must split it: `call` talks to another service outside any transaction, `record`
 result under the process row's lock and makes the FSM transition.
 """
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from processes.exceptions import PermanentError
+from processes.exceptions import OwnTransientError, PermanentError
 
 
 class OnExhausted:
@@ -58,23 +57,36 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class CircuitPolicy:
-    """When a step's circuit breaker opens, how long it stays open, how fast it lets go.
+    """When a step stops calling its service, how long it waits, how it tries again.
 
-    The window is the last `window_attempts` finished attempts of the step that started within
-    `window_seconds`. With at least `min_attempts` of them there, a share of service failures
-    (retryable errors, ambiguous timeouts) of `failure_share` or more, and failures of at least
-    `min_processes` different processes (one poisoned order must not stop everyone's), the
-    circuit opens: the
-    step waits for everyone, without spending attempts, for `cooldown` seconds; then one process
-    goes through as a probe. A failed probe re-opens it for twice as long, up to `cooldown_cap`.
+    The step's health is read from its latest finished calls: at most `window_attempts`, none
+    older than `window_seconds`. A call either got an answer or failed as a sick service fails
+    (`Step.blame`): a failure that belongs to the process (a declined card, a card whose issuer
+    does not answer) is an answer. Failing processes are counted too, each once however often
+    it retried, and decide whether the share of failed calls means anything.
+
+    From `slow_share` failed calls on, from two processes or more, the step is slowed: a due
+    call goes at once with a probability of the share of calls answered (never below
+    `min_admitted`); the others wait about `pace_seconds` divided by that share, and the
+    longer one has waited the likelier it goes, so none waits for long. It stops (its circuit
+    opens) only on evidence of an outage: `stop_share` or more of the calls failed, or the
+    latest `stop_run` in a row (at the start of an outage the window still holds the
+    successes from before it), from at least `min_processes` processes. It then waits
+    `cooldown` seconds, without spending attempts, and lets processes through one at a time as
+    probes: the first answer closes it; `probes` service failures in a row re-open it for
+    twice as long, up to `cooldown_cap`.
     When it closes, the processes it held go at `release_per_second`.
     """
 
     window_seconds: float = 60.0
     window_attempts: int = 20
-    min_attempts: int = 5
-    min_processes: int = 3
-    failure_share: float = 0.5
+    slow_share: float = 0.2
+    min_admitted: float = 0.1
+    pace_seconds: float = 1.0
+    min_processes: int = 5
+    stop_share: float = 0.8
+    stop_run: int = 10
+    probes: int = 2
     cooldown: float = 30.0
     cooldown_cap: float = 300.0
     release_per_second: float = 5.0
@@ -82,9 +94,12 @@ class CircuitPolicy:
     def __post_init__(self):
         sound = (
             self.window_seconds > 0
-            and 1 <= self.min_attempts <= self.window_attempts
-            and 1 <= self.min_processes <= self.window_attempts
-            and 0 < self.failure_share <= 1
+            and 2 <= self.min_processes <= self.window_attempts
+            and 0 < self.slow_share <= self.stop_share <= 1
+            and 0 < self.min_admitted <= 1
+            and self.min_processes <= self.stop_run <= self.window_attempts
+            and self.pace_seconds > 0
+            and self.probes >= 1
             and 0 < self.cooldown <= self.cooldown_cap
             and self.release_per_second > 0
         )
@@ -95,11 +110,12 @@ class CircuitPolicy:
         """The cool-down after the circuit opened `trips` times in a row (1-based)."""
         return min(self.cooldown_cap, self.cooldown * 2 ** min(max(trips - 1, 0), 32))
 
-    def most_failures_before_opening(self) -> int:
-        """The most service failures the window can see before the circuit must open."""
-        return max(
-            self.min_attempts, self.min_processes, math.ceil(self.failure_share * self.window_attempts)
-        )
+
+class Blame:
+    """Whom a failed call points at: the service it called, or the process it was made for."""
+
+    SERVICE = "service"  # the service is unwell (unavailable, a timeout, an unknown error)
+    PROCESS = "process"  # the service answered; the failure is this process's own
 
 
 COMPENSATION_RETRY = RetryPolicy(
@@ -140,6 +156,10 @@ class Step:
     expected_duration: timedelta = timedelta(minutes=5)
     # The step's circuit breaker (processes.flow), for a step that calls a service; None: none.
     circuit: "CircuitPolicy | None" = None
+    # Errors of the step's service that belong to one process (beside the retry policy's
+    # permanent errors and OwnTransientError), for a client library whose exceptions cannot
+    # say so themselves: they never count against the service's health.
+    own_errors: tuple[type[BaseException], ...] = ()
 
     def call(self, process, ctx: StepContext) -> Any:
         return None
@@ -152,6 +172,17 @@ class Step:
 
     def undo_record(self, process, result, ctx: StepContext) -> None:
         return None
+
+    def blame(self, error: BaseException, direction: str) -> str:
+        """Whom a failed call points at (`Blame`). A refusal (the retry policy's permanent
+        errors), an OwnTransientError and the step's `own_errors` are the process's own: the
+        service answered. Anything else (unavailable, a timeout, an unknown error) is the
+        service's. Override it to decide on more than the error's class (a status code)."""
+        policy = self.retry if direction != "compensate" else self.undo_retry
+        own = (OwnTransientError, *self.own_errors)
+        if policy.is_permanent(error) or isinstance(error, own):
+            return Blame.PROCESS
+        return Blame.SERVICE
 
     @property
     def calls_out(self) -> bool:

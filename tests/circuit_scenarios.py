@@ -1,10 +1,13 @@
 """Steps in the situations the Incidents page shows, reached by running real orders against the
 simulators under a frozen clock (as the console's own scenarios do)."""
 
+from datetime import timedelta
+
 from fulfillment.models import Order
+from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule
-from processes import clock
+from processes import clock, runner
 from processes.models import Circuit, CircuitState
 from tests.factories import after_quiet_window, drive, place_order, run_due
 
@@ -38,3 +41,23 @@ def attention_at_confirmation(count: int = 2) -> list[Order]:
             flagged.append(drive(place_order()))
     assert all(order.needs_attention and order.step == "send_confirmation" for order in flagged)
     return flagged
+
+
+def run_all_due(limit: int = 10_000) -> int:
+    """One pass of a tireless worker: every order that is due now, earliest first."""
+    due = Order.objects.filter(next_run_at__lte=clock.now()).order_by("next_run_at")
+    ran = 0
+    for pk in list(due.values_list("pk", flat=True)[:limit]):
+        ran += runner_run(pk)
+    simulated_picker_run(delay=0)
+    return ran
+
+
+def runner_run(pk) -> int:
+    return runner.run_process(LABEL, pk)
+
+
+def advance_to_next_due(cap: timedelta) -> None:
+    upcoming = Order.objects.filter(next_run_at__isnull=False).order_by("next_run_at").first()
+    step = cap if upcoming is None else min(max(upcoming.next_run_at - clock.now(), timedelta(0)), cap)
+    clock.advance(step + timedelta(milliseconds=1))

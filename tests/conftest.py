@@ -3,6 +3,7 @@
 import pytest
 from django.test.utils import override_settings
 
+from processes.flow import health, pacing
 from tests.factories import make_catalogue
 
 # Engine tests need real commits: the runner refuses to call a service inside a transaction,
@@ -28,6 +29,16 @@ def no_random_faults(settings):
 def ledger_mail(settings):
     """Mail goes to the simulated mailbox (pytest-django would switch to locmem)."""
     settings.EMAIL_BACKEND = "fulfillment.simulators.mailbox.LedgerEmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def fresh_flow_control():
+    """Each test starts with no step health remembered by this process, and a pacing that
+    draws the same numbers every run."""
+    health.forget()
+    pacing.rng.seed(16)
+    yield
+    health.forget()
 
 
 @pytest.fixture

@@ -6,12 +6,16 @@ from collections.abc import Iterable
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from fulfillment.gateways import Label, LabelVoid
+from fulfillment.gateways import AddressRejected, Label, LabelVoid
+from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
 from fulfillment.simulators.models import LabelRecord, Operation, Service
 
 CARRIER_NAME = "SIMPOST"
+# The carrier refuses every label for this postcode, as a real one refuses an address it
+# cannot deliver to: the order's problem, never the carrier's.
+UNDELIVERABLE_POSTCODE = "00000"
 
 
 class CarrierSimulator:
@@ -21,6 +25,15 @@ class CarrierSimulator:
         self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str
     ) -> Label:
         mode = fault_before_effect(Service.CARRIER, Operation.CREATE_LABEL, reference, idempotency_key)
+        if str(address.get("postal_code", "")).strip() == UNDELIVERABLE_POSTCODE:
+            refusal_record(
+                service=Service.CARRIER,
+                operation=Operation.CREATE_LABEL,
+                reference=reference,
+                key=idempotency_key,
+                reason=Reason.ADDRESS,
+            )
+            raise AddressRejected(f"carrier.create_label: no delivery to postcode {UNDELIVERABLE_POSTCODE}")
         record = idempotent_call(
             service=Service.CARRIER,
             operation=Operation.CREATE_LABEL,

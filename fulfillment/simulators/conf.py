@@ -11,7 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 # The values of models.Service, repeated here because settings cannot import models.
 SERVICES = ("payment", "carrier", "mail")
-DEFAULTS = {"TRANSIENT_ERROR_RATE": 0.0, "AMBIGUOUS_TIMEOUT_RATE": 0.0, "LATENCY_MS": 0, "OUTAGE": []}
+DEFAULTS = {
+    "TRANSIENT_ERROR_RATE": 0.0,
+    "AMBIGUOUS_TIMEOUT_RATE": 0.0,
+    "LATENCY_MS": 0,
+    "OUTAGE": [],
+    # {service: share of its calls it refuses, transiently, on top of TRANSIENT_ERROR_RATE}:
+    # a degraded service that still answers the rest.
+    "DEGRADED": {},
+}
 _RATES = ("TRANSIENT_ERROR_RATE", "AMBIGUOUS_TIMEOUT_RATE")
 
 
@@ -28,6 +36,24 @@ def outage_services(variable: str, names: list[str]) -> list[str]:
                 f"{variable} names an unknown service {name!r}: use {', '.join(SERVICES)}, comma-separated."
             )
     return list(dict.fromkeys(names))
+
+
+def degraded_services(variable: str, entries: list[str]) -> dict[str, float]:
+    """`carrier:0.3,mail:0.1` from an environment variable; a bad entry stops start-up."""
+    degraded = {}
+    for entry in entries:
+        name, _, share = entry.partition(":")
+        try:
+            rate = float(share)
+        except ValueError:
+            rate = -1.0
+        if name not in SERVICES or not 0 <= rate <= 1:
+            raise ImproperlyConfigured(
+                f"{variable} has {entry!r}: use service:share with a service among "
+                f"{', '.join(SERVICES)} and a share from 0 to 1, e.g. carrier:0.3."
+            )
+        degraded[name] = rate
+    return degraded
 
 
 @register()
@@ -47,7 +73,23 @@ def check_simulator_settings(app_configs, **kwargs) -> list[Error]:
         errors.append(
             Error(f"SIMULATORS['LATENCY_MS']={latency!r} must be a number of ms >= 0.", id="simulators.E003")
         )
-    return errors + _outage_errors(simulator_setting("OUTAGE"))
+    return (
+        errors + _outage_errors(simulator_setting("OUTAGE")) + _degraded_errors(simulator_setting("DEGRADED"))
+    )
+
+
+def _degraded_errors(degraded) -> list[Error]:
+    sound = isinstance(degraded, dict) and all(
+        name in SERVICES and isinstance(rate, int | float) and 0 <= rate <= 1
+        for name, rate in degraded.items()
+    )
+    if sound:
+        return []
+    message = (
+        f"SIMULATORS['DEGRADED']={degraded!r} must map services among {', '.join(SERVICES)} "
+        "to a share of calls from 0 to 1."
+    )
+    return [Error(message, id="simulators.E005")]
 
 
 def _outage_errors(outage) -> list[Error]:

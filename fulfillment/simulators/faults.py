@@ -73,7 +73,7 @@ def fault_before_effect(service: str, operation: str, reference: str = "", key: 
     if latency_ms:
         time.sleep(latency_ms / 1000)
     mode = inject(service, operation, reference)
-    refusal = _refusal(f"{service}.{operation}", mode)
+    refusal = _refusal(service, operation, mode)
     if refusal is None:
         return mode
     error, reason = refusal
@@ -81,14 +81,17 @@ def fault_before_effect(service: str, operation: str, reference: str = "", key: 
     raise error
 
 
-def _refusal(call: str, mode: str | None) -> tuple[Exception, str] | None:
+def _refusal(service: str, operation: str, mode: str | None) -> tuple[Exception, str] | None:
     """The fault that strikes before any effect, if any, and the reason the service records."""
+    call = f"{service}.{operation}"
     if mode == Mode.UNAVAILABLE:
         return ServiceUnavailable(f"{call}: unavailable (fault rule)"), Reason.FAULT_RULE
     if mode == Mode.TIMEOUT_BEFORE_EFFECT:
         return ServiceTimeout(f"{call}: timed out before any effect (fault rule)"), Reason.TIMEOUT
     if chance(simulator_setting("TRANSIENT_ERROR_RATE")):
         return ServiceUnavailable(f"{call}: unavailable (random)"), Reason.RANDOM
+    if chance(simulator_setting("DEGRADED").get(service, 0.0)):
+        return ServiceUnavailable(f"{call}: unavailable (degraded)"), Reason.DEGRADED
     return None
 
 

@@ -178,6 +178,8 @@ class RefusedCall(models.Model):
         TIMEOUT = "timeout", "Fault rule (timeout before any effect)"
         RANDOM = "random", "Random transient error"
         ISSUER = "issuer", "Flaky card's issuer"
+        ADDRESS = "address", "Undeliverable address"
+        DEGRADED = "degraded", "Degraded service (random share)"
 
     service = models.CharField(max_length=16, choices=Service.choices)
     operation = models.CharField(max_length=16, choices=Operation.choices)

@@ -1,7 +1,8 @@
 """A simulated payment gateway: charges and full refunds, Stripe-style idempotency, faults.
 
 Tokens choose the card's behaviour: `tok_ok` pays, `tok_declined` is refused, `tok_flaky` is
-refused as unavailable half the time (whatever the settings) and any other token is unknown.
+refused half the time (whatever the settings) because its issuer does not answer (the card's
+trouble, `IssuerUnavailable`, not the gateway's) and any other token is unknown.
 """
 
 import secrets
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
-from fulfillment.gateways import Charge, PaymentDeclined, Refund, ServiceUnavailable
+from fulfillment.gateways import Charge, IssuerUnavailable, PaymentDeclined, Refund
 from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import chance, fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
@@ -31,7 +32,7 @@ class PaymentGatewaySimulator:
         mode = fault_before_effect(Service.PAYMENT, Operation.CHARGE, reference, idempotency_key)
         if token == TOKEN_FLAKY and chance(0.5):
             _refused_by_issuer(reference, idempotency_key)
-            raise ServiceUnavailable("payment.charge: the flaky token's issuer did not answer")
+            raise IssuerUnavailable("payment.charge: the flaky token's issuer did not answer")
         amount = Decimal(amount)
         request = {
             "amount": _normalized(amount),

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from processes import conf, journal
-from processes.flow import breaker
-from processes.flow.health import window
-from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind
-from processes.workflow import Step
+from processes.flow import breaker, pacing
+from processes.flow.health import health, recent_health
+from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind, Hold
+from processes.workflow import Blame, Step
 
 GO, PROBE, HELD = "go", "probe", "held"
 
@@ -23,16 +23,22 @@ def admit(process, step: Step, now: datetime) -> str:
     HELD (its `next_run_at` moved to when it may look again; the caller saves)."""
     circuit = Circuit.objects.filter(process_type=process.label(), step=step.name).first()
     if circuit is None or circuit.state == CircuitState.CLOSED:
-        if not process.held_since:
-            return GO
-        return GO if breaker.release_slot(process, step, circuit, now) else HELD
+        if process.held_by == Hold.CIRCUIT:  # it waited for the circuit: it goes in its slot
+            return GO if breaker.release_slot(process, step, circuit, now) else HELD
+        since = circuit.closed_at if circuit else None
+        seen = recent_health(process.label(), step.name, step.circuit, now, since=since)
+        if seen.slowed(step.circuit) and not pacing.pace(process, step, seen, now):
+            return HELD
+        return GO
     if pause_over(circuit, now):
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
         if pause_over(circuit, now):
             breaker.close_circuit(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
         return admit(process, step, now)
+    # The next probe: after the cool-down, after a probe that failed (another process tries),
+    # or after one whose worker died (its time ran out).
     probe_due = Q(state=CircuitState.OPEN, probe_at__lte=now) | Q(
-        state=CircuitState.HALF_OPEN, probe_until__lt=now
+        Q(probe_process__isnull=True) | Q(probe_until__lt=now), state=CircuitState.HALF_OPEN
     )
     probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
     if Circuit.objects.filter(probe_due, pk=circuit.pk).update(
@@ -69,35 +75,19 @@ def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> st
 def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: datetime) -> bool:
     """A call at `step` failed the way a sick service fails. True when the circuit is (now)
     open: the process is then held and the attempt does not count against its retries."""
-    policy = step.circuit
     label = process.label()
     circuit = Circuit.objects.filter(process_type=label, step=step.name).first()
     step_aside = timedelta(0)
     if probe and circuit and circuit.probe_process == process.pk and circuit.state == CircuitState.HALF_OPEN:
         circuit = breaker.lock(label, step.name)
         if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
-            why = f"the probe failed: {breaker.describe_error(error)}"
-            breaker.open_circuit(circuit, policy, why, now, reopen=True)
-            # The failure may be this process's own (a card whose issuer never answers): it
-            # looks again a little after the next probe, so that another process probes then.
+            breaker.probe_failed(circuit, step, process, breaker.describe_error(error), now)
+            # Another process probes next: this one looks again a little later.
             step_aside = timedelta(seconds=step.attempt_timeout / 10)
     elif circuit is None or circuit.state == CircuitState.CLOSED:
-        closed_at = circuit.closed_at if circuit else None
-        failures, attempts, failing = window(label, step.name, policy, now, since=closed_at)
-        if attempts < policy.min_attempts or failing < _processes_needed(process, step):
-            return False
-        if failures < policy.failure_share * attempts:
+        if not _stop_on(process, step, circuit, error, now):
             return False
         circuit = breaker.lock(label, step.name)
-        if circuit.state == CircuitState.CLOSED:
-            why = f"{failures} of the last {attempts} attempts failed; last: {breaker.describe_error(error)}"
-            if circuit.close_alert_at is not None:  # closed too shortly to call the incident over
-                closed = (now - circuit.closed_at).total_seconds()
-                why = f"{why} ({closed:.0f}s after it closed: the same incident)"
-                circuit.close_alert_at = None
-                breaker.open_circuit(circuit, policy, why, now, reopen=True)
-            else:
-                breaker.open_circuit(circuit, policy, why, now)
     else:
         circuit = breaker.lock(label, step.name)  # decide on what it is now, as in _hold_under_lock
     if circuit.state == CircuitState.CLOSED:
@@ -114,20 +104,47 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
     return True
 
 
-def _processes_needed(process, step: Step) -> int:
-    """How many failing processes the window needs before the circuit opens. A process whose
-    retries this failure uses up asks with a lower bar (itself and one other): at the start of
-    an outage its quick retries can outrun the orders arriving behind it, and it is better to
-    open the circuit on two orders than to undo one order for an outage."""
+def _stop_on(process, step: Step, circuit: Circuit | None, error: BaseException, now: datetime) -> bool:
+    """Open the step's closed circuit if its health now shows an outage; True when it did (or
+    another worker did meanwhile)."""
+    policy, label = step.circuit, process.label()
+    closed_at = circuit.closed_at if circuit else None
+    seen = health(label, step.name, policy, now, since=closed_at)
+    if not seen.shows_outage(policy) and _out_of_retries(process, step):
+        # Its retries ran out while others fail too: rather than undo it for an outage, stop
+        # the step on the calls made since it reached the step, if nearly all failed, for it
+        # and one other process at least (at the start of an outage its quick retries can
+        # outrun the processes arriving behind it).
+        since = max(filter(None, [closed_at, process.step_started_at]), default=None)
+        seen = health(label, step.name, policy, now, since=since)
+        if not seen.shows_outage(policy, failing_needed=2):
+            return False
+    elif not seen.shows_outage(policy):
+        return False
+    circuit = breaker.lock(label, step.name)
+    if circuit.state != CircuitState.CLOSED:
+        return True
+    noun = process._meta.verbose_name_plural
+    why = f"{seen.summary(noun)}; last: {breaker.describe_error(error)}"
+    if circuit.close_alert_at is not None:  # closed too shortly to call the incident over
+        closed = (now - circuit.closed_at).total_seconds()
+        circuit.close_alert_at = None
+        why = f"{why} ({closed:.0f}s after it closed: the same incident)"
+        breaker.open_circuit(circuit, policy, why, now, reopen=True)
+    else:
+        breaker.open_circuit(circuit, policy, why, now)
+    return True
+
+
+def _out_of_retries(process, step: Step) -> bool:
     policy = step.retry if process.direction == "forward" else step.undo_retry
-    if process.attempts >= policy.max_attempts:
-        return min(step.circuit.min_processes, 2)
-    return step.circuit.min_processes
+    return process.attempts >= policy.max_attempts
 
 
 def probe_answered(process, step: Step, now: datetime) -> None:
-    """The probe got an answer from the service (a success, or a refusal such as a decline):
-    the service is back, so the circuit closes and the held processes may go."""
+    """The probe got an answer from the service (a success, a refusal such as a decline, or a
+    failure of the process's own): the service is back, so the circuit closes and the held
+    processes may go."""
     circuit = breaker.lock(process.label(), step.name)
     if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
         why = f"the probe by {breaker.process_name(process)} succeeded"
@@ -135,12 +152,11 @@ def probe_answered(process, step: Step, now: datetime) -> None:
 
 
 def is_service_failure(step: Step, direction: str, error: BaseException | None) -> bool:
-    """What a circuit counts: an error raised by the call that its policy would retry
-    (unavailable, an ambiguous timeout, an unknown error); never a refusal like a decline."""
+    """What a circuit counts: a failed call that the step blames on its service (unavailable,
+    an ambiguous timeout, an unknown error); never a refusal or a failure of the process's own."""
     if error is None or step.circuit is None:
         return False
-    policy = step.retry if direction == "forward" else step.undo_retry
-    return not policy.is_permanent(error)
+    return step.blame(error, direction) == Blame.SERVICE
 
 
 def _look_again_at(circuit: Circuit, step: Step, now: datetime) -> datetime:
@@ -148,7 +164,8 @@ def _look_again_at(circuit: Circuit, step: Step, now: datetime) -> datetime:
     the probe in flight, at the end of the pause; never later than PAUSE_RECHECK from now."""
     when = {
         CircuitState.OPEN: circuit.probe_at,
-        CircuitState.HALF_OPEN: circuit.probe_until,
+        # No probe in flight: the last one failed, and the next may go now.
+        CircuitState.HALF_OPEN: circuit.probe_until if circuit.probe_process else now,
         CircuitState.PAUSED: circuit.paused_until,
     }.get(circuit.state)
     recheck = now + timedelta(seconds=conf.get("PAUSE_RECHECK"))

@@ -19,6 +19,7 @@ from processes.models import (
     CircuitEventKind,
     CircuitState,
     EventKind,
+    Hold,
     ProcessEvent,
 )
 from processes.wakeup import send_wakeups
@@ -47,10 +48,11 @@ def workflow_step(label: str, step: str) -> Step | None:
 
 
 def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
+    """Hold the process for its circuit until `until`, with one journal line when it begins."""
     process.next_run_at = until
-    if process.held_since is not None:
+    if process.held_by == Hold.CIRCUIT:
         return
-    process.held_since = now
+    process.held_since, process.held_by = now, Hold.CIRCUIT
     since = (circuit.incident_since or now).isoformat(timespec="seconds")
     why = (
         f"paused by {circuit.paused_by or 'an operator'} ({circuit.reason})"
@@ -77,7 +79,7 @@ def release_slot(process, step: Step, circuit: Circuit | None, now: datetime) ->
     journal.note(
         process, EventKind.CIRCUIT, f"{step.name} goes on{later} after waiting {waited:.0f}s for its circuit"
     )
-    process.held_since = None
+    process.held_since, process.held_by = None, ""
     if slot > now:
         process.next_run_at = slot
         return False
@@ -92,13 +94,52 @@ def open_circuit(
     circuit.state = CircuitState.OPEN
     circuit.incident_since = circuit.incident_since if reopen and circuit.incident_since else now
     circuit.probe_at = now + timedelta(seconds=cooldown)
-    circuit.probe_process, circuit.probe_until = None, None
+    circuit.probe_process, circuit.probe_until, circuit.probe_failures = None, None, 0
     circuit.reason, circuit.updated_at = why, now
     circuit.save()
     kind = CircuitEventKind.REOPENED if reopen else CircuitEventKind.OPENED
     event(circuit, kind, f"{why}; next probe in {cooldown:.0f}s", now)
     if not reopen:
         alert_on_commit(circuit, "opened", why, now)
+
+
+def probe_failed(circuit: Circuit, step: Step, process, error: str, now: datetime) -> None:
+    """The probe's call failed as a sick service fails. After `probes` such failures in a row
+    the circuit re-opens for longer; before that another process probes next, so that one
+    unlucky call (a service failing a third of its calls) does not stop the step for minutes."""
+    policy = step.circuit
+    circuit.probe_failures += 1
+    if circuit.probe_failures >= policy.probes:
+        why = f"{circuit.probe_failures} probes in a row failed; last: {error}"
+        open_circuit(circuit, policy, why, now, reopen=True)
+        return
+    circuit.probe_process, circuit.probe_until, circuit.updated_at = None, None, now
+    circuit.save(update_fields=["probe_failures", "probe_process", "probe_until", "updated_at"])
+    detail = (
+        f"probe {circuit.probe_failures} of {policy.probes} by {process_name(process)} failed "
+        f"({error}): another process probes next"
+    )
+    event(circuit, CircuitEventKind.PROBE_FAILED, detail, now)
+    label, name, pk = circuit.process_type, circuit.step, process.pk
+    transaction.on_commit(lambda: wake_next_prober(label, name, passing_over=pk), robust=True)
+
+
+def wake_next_prober(label: str, step: str, *, passing_over) -> bool:
+    """Make the process held longest at the step due now, to probe next (not `passing_over`,
+    whose probe just failed); False when none is held (that one probes again itself)."""
+    model = registry.model_class(label)
+    with transaction.atomic():
+        held = model.objects.filter(step=step, held_since__isnull=False, held_by=Hold.CIRCUIT).exclude(
+            pk=passing_over
+        )
+        longest = held.order_by("held_since").select_for_update(skip_locked=True)
+        pk = longest.values_list("pk", flat=True).first()
+        if pk is None:
+            return False
+        now = clock.now()
+        model.objects.filter(pk=pk).update(next_run_at=now, enqueued_at=now)
+        transaction.on_commit(lambda: send_wakeups(label, [str(pk)]), robust=True)
+    return True
 
 
 def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) -> None:
@@ -112,6 +153,7 @@ def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor
     circuit.state = CircuitState.CLOSED
     circuit.closed_at = circuit.release_next_at = circuit.updated_at = now
     circuit.trips, circuit.probe_at, circuit.probe_process, circuit.probe_until = 0, None, None, None
+    circuit.probe_failures = 0
     circuit.paused_until, circuit.paused_by = None, ""
     circuit.reason = why
     settling = alerted and kind == CircuitEventKind.CLOSED
@@ -135,7 +177,9 @@ def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
     while True:
         with transaction.atomic():
             now = clock.now()
-            held = model.objects.filter(step=step, held_since__isnull=False, next_run_at__isnull=False)
+            held = model.objects.filter(
+                step=step, held_since__isnull=False, held_by=Hold.CIRCUIT, next_run_at__isnull=False
+            )
             if after is not None:
                 held = held.filter(pk__gt=after)
             rows = list(

@@ -14,8 +14,8 @@ from django.urls import NoReverseMatch, reverse
 
 from processes import clock
 from processes.flow import breaker, operators
-from processes.flow.health import window
-from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive, StepAttempt
+from processes.flow.health import Health, health
+from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Hold, Redrive, StepAttempt
 from processes.workflow import CircuitPolicy, registry
 
 
@@ -65,7 +65,7 @@ def describe(circuit: Circuit, now: datetime | None = None) -> Incident:
 
 def held_count(label: str, step: str) -> int:
     model = registry.model_class(label)
-    return model.objects.filter(step=step, held_since__isnull=False).count()
+    return model.objects.filter(step=step, held_since__isnull=False, held_by=Hold.CIRCUIT).count()
 
 
 def circuit_steps() -> list[tuple[str, str]]:
@@ -85,15 +85,20 @@ def step_policy(label: str, step: str) -> CircuitPolicy | None:
     return found.circuit if found else None
 
 
-def step_window(label: str, step: str, now: datetime | None = None) -> tuple[int, int]:
-    """(service failures, finished attempts) as the step's circuit counts them right now."""
+def step_health(label: str, step: str, now: datetime | None = None) -> Health | None:
+    """The step's health as its circuit reads it right now; None for a step without one."""
     policy = step_policy(label, step)
     if policy is None:
-        return 0, 0
+        return None
     circuit = Circuit.objects.filter(process_type=label, step=step).first()
     since = circuit.closed_at if circuit and circuit.state == CircuitState.CLOSED else None
-    failures, attempts, _ = window(label, step, policy, now or clock.now(), since=since)
-    return failures, attempts
+    return health(label, step, policy, now or clock.now(), since=since)
+
+
+def step_window(label: str, step: str, now: datetime | None = None) -> tuple[int, int]:
+    """(failing processes, processes that called) in the step's window, as its circuit counts."""
+    seen = step_health(label, step, now)
+    return (seen.failing, seen.processes) if seen else (0, 0)
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ def _circuits_with_held(label: str):
     by a circuit that has a row), counted over the partial `held` index."""
     model = registry.model_class(label)
     held = (
-        model.objects.filter(step=OuterRef("step"), held_since__isnull=False)
+        model.objects.filter(step=OuterRef("step"), held_since__isnull=False, held_by=Hold.CIRCUIT)
         .order_by()
         .values("step")
         .annotate(n=Count("pk"))
@@ -165,7 +170,9 @@ def redrivable_count(label: str, step: str) -> int:
 def held_processes(label: str, step: str, *, limit: int = 10) -> list[dict]:
     """The processes that have waited longest at the step, with a link to each one's page."""
     model = registry.model_class(label)
-    held = model.objects.filter(step=step, held_since__isnull=False).order_by("held_since")
+    held = model.objects.filter(step=step, held_since__isnull=False, held_by=Hold.CIRCUIT).order_by(
+        "held_since"
+    )
     name = f"admin:{model._meta.app_label}_{model._meta.model_name}_change"
     rows = []
     for pk, since in held.values_list("pk", "held_since")[:limit]:

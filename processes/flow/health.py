@@ -1,17 +1,74 @@
-"""The health of a step's service, read from the step's latest finished attempts."""
+"""The health of a step's service, read from the step's latest finished calls.
 
+A call either got an answer or failed as a sick service fails (the step's `blame`). The share
+of failed calls says how unwell the service is; the number of processes that saw a failure
+says whether that share means anything: one process retrying five times against a service
+that refuses only it is one sick process, never a sick service. Every decision, page
+and metric about a step reads this one `Health`, so their figures agree.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from processes.models import AttemptOutcome, StepAttempt
 from processes.workflow import CircuitPolicy
 
+# How long a worker trusts the health it read before reading it again (seconds): pacing asks
+# on every call, and one query a second per step and worker is all it needs.
+CACHE_SECONDS = 1.0
+_cache: dict[tuple, tuple[datetime, "Health"]] = {}
 
-def window(
+
+@dataclass(frozen=True)
+class Health:
+    """What a step's latest finished calls say about its service."""
+
+    calls: int  # calls finished in the window
+    failed_calls: int  # of those, service failures
+    processes: int  # processes that made them
+    failing: int  # of those, the ones that saw a call fail as a sick service fails
+    window_seconds: float
+    failed_in_a_row: int = 0  # the latest calls that all failed, newest first
+
+    @property
+    def failed_share(self) -> float:
+        return self.failed_calls / self.calls if self.calls else 0.0
+
+    @property
+    def percent_failed(self) -> int:
+        return round(100 * self.failed_share)
+
+    def shows_outage(self, policy: CircuitPolicy, *, failing_needed: int | None = None) -> bool:
+        """Evidence enough to stop the step: nearly all calls failed, for enough processes
+        (`failing_needed`, by default the policy's `min_processes`)."""
+        needed = policy.min_processes if failing_needed is None else failing_needed
+        nearly_all = self.failed_share >= policy.stop_share or self.failed_in_a_row >= policy.stop_run
+        return self.failing >= needed and nearly_all
+
+    def admitted_share(self, policy: CircuitPolicy) -> float:
+        """The share of due calls that go at once: 1 while the service is well; under
+        degradation the share of calls it answers, never below the policy's minimum."""
+        if self.failing < 2 or self.failed_share < policy.slow_share:
+            return 1.0
+        return max(policy.min_admitted, 1.0 - self.failed_share)
+
+    def slowed(self, policy: CircuitPolicy) -> bool:
+        return self.admitted_share(policy) < 1.0
+
+    def summary(self, noun: str = "processes") -> str:
+        """'7 of the last 22 calls failed, for 5 of 18 orders (window 60s)'."""
+        return (
+            f"{self.failed_calls} of the last {self.calls} calls failed, for {self.failing} of "
+            f"{self.processes} {noun} (window {self.window_seconds:g}s)"
+        )
+
+
+def health(
     label: str, step: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
-) -> tuple[int, int, int]:
-    """(service failures, finished attempts, processes that failed) among the step's latest
-    attempts in the window; none from before `since` (when the circuit last closed: the
-    failures of an outage that is over must not re-open it)."""
+) -> Health:
+    """The step's health from its latest finished calls in the policy's window; none from
+    before `since` (when its circuit last closed: the failures of an outage that is over must
+    not stop it again)."""
     start = now - timedelta(seconds=policy.window_seconds)
     latest = (
         StepAttempt.objects.filter(
@@ -20,9 +77,34 @@ def window(
             started_at__gte=max(start, since) if since else start,
             outcome__in=[AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED],
         )
-        .order_by("-started_at")
-        .values_list("service_failed", "process_id")[: policy.window_attempts]
+        .order_by("-started_at", "-id")
+        .values_list("process_id", "service_failed")[: policy.window_attempts]
     )
-    outcomes = list(latest)
-    failing = {process for failed, process in outcomes if failed}
-    return sum(failed for failed, _ in outcomes), len(outcomes), len(failing)
+    calls = list(latest)
+    in_a_row = next((n for n, (_, failed) in enumerate(calls) if not failed), len(calls))
+    return Health(
+        calls=len(calls),
+        failed_calls=sum(failed for _, failed in calls),
+        processes=len({process for process, _ in calls}),
+        failing=len({process for process, failed in calls if failed}),
+        window_seconds=policy.window_seconds,
+        failed_in_a_row=in_a_row,
+    )
+
+
+def recent_health(
+    label: str, step: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
+) -> Health:
+    """`health`, as read by this worker at most CACHE_SECONDS ago."""
+    key = (label, step, since)
+    cached = _cache.get(key)
+    if cached and timedelta(0) <= now - cached[0] < timedelta(seconds=CACHE_SECONDS):
+        return cached[1]
+    seen = health(label, step, policy, now, since=since)
+    _cache[key] = (now, seen)
+    return seen
+
+
+def forget() -> None:
+    """Drop what this worker remembers (tests that move the clock back, or start afresh)."""
+    _cache.clear()

@@ -15,7 +15,7 @@ from django_q.tasks import async_task
 from processes import attention, clock, conf, journal
 from processes.flow import breaker
 from processes.journal import Actor
-from processes.models import ActorType, CircuitEventKind, CircuitState, EventKind, Redrive, RunStatus
+from processes.models import ActorType, CircuitEventKind, CircuitState, EventKind, Hold, Redrive, RunStatus
 from processes.wakeup import wake_on_commit
 from processes.workflow import registry
 
@@ -35,7 +35,7 @@ def pause(label: str, step: str, *, actor: Actor, reason: str, until: datetime |
         circuit.state = CircuitState.PAUSED
         circuit.incident_since = circuit.incident_since or now
         circuit.paused_until, circuit.paused_by, circuit.reason = until, actor.name, reason
-        circuit.probe_process, circuit.probe_until = None, None
+        circuit.probe_process, circuit.probe_until, circuit.probe_failures = None, None, 0
         circuit.updated_at = now
         circuit.save()
         ending = f" until {until.isoformat()}" if until else " until resumed"
@@ -138,7 +138,8 @@ def _retry_for_redrive(process, redrive: Redrive, now: datetime) -> None:
         process, EventKind.OPERATOR_ACTION, f"retry {process.step} (redrive {redrive.pk}): {redrive.reason}"
     )
     process.attempts = 0
-    process.held_since = process.held_since or now  # released one per slot, like after an outage
+    # Released one per slot, like after an outage.
+    process.held_since, process.held_by = process.held_since or now, Hold.CIRCUIT
     process.next_run_at = now
     wake_on_commit(process)
     process.save()

@@ -209,9 +209,9 @@ def clusters_that_called(step: str, clusters) -> set[int]:
 
 def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     """Two clusters on one database, the carrier down, 30 orders: the create_label circuit
-    opens once for both, with one alert, and the carrier refuses no more calls than the most
-    failures the circuit lets through before it opens plus the calls already in flight (one
-    per worker). Once the carrier is back the probe closes the circuit, once, and every order
+    opens once for both, with one alert, and the carrier refuses no more calls than the
+    circuit lets fail before it opens (its latest `stop_run` calls in a row, from 30 orders)
+    plus the probes and the calls already in flight (one per worker). Once the carrier is back the probe closes the circuit, once, and every order
     completes with exactly one live label."""
     outage_set(service="carrier", on=True, by="test")
     # Calls overlap (several workers are inside one at a time); the "closed" alert goes out
@@ -222,15 +222,15 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     orders = [place_order() for _ in range(30)]
     ids = [order.pk for order in orders]
 
-    held = Order.objects.filter(pk__in=ids, step="create_label", held_since__isnull=False)
+    held = Order.objects.filter(pk__in=ids, step="create_label", held_by="circuit")
     wait_for(lambda: held.count() == 30, what="every order to wait at create_label", pick=False, timeout=30)
     circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
     assert circuit.state == CircuitState.OPEN
     refused = calls_refused("carrier", reason="outage")
     in_flight = len(clusters) * WORKERS_PER_CLUSTER
-    most = SERVICE_CIRCUIT.most_failures_before_opening() + circuit_events(CircuitEventKind.PROBE) + in_flight
+    most = SERVICE_CIRCUIT.stop_run + circuit_events(CircuitEventKind.PROBE) + in_flight
     assert set(refused) == {"create_label"}
-    assert SERVICE_CIRCUIT.min_attempts <= refused["create_label"] <= most, refused
+    assert SERVICE_CIRCUIT.min_processes <= refused["create_label"] <= most, refused
     assert circuit_events(CircuitEventKind.OPENED) == 1
     assert circuit_events(CircuitEventKind.ALERT) == 1
     assert SentMail.objects.filter(subject__contains="create_label circuit opened").count() == 1

@@ -9,7 +9,6 @@ import pytest
 from django.db import connection, transaction
 
 from fulfillment.models import Order, OrderState, Shipment
-from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.calls import calls_refused
 from fulfillment.simulators.carrier import labels_bulk
 from fulfillment.simulators.faults import fault_add
@@ -30,7 +29,7 @@ from processes.models import (
     RunStatus,
     StepAttempt,
 )
-from tests.circuit_scenarios import OUTAGE, carrier_down
+from tests.circuit_scenarios import OUTAGE, advance_to_next_due, carrier_down, run_all_due, runner_run
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order
 
@@ -44,26 +43,6 @@ def carrier_up(rule: FaultRule) -> int:
     rule.refresh_from_db()
     FaultRule.objects.filter(pk=rule.pk).update(remaining=0)
     return OUTAGE - rule.remaining
-
-
-def run_all_due(limit: int = 10_000) -> int:
-    """One pass of a tireless worker: every order that is due now, earliest first."""
-    due = Order.objects.filter(next_run_at__lte=clock.now()).order_by("next_run_at")
-    ran = 0
-    for pk in list(due.values_list("pk", flat=True)[:limit]):
-        ran += runner_run(pk)
-    simulated_picker_run(delay=0)
-    return ran
-
-
-def runner_run(pk) -> int:
-    return runner.run_process(LABEL, pk)
-
-
-def advance_to_next_due(cap: timedelta) -> None:
-    upcoming = Order.objects.filter(next_run_at__isnull=False).order_by("next_run_at").first()
-    step = cap if upcoming is None else min(max(upcoming.next_run_at - clock.now(), timedelta(0)), cap)
-    clock.advance(step + timedelta(milliseconds=1))
 
 
 def circuit_events(kind: str) -> int:
@@ -121,8 +100,11 @@ def test_ten_minute_carrier_outage_with_200_orders(alerts):
     assert len(labels_per_order) == 200 and set(labels_per_order.values()) == {1}
     assert Shipment.objects.count() == 200
 
+    # "About 20": the circuit opens on evidence (the latest 10 calls failed, from 5 orders;
+    # at one order every 3.5 s their first retries come first: 14 to 18 calls here), then each
+    # round of probes that finds the carrier still down costs two calls, in four rounds.
     probes = circuit_events(CircuitEventKind.PROBE)
-    assert 0 < refused <= SERVICE_CIRCUIT.most_failures_before_opening() + probes
+    assert 0 < refused <= 25, (refused, probes)
     assert circuit_events(CircuitEventKind.OPENED) == 1
     assert circuit_events(CircuitEventKind.CLOSED) == 1
     assert circuit_events(CircuitEventKind.ALERT) == 2
@@ -182,7 +164,7 @@ def test_the_incident_shows_the_errors_that_opened_it(catalogue):
         open_label_circuit()
         incident = figures.describe(Circuit.objects.get(step="create_label"))
     assert incident.errors and incident.errors[0]["error_class"].endswith("ServiceUnavailable")
-    assert incident.errors[0]["count"] >= SERVICE_CIRCUIT.min_attempts
+    assert incident.errors[0]["count"] >= SERVICE_CIRCUIT.min_processes
     assert incident.held > 0 and incident.alerts == 1
 
 
@@ -456,9 +438,9 @@ def test_a_probe_whose_worker_dies_hands_over_once_its_time_is_up(catalogue):
 
 def test_after_a_failed_probe_another_order_probes(catalogue):
     """The carrier is back, but the first order to probe fails for a reason of its own (every
-    label for it is refused). It steps aside: it looks again after the next probe, another
-    order probes then, succeeds and closes the circuit; the failing order alone goes on
-    failing, and only against its own retries."""
+    label for it is refused as unavailable). One service failure is not enough to re-open the
+    circuit: the order steps aside, another order probes at once, succeeds and closes it; the
+    failing order alone goes on failing, and only against its own retries."""
     with clock.frozen():
         carrier_up(open_label_circuit())
         circuit = Circuit.objects.get(step="create_label")
@@ -474,12 +456,17 @@ def test_after_a_failed_probe_another_order_probes(catalogue):
         runner_run(poisoned.pk)
         circuit.refresh_from_db()
         poisoned.refresh_from_db()
-        assert circuit.state == CircuitState.OPEN and circuit_events(CircuitEventKind.PROBE) == 1
-        assert poisoned.next_run_at > circuit.probe_at
+        assert (circuit.state, circuit.probe_process, circuit.probe_failures) == (
+            CircuitState.HALF_OPEN,
+            None,
+            1,
+        )
+        assert circuit.trips == 1 and poisoned.next_run_at > clock.now()
         close_by_probe(circuit)
 
     probes = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.PROBE).order_by("pk")
     assert [str(poisoned.pk) in probe.detail for probe in probes] == [True, False]
+    assert not CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.REOPENED).exists()
 
 
 def test_a_circuit_that_opens_again_soon_after_closing_is_one_incident(catalogue, settings, alerts):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from fulfillment.gateways import IdempotencyConflict, PaymentDeclined, ServiceUnavailable
+from fulfillment.gateways import IdempotencyConflict, IssuerUnavailable, PaymentDeclined
 from fulfillment.simulators.models import ChargeRecord
 from fulfillment.simulators.payment import ledger
 
@@ -60,9 +60,10 @@ def test_unknown_token_is_declined(gateway):
 
 
 def test_flaky_token_fails_before_any_effect(gateway, dice):
-    """tok_flaky is unavailable when the dice say so, charging nothing; otherwise it pays."""
+    """tok_flaky's issuer does not answer when the dice say so (the card's trouble, not the
+    gateway's), charging nothing; otherwise it pays."""
     dice(0.1)
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(IssuerUnavailable):
         charge(gateway, token="tok_flaky")
     assert ChargeRecord.objects.count() == 0
     dice(0.9)

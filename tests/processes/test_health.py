@@ -1,0 +1,68 @@
+"""A step's health: when it is slowed, when it shows an outage (no database: the arithmetic)."""
+
+import pytest
+
+from processes.flow.health import Health
+from processes.workflow import CircuitPolicy
+
+POLICY = CircuitPolicy()
+
+
+def seen(calls: int, failed: int, processes: int, failing: int, in_a_row: int = 0) -> Health:
+    return Health(calls, failed, processes, failing, 60.0, failed_in_a_row=in_a_row)
+
+
+@pytest.mark.parametrize(
+    ("health", "admitted"),
+    [
+        (seen(20, 0, 15, 0), 1.0),  # well
+        (seen(20, 3, 15, 3), 1.0),  # 15 % failed: below the slow share
+        (seen(20, 6, 15, 5), 0.7),  # 30 % failed: calls at 70 % of the normal rate
+        (seen(25, 8, 18, 6), 0.68),  # the issue's "32 % failed; calls at 68 %"
+        (seen(20, 19, 6, 5), POLICY.min_admitted),  # nearly all fail: a trickle, never nothing
+        (seen(20, 15, 4, 1), 1.0),  # one sick process retrying: never slows the step
+    ],
+)
+def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
+    assert health.admitted_share(POLICY) == pytest.approx(admitted)
+
+
+@pytest.mark.parametrize(
+    ("health", "outage"),
+    [
+        (seen(20, 16, 10, 5), True),  # 80 % of the calls, five processes
+        (seen(20, 15, 10, 5), False),  # 75 %: a badly degraded service, not a dead one
+        (seen(20, 20, 4, 4), False),  # everything fails, but for four processes only
+        (seen(20, 12, 12, 6, in_a_row=10), True),  # the latest ten in a row: an outage begins
+        (seen(20, 12, 12, 6, in_a_row=9), False),
+    ],
+)
+def test_only_nearly_all_calls_failing_for_many_processes_shows_an_outage(health, outage):
+    assert health.shows_outage(POLICY) is outage
+
+
+def test_a_process_out_of_retries_asks_for_two_failing_processes_only():
+    health = seen(6, 6, 2, 2, in_a_row=6)
+    assert not health.shows_outage(POLICY)
+    assert health.shows_outage(POLICY, failing_needed=2)
+
+
+def test_the_summary_says_what_the_decision_read():
+    summary = seen(22, 7, 18, 5).summary("orders")
+    assert summary == "7 of the last 22 calls failed, for 5 of 18 orders (window 60s)"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"stop_share": 0.1, "slow_share": 0.2},  # stopping before slowing
+        {"min_processes": 1},  # one sick process could stop the step
+        {"stop_run": 30},  # a run longer than the window
+        {"probes": 0},
+        {"min_admitted": 0},  # a slowed step could stop everyone
+        {"pace_seconds": 0},
+    ],
+)
+def test_an_inconsistent_policy_is_refused_with_its_values(changes):
+    with pytest.raises(ValueError, match="Inconsistent circuit policy"):
+        CircuitPolicy(**changes)
