@@ -109,11 +109,16 @@ class PaymentGateway(Protocol):
 
 
 class ShippingCarrier(Protocol):
+    """`account` is the shop's account with the carrier the call is made for ('' for the one
+    account); a real client picks its credentials by it."""
+
     def create_label(
-        self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str
+        self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str, account: str = ""
     ) -> Label: ...
 
-    def void_label(self, *, label_key: str, reference: str, idempotency_key: str) -> LabelVoid:
+    def void_label(
+        self, *, label_key: str, reference: str, idempotency_key: str, account: str = ""
+    ) -> LabelVoid:
         """Void whatever label was made under `label_key`, if any."""
 
 

@@ -35,6 +35,9 @@ class Product(models.Model):
 class Warehouse(models.Model):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=200)
+    # The carrier account this warehouse ships with; blank: the shop's one account. The label
+    # step keeps its flow control per account, so one broken account holds only its orders.
+    carrier_account = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["code"]

@@ -1,7 +1,7 @@
 """Record the carrier's labels; at most one live label per order (a database constraint)."""
 
 from fulfillment.gateways import Label, LabelVoid
-from fulfillment.models import Order, Shipment
+from fulfillment.models import Order, Shipment, Warehouse
 from processes import clock
 
 
@@ -29,3 +29,9 @@ def shipment_record_void(*, order: Order, void: LabelVoid) -> int:
 
 def order_weight_grams(order: Order) -> int:
     return sum(line.quantity * line.product.weight_grams for line in order.lines.select_related("product"))
+
+
+def carrier_account(order: Order) -> str:
+    """The carrier account the order's warehouse ships with ('' for the shop's one account)."""
+    account = Warehouse.objects.filter(pk=order.warehouse_id).values_list("carrier_account", flat=True)
+    return account.first() or ""

@@ -125,12 +125,17 @@ class CreateLabel(Step):
     expected_duration = timedelta(minutes=5)
     circuit = SERVICE_CIRCUIT
 
+    def flow_key(self, order):
+        """Each carrier account has its own health, circuit and limits."""
+        return shipping.carrier_account(order)
+
     def call(self, order, ctx):
         return shipping_carrier().create_label(
             reference=str(order.pk),
             address=order.shipping_address,
             weight_grams=shipping.order_weight_grams(order),
             idempotency_key=ctx.idempotency_key,
+            account=shipping.carrier_account(order),
         )
 
     def record(self, order, label, ctx):
@@ -139,7 +144,10 @@ class CreateLabel(Step):
 
     def undo_call(self, order, ctx):
         return shipping_carrier().void_label(
-            label_key=ctx.forward_key, reference=str(order.pk), idempotency_key=ctx.idempotency_key
+            label_key=ctx.forward_key,
+            reference=str(order.pk),
+            idempotency_key=ctx.idempotency_key,
+            account=shipping.carrier_account(order),
         )
 
     def undo_record(self, order, void, ctx):

@@ -8,6 +8,7 @@ past, nothing to resume) come back as form errors on the same page, with nothing
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -17,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from processes.flow import operators
-from processes.flow.figures import StepCircuit, latest_redrive, redrivable_count, step_circuits
+from processes.flow.figures import StepFlow, flow_for, latest_redrive, redrivable_count
 from processes.journal import Actor
 from processes.models import ActorType, CircuitState
 
@@ -45,7 +46,7 @@ class IncidentAction:
     label: str
     permission: str
     form: type[ReasonForm]
-    run: Callable[[StepCircuit, Actor, dict], tuple[str, str]]
+    run: Callable[[StepFlow, Actor, dict], tuple[str, str]]
     explanation: str
 
     @property
@@ -53,24 +54,25 @@ class IncidentAction:
         return f"processes.{self.permission}"
 
 
-def _pause(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
-    circuit = operators.pause(row.label, row.step, actor=actor, reason=data["reason"], until=data["until"])
+def _pause(row: StepFlow, actor: Actor, data: dict) -> tuple[str, str]:
+    reason, until = data["reason"], data["until"]
+    circuit = operators.pause(row.label, row.step, row.key, actor=actor, reason=reason, until=until)
     ending = f"until {circuit.paused_until:%Y-%m-%d %H:%M} UTC" if circuit.paused_until else "until resumed"
     return (
         messages.SUCCESS,
-        f"The {row.step} step is paused {ending}: its processes wait, spending no attempts.",
+        f"The {row.where} step is paused {ending}: its processes wait, spending no attempts.",
     )
 
 
-def _resume(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
-    operators.resume(row.label, row.step, actor=actor, reason=data["reason"])
+def _resume(row: StepFlow, actor: Actor, data: dict) -> tuple[str, str]:
+    operators.resume(row.label, row.step, row.key, actor=actor, reason=data["reason"])
     return (
         messages.SUCCESS,
-        f"The {row.step} step is resumed: {row.held} waiting processes go at the release rate.",
+        f"The {row.where} step is resumed: {row.held} waiting processes go at the release rate.",
     )
 
 
-def _redrive(row: StepCircuit, actor: Actor, data: dict) -> tuple[str, str]:
+def _redrive(row: StepFlow, actor: Actor, data: dict) -> tuple[str, str]:
     redrive, started = operators.start_redrive(row.label, row.step, actor=actor, reason=data["reason"])
     if not started:
         return messages.WARNING, f"A redrive is already running: {redrive.done}/{redrive.total}."
@@ -111,7 +113,7 @@ ACTIONS = {
 }
 
 
-def action_refusals(row: StepCircuit, *, redrivable: int, redrive_running: bool) -> dict[str, str]:
+def action_refusals(row: StepFlow, *, redrivable: int, redrive_running: bool) -> dict[str, str]:
     """Why each action cannot be taken now ('' when it can), to grey its button out."""
     return {
         "pause": "",
@@ -120,11 +122,20 @@ def action_refusals(row: StepCircuit, *, redrivable: int, redrive_running: bool)
     }
 
 
-def find_step(label: str, step: str) -> StepCircuit:
-    for row in step_circuits():
-        if (row.label, row.step) == (label, step):
-            return row
-    raise Http404(f"No step {step!r} with a circuit breaker in {label!r}.")
+def find_step(label: str, step: str, key: str = "") -> StepFlow:
+    found = flow_for(label, step, key)
+    if found is None:
+        raise Http404(f"No step {step!r} with a circuit breaker in {label!r}.")
+    return found
+
+
+def key_of(request) -> str:
+    """The flow key a step's page or action is for (`?key=`), '' for a step kept as one."""
+    return request.GET.get("key", "")[:100]
+
+
+def with_key(url: str, key: str) -> str:
+    return f"{url}?{urlencode({'key': key})}" if key else url
 
 
 def incident_action_view(model_admin, request, label: str, step: str, action_name: str):
@@ -134,8 +145,8 @@ def incident_action_view(model_admin, request, label: str, step: str, action_nam
         raise Http404(f"No incident action {action_name!r}.")
     if not request.user.has_perm(action.perm):
         raise PermissionDenied(f"You may not {action.label.lower()} a step.")
-    row = find_step(label, step)
-    back = reverse("admin:processes_circuit_step", args=[label, step])
+    row = find_step(label, step, key_of(request))
+    back = with_key(reverse("admin:processes_circuit_step", args=[label, step]), row.key)
     confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
     form = action.form(request.POST if confirmed else None)
     if confirmed and form.is_valid():
@@ -151,17 +162,19 @@ def incident_action_view(model_admin, request, label: str, step: str, action_nam
     return TemplateResponse(request, "admin/processes/circuit/confirm.html", context)
 
 
-def _context(model_admin, request, action: IncidentAction, row: StepCircuit, form, back: str) -> dict:
+def _context(model_admin, request, action: IncidentAction, row: StepFlow, form, back: str) -> dict:
     redrive = latest_redrive(row.label, row.step)
     return {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"{action.label}: {row.step} ({row.workflow})",
+        "title": f"{action.label}: {row.where} ({row.workflow})",
         "action": action,
         "row": row,
         "form": form,
         "back_url": back,
         "redrivable": redrivable_count(row.label, row.step),
         "redrive": redrive if redrive and redrive.finished_at is None else None,
-        "post_url": reverse("admin:processes_circuit_action", args=[row.label, row.step, action.name]),
+        "post_url": with_key(
+            reverse("admin:processes_circuit_action", args=[row.label, row.step, action.name]), row.key
+        ),
     }

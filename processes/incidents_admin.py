@@ -18,20 +18,25 @@ from django.urls import NoReverseMatch, path, reverse
 from processes import clock
 from processes.admin import ReadOnlyAdmin
 from processes.flow.figures import (
-    StepCircuit,
+    StepFlow,
     circuit_history,
     describe,
     error_rows,
+    flows,
     held_processes,
     incidents,
     latest_redrive,
     redrivable_count,
     redrive_progress,
-    step_circuits,
-    step_window,
-    workflow_name,
 )
-from processes.incident_actions import ACTIONS, action_refusals, find_step, incident_action_view
+from processes.incident_actions import (
+    ACTIONS,
+    action_refusals,
+    find_step,
+    incident_action_view,
+    key_of,
+    with_key,
+)
 from processes.models import Circuit
 
 
@@ -62,41 +67,44 @@ class IncidentAdmin(ReadOnlyAdmin):
         circuit = get_object_or_404(Circuit, pk=object_id) if object_id.isdigit() else None
         if circuit is None:
             return HttpResponseRedirect(reverse("admin:processes_circuit_changelist"))
-        return HttpResponseRedirect(step_url(circuit.process_type, circuit.step))
+        return HttpResponseRedirect(step_url(circuit.process_type, circuit.step, circuit.key))
 
 
-def step_url(label: str, step: str) -> str:
-    return reverse("admin:processes_circuit_step", args=[label, step])
+def step_url(label: str, step: str, key: str = "") -> str:
+    return with_key(reverse("admin:processes_circuit_step", args=[label, step]), key)
 
 
-def progress_url(label: str, step: str) -> str:
-    return reverse("admin:processes_circuit_progress", args=[label, step])
+def progress_url(label: str, step: str, key: str = "") -> str:
+    return with_key(reverse("admin:processes_circuit_progress", args=[label, step]), key)
 
 
 def incident_list_view(model_admin, request):
-    """Open and recent incidents first (what is failing now), then every step with a circuit."""
+    """Stopped, slowed and recent incidents first (what is going on now), then every step with
+    flow control and its condition."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     rows = []
     for incident in incidents():
-        circuit = incident.circuit
+        flow = incident.flow
         rows.append(
             {
                 "incident": incident,
-                "workflow": workflow_name(circuit.process_type),
-                "url": step_url(circuit.process_type, circuit.step),
+                "flow": flow,
+                "url": step_url(flow.label, flow.step, flow.key),
                 "errors": error_rows(incident.errors[:3]),
                 "redrive": redrive_progress(incident.redrive),
-                "progress_url": progress_url(circuit.process_type, circuit.step),
+                "progress_url": progress_url(flow.label, flow.step, flow.key),
             }
         )
     steps = [
         {
-            "row": row,
-            "url": step_url(row.label, row.step),
-            "pause_url": reverse("admin:processes_circuit_action", args=[row.label, row.step, "pause"]),
+            "row": flow,
+            "url": step_url(flow.label, flow.step, flow.key),
+            "pause_url": with_key(
+                reverse("admin:processes_circuit_action", args=[flow.label, flow.step, "pause"]), flow.key
+            ),
         }
-        for row in step_circuits()
+        for flow in flows()
     ]
     context = {
         **model_admin.admin_site.each_context(request),
@@ -111,10 +119,11 @@ def incident_list_view(model_admin, request):
 
 
 def step_view(model_admin, request, label: str, step: str):
-    """A step's circuit: its figures, its history, its actions and its latest redrive."""
+    """A step's flow control: its condition and figures, its history, its actions, who waits
+    and its latest redrive."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    row = find_step(label, step)
+    row = find_step(label, step, key_of(request))
     incident = describe(row.circuit) if row.circuit else None
     redrive = latest_redrive(label, step)
     progress = redrive_progress(redrive)
@@ -123,18 +132,18 @@ def step_view(model_admin, request, label: str, step: str):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"{row.step} ({row.workflow}): {row.state_display.lower()}",
+        "title": f"{row.where} ({row.workflow}): {row.condition_display.lower()}",
         "row": row,
         "incident": incident,
-        "window": step_window(label, step) if incident is None else None,
         "errors": error_rows(incident.errors) if incident else [],
+        "alerts": incident.alerts if incident else 0,
         "redrive": progress,
         "latest_redrive": redrive,
-        "progress_url": progress_url(label, step),
+        "progress_url": progress_url(label, step, row.key),
         "redrivable": redrivable,
         "buttons": _buttons(request, row, refusals),
         "history": circuit_history(row.circuit),
-        "held_processes": held_processes(label, step),
+        "held_processes": held_processes(label, step, row.key),
         "journal_url": _journal_url(label),
     }
     return TemplateResponse(request, "admin/processes/circuit/step.html", context)
@@ -144,18 +153,20 @@ def progress_view(model_admin, request, label: str, step: str):
     """The latest redrive's progress as JSON, for the page's poller."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    row: StepCircuit = find_step(label, step)
+    row: StepFlow = find_step(label, step, key_of(request))
     return JsonResponse(
         {**redrive_progress(latest_redrive(label, step)), "state": row.state, "held": row.held}
     )
 
 
-def _buttons(request, row: StepCircuit, refusals: dict[str, str]) -> list[dict]:
+def _buttons(request, row: StepFlow, refusals: dict[str, str]) -> list[dict]:
     return [
         {
             "name": action.name,
             "label": action.label,
-            "url": reverse("admin:processes_circuit_action", args=[row.label, row.step, action.name]),
+            "url": with_key(
+                reverse("admin:processes_circuit_action", args=[row.label, row.step, action.name]), row.key
+            ),
             "refused": refusals[action.name],
         }
         for action in ACTIONS.values()

@@ -32,6 +32,7 @@ class Hold(models.TextChoices):
 
     CIRCUIT = "circuit", "its circuit"  # open, probing, or paused by hand
     PACE = "pace", "its turn (the service is slowed)"
+    LIMIT = "limit", "its turn under the service's published limit"
 
 
 class Process(FSMModelMixin, models.Model):
@@ -70,6 +71,8 @@ class Process(FSMModelMixin, models.Model):
     # when it is not held (processes.flow).
     held_since = models.DateTimeField(null=True, blank=True)
     held_by = models.CharField(max_length=16, choices=Hold, blank=True)
+    # The step's flow key it is held under (`Step.flow_key`: a carrier account, ...).
+    held_key = models.CharField(max_length=100, blank=True)
 
     created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(default=clock.now)
@@ -91,7 +94,7 @@ class Process(FSMModelMixin, models.Model):
             ),
             models.Index(fields=["state", "-created_at"], name="%(app_label)s_%(class)s_state"),
             models.Index(
-                fields=["step", "held_by", "held_since"],
+                fields=["step", "held_by", "held_key", "held_since"],
                 name="%(app_label)s_%(class)s_held",
                 condition=Q(held_since__isnull=False),
             ),
@@ -214,6 +217,9 @@ class StepAttempt(models.Model):
     # The attempt failed in a way that says the service is unwell (a retryable error or an
     # ambiguous timeout): what a step's circuit breaker counts. A refusal is not one.
     service_failed = models.BooleanField(default=False)
+    # The step's flow key for this call (`Step.flow_key`: a carrier account, ...): its health,
+    # circuit and limits are kept per key.
+    flow_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
         indexes = [
@@ -308,6 +314,9 @@ class Circuit(models.Model):
 
     process_type = models.CharField(max_length=100)
     step = models.CharField(max_length=64)
+    # The flow key (`Step.flow_key`: a carrier account, ...) whose calls it stops; blank for a
+    # step that keeps one circuit for all.
+    key = models.CharField(max_length=100, blank=True, default="")
     state = models.CharField(max_length=16, choices=CircuitState, default=CircuitState.CLOSED)
     # When the current incident began (first opening or pause); kept until it closes.
     incident_since = models.DateTimeField(null=True, blank=True)
@@ -331,7 +340,11 @@ class Circuit(models.Model):
     updated_at = models.DateTimeField(default=clock.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["process_type", "step"], name="circuit_one_per_step")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process_type", "step", "key"], name="circuit_one_per_step_and_key"
+            )
+        ]
         verbose_name = "incident"
         verbose_name_plural = "incidents"
         # Each operator action on an incident is a permission of its own.
@@ -342,7 +355,12 @@ class Circuit(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.process_type} {self.step}: {self.get_state_display()}"
+        return f"{self.process_type} {self.where}: {self.get_state_display()}"
+
+    @property
+    def where(self) -> str:
+        """The step, and its key when it has one: `create_label · ACME-1`."""
+        return f"{self.step} · {self.key}" if self.key else self.step
 
 
 class CircuitEventKind(models.TextChoices):

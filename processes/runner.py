@@ -63,6 +63,7 @@ class Claim:
     fence: int
     attempt: StepAttempt
     probe: bool = False  # the attempt is its step's circuit probe (processes.flow)
+    flow_key: str = ""  # the step's flow key for this call (Step.flow_key)
 
     @property
     def attempt_id(self) -> int:
@@ -166,7 +167,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             _apply_service_failure(claim, process, outcome, now)
         else:
             if claim.probe:
-                admission.probe_answered(process, claim.step, now)
+                admission.probe_answered(process, claim.step, claim.flow_key, now)
             # Nothing before the record needs keeping if it fails: no savepoint (see _apply).
             outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now, savepoint=False)
             _finish_attempt(claim, process, outcome, now)
@@ -213,11 +214,9 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
         reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
         failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
     else:
-        verdict = _admit(process, step, now)
-        if verdict != admission.HELD:
-            return _begin_attempt(
-                workflow, process, step, worker, now, attempts, probe=verdict == admission.PROBE
-            )
+        admitted = _admit(process, step, now)
+        if not admitted.held:
+            return _begin_attempt(workflow, process, step, worker, now, attempts, admitted)
     return None
 
 
@@ -232,14 +231,16 @@ def _calls_out(process, step) -> bool:
     return step.calls_out if process.direction == Direction.FORWARD else step.undo_calls_out
 
 
-def _admit(process, step, now) -> str:
-    """Ask the step's circuit, if it has one, whether this call may go now."""
+def _admit(process, step, now) -> admission.Admission:
+    """Ask the step's flow control, if it has any, whether this call may go now."""
     if step.circuit is None or not _calls_out(process, step):
-        return admission.GO
+        return admission.FREE
     return admission.admit(process, step, now)
 
 
-def _begin_attempt(workflow, process, step, worker, now, attempts, probe=False) -> "Claim | None":
+def _begin_attempt(
+    workflow, process, step, worker, now, attempts, admitted: admission.Admission = admission.FREE
+) -> "Claim | None":
     """Start an attempt: do a step in the database whole, or take the lease for its call. The
     attempt rows are inserted by the caller, together."""
     process.attempts += 1
@@ -254,9 +255,12 @@ def _begin_attempt(workflow, process, step, worker, now, attempts, probe=False) 
     process.lease_owner = worker
     process.lease_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
     process.next_run_at = process.lease_until
-    attempt = StepAttempt(**_attempt_fields(process, ctx, worker, now))
+    attempt = StepAttempt(**_attempt_fields(process, ctx, worker, now), flow_key=admitted.key)
     attempts.append(attempt)
-    return Claim(workflow, process, step, ctx, worker, process.fence, attempt, probe=probe)
+    fence = process.fence
+    return Claim(
+        workflow, process, step, ctx, worker, fence, attempt, probe=admitted.probe, flow_key=admitted.key
+    )
 
 
 def perform(claim: Claim) -> Outcome:
@@ -278,7 +282,8 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
     is (now) open the process waits for it; otherwise the step's retry policy decides."""
     _finish_attempt(claim, process, outcome, now)  # the circuit's window counts it
     error = outcome.error
-    if not admission.call_failed(process, claim.step, probe=claim.probe, error=error, now=now):
+    failed = {"key": claim.flow_key, "probe": claim.probe, "error": error, "now": now}
+    if not admission.call_failed(process, claim.step, **failed):
         failures.attempt_failed(claim.workflow, process, claim.step, error, now)
 
 

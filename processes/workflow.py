@@ -173,6 +173,12 @@ class Step:
     def undo_record(self, process, result, ctx: StepContext) -> None:
         return None
 
+    def flow_key(self, process) -> str:
+        """The key under which the step's service health, circuit and limits are kept: a
+        carrier account, a warehouse, an API client, so that one broken account holds only its
+        own processes. Read under the process row's lock; '' (the default) keeps one for all."""
+        return ""
+
     def blame(self, error: BaseException, direction: str) -> str:
         """Whom a failed call points at (`Blame`). A refusal (the retry policy's permanent
         errors), an OwnTransientError and the step's `own_errors` are the process's own: the

@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite: a quiet simulator, a stocked catalogue, order drivers."""
 
+import random
+
 import pytest
 from django.test.utils import override_settings
 
@@ -33,10 +35,11 @@ def ledger_mail(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_flow_control():
-    """Each test starts with no step health remembered by this process, and a pacing that
-    draws the same numbers every run."""
+    """Each test starts with no step health remembered by this process, and with pacing and
+    retry backoffs that draw the same numbers every run."""
     health.forget()
     pacing.rng.seed(16)
+    random.seed(16)
     yield
     health.forget()
 

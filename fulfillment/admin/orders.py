@@ -22,6 +22,7 @@ from fulfillment.models import Order, OrderLine, Reservation
 from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
 from processes import clock
 from processes.admin import ReadOnlyAdmin
+from processes.flow.figures import hold_explanation
 from processes.workflow import registry
 
 
@@ -203,8 +204,23 @@ class OrderAdmin(ReadOnlyAdmin):
             "ledger": order_ledger_check(order),
             "timeline": order_timeline(order),
             "overdue": _overdue(order, clock.now()),
+            "waiting": _waiting(order, clock.now()),
             "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
         }
+
+
+def _waiting(order: Order, now: datetime) -> dict | None:
+    """Why the order waits at its step without spending attempts (its circuit, its turn at a
+    slowed service), with the step's condition in the words and figures the Incidents page
+    shows; None when it does not."""
+    explanation = hold_explanation(order)
+    if explanation is None:
+        return None
+    return {
+        **explanation,
+        "for": _duration(now - explanation["since"]),
+        "next": _relative(explanation["next_look"], now),
+    }
 
 
 def _overdue(order: Order, now: datetime) -> str:

@@ -12,8 +12,10 @@ index-backed aggregates, whatever the number of orders:
   around each external call. They describe that window, so they are gauges (a gauge
   histogram) rather than ever-growing counters: graph them as they are, no `rate()`;
 - queue depth from the broker; sweeper lag from the sweeper's lease;
-- each step's circuit breaker: its state (one series per state, 1 for the current one) and the
-  processes it defers (the circuits table, tiny, and the partial `held` index).
+- each step's flow control, per flow key: its circuit's state (one series per state, 1 for
+  the current one), the processes it holds and those waiting their turn (the circuits table,
+  tiny, and the partial `held` index), the share of its latest calls that failed and of due
+  calls it lets go (one query per step and key over the (started_at, step) index).
 
 Access: a bearer token (METRICS_TOKEN) or a client address in METRICS_ALLOWED_IPS; with
 neither configured, /metrics is off (403).
@@ -34,7 +36,7 @@ from fulfillment.models import Order, OrderState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
-from processes.flow.figures import step_circuits
+from processes.flow.figures import flows
 from processes.models import AttemptOutcome, CircuitState, StepAttempt
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
@@ -140,22 +142,42 @@ class FulfillmentCollector:
         )
 
     def _circuits(self):
+        labels = ["workflow", "step", "key"]
         state = GaugeMetricFamily(
             "processes_circuit_state",
             "The state of each step's circuit breaker: 1 for the state it is in, 0 for the others.",
-            labels=["workflow", "step", "state"],
+            labels=[*labels, "state"],
         )
         deferred = GaugeMetricFamily(
             "processes_circuit_deferred_processes",
             "Processes held by a step's circuit (open, probing or paused), spending no attempts.",
-            labels=["workflow", "step"],
+            labels=labels,
         )
-        for row in step_circuits():
+        paced = GaugeMetricFamily(
+            "processes_step_paced_processes",
+            "Processes waiting their turn at a slowed step, spending no attempts.",
+            labels=labels,
+        )
+        failed = GaugeMetricFamily(
+            "processes_step_failed_call_ratio",
+            "Share of a step's latest calls (its flow-control window) that failed as a sick service fails.",
+            labels=labels,
+        )
+        admitted = GaugeMetricFamily(
+            "processes_step_admitted_ratio",
+            "Share of due calls a step lets go at once: 1 normally, less while it is slowed, 0 stopped.",
+            labels=labels,
+        )
+        for flow in flows():
+            series = [flow.workflow, flow.step, flow.key]
             for value in CircuitState.values:
-                state.add_metric([row.workflow, row.step, value], 1 if row.state == value else 0)
-            deferred.add_metric([row.workflow, row.step], row.held)
-        yield state
-        yield deferred
+                state.add_metric([*series, value], 1 if flow.state == value else 0)
+            deferred.add_metric(series, flow.held)
+            paced.add_metric(series, flow.paced)
+            failed.add_metric(series, flow.health.failed_share)
+            going = flow.health.admitted_share(flow.policy) if flow.state == CircuitState.CLOSED else 0
+            admitted.add_metric(series, going)
+        yield from (state, deferred, paced, failed, admitted)
 
 
 def _registry() -> CollectorRegistry:

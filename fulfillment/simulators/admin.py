@@ -9,12 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from fulfillment.simulators.models import (
-    CallCount,
     ChargeRecord,
     FaultRule,
     IdempotencyRecord,
     LabelRecord,
     Outage,
+    ReceivedCall,
     RefundRecord,
     RefusedCall,
     SentMail,
@@ -66,7 +66,7 @@ class IdempotencyRecordAdmin(LedgerAdmin):
 
 @admin.register(FaultRule)
 class FaultRuleAdmin(admin.ModelAdmin):
-    list_display = ["service", "operation", "mode", "remaining", "reference", "created_at"]
+    list_display = ["service", "operation", "mode", "remaining", "reference", "account", "created_at"]
     list_editable = ["remaining"]
     list_filter = ["service", "operation", "mode"]
 
@@ -80,9 +80,13 @@ class RefusedCallAdmin(LedgerAdmin):
     show_full_result_count = False
 
 
-@admin.register(CallCount)
-class CallCountAdmin(LedgerAdmin):
-    list_display = ["service", "operation", "calls"]
+@admin.register(ReceivedCall)
+class ReceivedCallAdmin(LedgerAdmin):
+    list_display = ["at", "service", "operation", "account", "reference", "idempotency_key"]
+    list_filter = ["service", "operation", "account"]
+    search_fields = ["reference", "idempotency_key"]
+    date_hierarchy = "at"
+    show_full_result_count = False
 
 
 @admin.register(Outage)

@@ -1,30 +1,30 @@
-"""What each simulated service received: every call counted, every refusal recorded.
+"""What each simulated service received: every call logged with its arrival, every refusal recorded.
 
 These are the remote side's figures, written through the simulators' connection, so a test can
 say "the carrier received N calls during the outage" without trusting our own journal.
 """
 
-from datetime import datetime
+from collections import deque
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count
 
-from fulfillment.simulators.models import SIMULATORS_DB, CallCount, RefusedCall
+from fulfillment.simulators.models import ReceivedCall, RefusedCall
 from processes import clock
 
 Reason = RefusedCall.Reason
 
 
-def call_count_add(service: str, operation: str) -> None:
-    """Count one call; one UPDATE once the counter's row exists."""
-    counter = CallCount.objects.filter(service=service, operation=operation)
-    if counter.update(calls=F("calls") + 1):
-        return
-    try:
-        with transaction.atomic(using=SIMULATORS_DB):
-            CallCount.objects.create(service=service, operation=operation, calls=1)
-    except IntegrityError:  # another call made the row first
-        counter.update(calls=F("calls") + 1)
+def call_record(*, service: str, operation: str, reference: str, key: str, account: str = "") -> None:
+    """Log one call as it arrives, at the engine's clock: one INSERT, no row shared by calls."""
+    ReceivedCall.objects.create(
+        service=service,
+        operation=operation,
+        account=account,
+        reference=reference,
+        idempotency_key=key,
+        at=clock.now(),
+    )
 
 
 def refusal_record(*, service: str, operation: str, reference: str, key: str, reason: str) -> RefusedCall:
@@ -41,8 +41,35 @@ def refusal_record(*, service: str, operation: str, reference: str, key: str, re
 
 def calls_received(service: str) -> int:
     """Every call the service has received, refused ones included."""
-    total = CallCount.objects.filter(service=service).aggregate(total=Sum("calls"))["total"]
-    return total or 0
+    return ReceivedCall.objects.filter(service=service).count()
+
+
+def busiest_window(
+    service: str,
+    *,
+    seconds: float = 1.0,
+    operations: list[str] | None = None,
+    account: str | None = None,
+    since: datetime | None = None,
+) -> tuple[int, datetime | None]:
+    """The most calls the service received within any `seconds`, and when that window began:
+    what a service's published rate limit is measured against."""
+    calls = ReceivedCall.objects.filter(service=service)
+    if operations is not None:
+        calls = calls.filter(operation__in=operations)
+    if account is not None:
+        calls = calls.filter(account=account)
+    if since is not None:
+        calls = calls.filter(at__gte=since)
+    span, window = timedelta(seconds=seconds), deque()
+    most, began = 0, None
+    for at in calls.order_by("at").values_list("at", flat=True).iterator():
+        window.append(at)
+        while at - window[0] >= span:
+            window.popleft()
+        if len(window) > most:
+            most, began = len(window), window[0]
+    return most, began
 
 
 def calls_refused(

@@ -22,9 +22,10 @@ class CarrierSimulator:
     """The default ShippingCarrier: every call is one remote request with its own committed effect."""
 
     def create_label(
-        self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str
+        self, *, reference: str, address: dict, weight_grams: int, idempotency_key: str, account: str = ""
     ) -> Label:
-        mode = fault_before_effect(Service.CARRIER, Operation.CREATE_LABEL, reference, idempotency_key)
+        create = Operation.CREATE_LABEL
+        mode = fault_before_effect(Service.CARRIER, create, reference, idempotency_key, account)
         if str(address.get("postal_code", "")).strip() == UNDELIVERABLE_POSTCODE:
             refusal_record(
                 service=Service.CARRIER,
@@ -45,9 +46,12 @@ class CarrierSimulator:
         fault_after_effect(Service.CARRIER, Operation.CREATE_LABEL, mode)
         return _label(record.response["tracking_number"])
 
-    def void_label(self, *, label_key: str, reference: str, idempotency_key: str) -> LabelVoid:
+    def void_label(
+        self, *, label_key: str, reference: str, idempotency_key: str, account: str = ""
+    ) -> LabelVoid:
         """Void the label made under `label_key`, if any; voiding it again changes nothing."""
-        mode = fault_before_effect(Service.CARRIER, Operation.VOID_LABEL, reference, idempotency_key)
+        void = Operation.VOID_LABEL
+        mode = fault_before_effect(Service.CARRIER, void, reference, idempotency_key, account)
         record = idempotent_call(
             service=Service.CARRIER,
             operation=Operation.VOID_LABEL,

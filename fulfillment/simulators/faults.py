@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from fulfillment.gateways import ServiceTimeout, ServiceUnavailable
-from fulfillment.simulators.calls import Reason, call_count_add, refusal_record
+from fulfillment.simulators.calls import Reason, call_record, refusal_record
 from fulfillment.simulators.conf import simulator_setting
 from fulfillment.simulators.models import SIMULATORS_DB, FaultRule, Operation, Service
 from fulfillment.simulators.outages import outage_refuse
@@ -27,7 +27,9 @@ def chance(rate: float) -> bool:
     return rate > 0 and _rng.random() < rate
 
 
-def fault_add(*, service: str, operation: str, mode: str, times: int = 1, reference: str = "") -> FaultRule:
+def fault_add(
+    *, service: str, operation: str, mode: str, times: int = 1, reference: str = "", account: str = ""
+) -> FaultRule:
     """Make the next `times` matching calls fail in `mode`; a misspelt name raises ValueError."""
     return FaultRule.objects.create(
         service=Service(service),
@@ -35,10 +37,11 @@ def fault_add(*, service: str, operation: str, mode: str, times: int = 1, refere
         mode=Mode(mode),
         remaining=times,
         reference=reference,
+        account=account,
     )
 
 
-def inject(service: str, operation: str, reference: str = "") -> str | None:
+def inject(service: str, operation: str, reference: str = "", account: str = "") -> str | None:
     """Consume one use of the best matching rule and return its mode, or None if none matches.
 
     The rule is locked while it is decremented, so concurrent calls never share one use.
@@ -47,6 +50,7 @@ def inject(service: str, operation: str, reference: str = "") -> str | None:
         rule = (
             FaultRule.objects.select_for_update()
             .filter(service=service, operation=operation, remaining__gt=0, reference__in=[reference, ""])
+            .filter(account__in=[account, ""])
             .order_by(_specific_first(reference), "id")
             .first()
         )
@@ -61,18 +65,21 @@ def _specific_first(reference: str) -> Case:
     return Case(When(reference=reference, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
-def fault_before_effect(service: str, operation: str, reference: str = "", key: str = "") -> str | None:
-    """Count the call, refuse it during an outage, wait the configured latency, then raise a
-    fault that happens before any effect; `key` is the call's idempotency key, for the records.
+def fault_before_effect(
+    service: str, operation: str, reference: str = "", key: str = "", account: str = ""
+) -> str | None:
+    """Log the call, refuse it during an outage, wait the configured latency, then raise a
+    fault that happens before any effect; `key` is the call's idempotency key, for the records,
+    and `account` the caller's account with the service, which a fault rule may single out.
 
     Returns the rule's mode otherwise, to be handed to `fault_after_effect`.
     """
-    call_count_add(service, operation)
+    call_record(service=service, operation=operation, reference=reference, key=key, account=account)
     outage_refuse(service, operation, reference, key)
     latency_ms = simulator_setting("LATENCY_MS")
     if latency_ms:
         time.sleep(latency_ms / 1000)
-    mode = inject(service, operation, reference)
+    mode = inject(service, operation, reference, account)
     refusal = _refusal(service, operation, mode)
     if refusal is None:
         return mode

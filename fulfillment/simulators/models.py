@@ -118,7 +118,9 @@ class SentMail(models.Model):
 class FaultRule(models.Model):
     """A fault to inject into the next `remaining` matching calls, for tests and chaos runs.
 
-    A blank `reference` matches any call; a rule naming a reference is preferred over a blank one.
+    A blank `reference` (or `account`) matches any call; a rule naming a reference is preferred
+    over a blank one. A rule naming an account strikes only the calls made for that account (one
+    merchant's carrier account that is broken).
     """
 
     class Mode(models.TextChoices):
@@ -131,6 +133,7 @@ class FaultRule(models.Model):
     mode = models.CharField(max_length=32, choices=Mode.choices)
     remaining = models.PositiveIntegerField(default=1)
     reference = models.CharField(max_length=64, blank=True)
+    account = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -195,17 +198,23 @@ class RefusedCall(models.Model):
         return f"{self.service}.{self.operation} refused ({self.reason}) at {self.at:%H:%M:%S}"
 
 
-class CallCount(models.Model):
-    """How many calls one operation of a service has received, refused ones included."""
+class ReceivedCall(models.Model):
+    """Every call a service received, refused ones included: its access log.
+
+    The remote side's own record of when each call arrived, read by tests and the soak to say
+    "the carrier received N calls during the outage" or "never more than 5 in any second",
+    whatever our journal says.
+    """
 
     service = models.CharField(max_length=16, choices=Service.choices)
     operation = models.CharField(max_length=16, choices=Operation.choices)
-    calls = models.PositiveBigIntegerField(default=0)
+    account = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["service", "operation"], name="sim_callcount_unique"),
-        ]
+        indexes = [models.Index(fields=["service", "at"], name="sim_receivedcall_service_at")]
 
     def __str__(self):
-        return f"{self.service}.{self.operation}: {self.calls}"
+        return f"{self.service}.{self.operation} at {self.at:%H:%M:%S.%f}"

@@ -1,10 +1,12 @@
-"""What the runner asks about a step's circuit, under the process row's lock.
+"""What the runner asks a step's flow control, under the process row's lock.
 
-`admit` before a call: may it go now (GO), go as the circuit's probe (PROBE), or must the
-process wait (HELD, its `next_run_at` moved; the caller saves)? `call_failed` when a call failed
-as a sick service fails, `probe_answered` when the probe got an answer.
+`admit` before a call: may it go now, go as the circuit's probe, or must the process wait (its
+`next_run_at` moved; the caller saves)? `call_failed` when a call failed as a sick service
+fails, `probe_answered` when the probe got an answer. Each works on the circuit of the step's
+flow key (`Step.flow_key`: one carrier account's outage holds only that account's processes).
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q
@@ -18,23 +20,47 @@ from processes.workflow import Blame, Step
 GO, PROBE, HELD = "go", "probe", "held"
 
 
-def admit(process, step: Step, now: datetime) -> str:
+@dataclass(frozen=True)
+class Admission:
+    """The answer to "may this call go now?", with the flow key it was asked under."""
+
+    verdict: str
+    key: str = ""
+
+    @property
+    def held(self) -> bool:
+        return self.verdict == HELD
+
+    @property
+    def probe(self) -> bool:
+        return self.verdict == PROBE
+
+
+FREE = Admission(GO)  # a step without flow control
+
+
+def admit(process, step: Step, now: datetime) -> Admission:
     """May the process make its call at `step` now? GO, PROBE (go, as the circuit's probe) or
     HELD (its `next_run_at` moved to when it may look again; the caller saves)."""
-    circuit = Circuit.objects.filter(process_type=process.label(), step=step.name).first()
+    key = step.flow_key(process)
+    return Admission(_verdict(process, step, key, now), key)
+
+
+def _verdict(process, step: Step, key: str, now: datetime) -> str:
+    circuit = _circuit(process.label(), step.name, key)
     if circuit is None or circuit.state == CircuitState.CLOSED:
         if process.held_by == Hold.CIRCUIT:  # it waited for the circuit: it goes in its slot
             return GO if breaker.release_slot(process, step, circuit, now) else HELD
         since = circuit.closed_at if circuit else None
-        seen = recent_health(process.label(), step.name, step.circuit, now, since=since)
-        if seen.slowed(step.circuit) and not pacing.pace(process, step, seen, now):
+        seen = recent_health(process.label(), step.name, key, step.circuit, now, since=since)
+        if seen.slowed(step.circuit) and not pacing.pace(process, step, key, seen, now):
             return HELD
         return GO
     if pause_over(circuit, now):
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
         if pause_over(circuit, now):
             breaker.close_circuit(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
-        return admit(process, step, now)
+        return _verdict(process, step, key, now)
     # The next probe: after the cool-down, after a probe that failed (another process tries),
     # or after one whose worker died (its time ran out).
     probe_due = Q(state=CircuitState.OPEN, probe_at__lte=now) | Q(
@@ -49,6 +75,10 @@ def admit(process, step: Step, now: datetime) -> str:
         journal.note(process, EventKind.CIRCUIT, f"{step.name}: goes through as the circuit's probe")
         return PROBE
     return _hold_under_lock(process, step, circuit, now)
+
+
+def _circuit(label: str, step: str, key: str) -> Circuit | None:
+    return Circuit.objects.filter(process_type=label, step=step, key=key).first()
 
 
 def pause_over(circuit: Circuit, now: datetime) -> bool:
@@ -67,29 +97,29 @@ def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> st
     until its next look (up to PAUSE_RECHECK) with its circuit closed."""
     circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
     if circuit.state == CircuitState.CLOSED:
-        return admit(process, step, now)
+        return _verdict(process, step, circuit.key, now)
     breaker.hold(process, circuit, _look_again_at(circuit, step, now), now)
     return HELD
 
 
-def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: datetime) -> bool:
-    """A call at `step` failed the way a sick service fails. True when the circuit is (now)
-    open: the process is then held and the attempt does not count against its retries."""
+def call_failed(process, step: Step, *, key: str, probe: bool, error: BaseException, now: datetime) -> bool:
+    """A call at `step` failed the way a sick service fails. True when the circuit of its key
+    is (now) open: the process is then held and the attempt does not count against its retries."""
     label = process.label()
-    circuit = Circuit.objects.filter(process_type=label, step=step.name).first()
+    circuit = _circuit(label, step.name, key)
     step_aside = timedelta(0)
     if probe and circuit and circuit.probe_process == process.pk and circuit.state == CircuitState.HALF_OPEN:
-        circuit = breaker.lock(label, step.name)
+        circuit = breaker.lock(label, step.name, key)
         if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
             breaker.probe_failed(circuit, step, process, breaker.describe_error(error), now)
             # Another process probes next: this one looks again a little later.
             step_aside = timedelta(seconds=step.attempt_timeout / 10)
     elif circuit is None or circuit.state == CircuitState.CLOSED:
-        if not _stop_on(process, step, circuit, error, now):
+        if not _stop_on(process, step, key, circuit, error, now):
             return False
-        circuit = breaker.lock(label, step.name)
+        circuit = breaker.lock(label, step.name, key)
     else:
-        circuit = breaker.lock(label, step.name)  # decide on what it is now, as in _hold_under_lock
+        circuit = breaker.lock(label, step.name, key)  # decide on what it is now, as in _hold_under_lock
     if circuit.state == CircuitState.CLOSED:
         return False  # closed meanwhile: an ordinary failure, retried as the step's policy says
     process.attempts = max(process.attempts - 1, 0)  # the outage is known: not this process's failure
@@ -104,24 +134,26 @@ def call_failed(process, step: Step, *, probe: bool, error: BaseException, now: 
     return True
 
 
-def _stop_on(process, step: Step, circuit: Circuit | None, error: BaseException, now: datetime) -> bool:
+def _stop_on(
+    process, step: Step, key: str, circuit: Circuit | None, error: BaseException, now: datetime
+) -> bool:
     """Open the step's closed circuit if its health now shows an outage; True when it did (or
     another worker did meanwhile)."""
     policy, label = step.circuit, process.label()
     closed_at = circuit.closed_at if circuit else None
-    seen = health(label, step.name, policy, now, since=closed_at)
+    seen = health(label, step.name, key, policy, now, since=closed_at)
     if not seen.shows_outage(policy) and _out_of_retries(process, step):
         # Its retries ran out while others fail too: rather than undo it for an outage, stop
         # the step on the calls made since it reached the step, if nearly all failed, for it
         # and one other process at least (at the start of an outage its quick retries can
         # outrun the processes arriving behind it).
         since = max(filter(None, [closed_at, process.step_started_at]), default=None)
-        seen = health(label, step.name, policy, now, since=since)
+        seen = health(label, step.name, key, policy, now, since=since)
         if not seen.shows_outage(policy, failing_needed=2):
             return False
     elif not seen.shows_outage(policy):
         return False
-    circuit = breaker.lock(label, step.name)
+    circuit = breaker.lock(label, step.name, key)
     if circuit.state != CircuitState.CLOSED:
         return True
     noun = process._meta.verbose_name_plural
@@ -141,11 +173,11 @@ def _out_of_retries(process, step: Step) -> bool:
     return process.attempts >= policy.max_attempts
 
 
-def probe_answered(process, step: Step, now: datetime) -> None:
+def probe_answered(process, step: Step, key: str, now: datetime) -> None:
     """The probe got an answer from the service (a success, a refusal such as a decline, or a
     failure of the process's own): the service is back, so the circuit closes and the held
     processes may go."""
-    circuit = breaker.lock(process.label(), step.name)
+    circuit = breaker.lock(process.label(), step.name, key)
     if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
         why = f"the probe by {breaker.process_name(process)} succeeded"
         breaker.close_circuit(circuit, CircuitEventKind.CLOSED, why, now, actor="")

@@ -28,14 +28,15 @@ from processes.workflow import CircuitPolicy, Step, registry
 logger = logging.getLogger("processes.circuits")
 
 
-def lock(label: str, step: str) -> Circuit:
-    """The step's circuit row, locked (made first if missing; racing makers get the same row)."""
+def lock(label: str, step: str, key: str = "") -> Circuit:
+    """The circuit row of the step's key, locked (made first if missing; racing makers get the
+    same row)."""
     try:
         with transaction.atomic():
-            Circuit.objects.get_or_create(process_type=label, step=step)
+            Circuit.objects.get_or_create(process_type=label, step=step, key=key)
     except IntegrityError:
         pass  # made by someone else just now
-    return Circuit.objects.select_for_update().get(process_type=label, step=step)
+    return Circuit.objects.select_for_update().get(process_type=label, step=step, key=key)
 
 
 def workflow_step(label: str, step: str) -> Step | None:
@@ -52,7 +53,7 @@ def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
     process.next_run_at = until
     if process.held_by == Hold.CIRCUIT:
         return
-    process.held_since, process.held_by = now, Hold.CIRCUIT
+    process.held_since, process.held_by, process.held_key = now, Hold.CIRCUIT, circuit.key
     since = (circuit.incident_since or now).isoformat(timespec="seconds")
     why = (
         f"paused by {circuit.paused_by or 'an operator'} ({circuit.reason})"
@@ -60,7 +61,7 @@ def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
         else f"its service is failing ({circuit.reason})"
     )
     journal.note(
-        process, EventKind.CIRCUIT, f"{circuit.step} waits: {why}, since {since}; no attempt is spent"
+        process, EventKind.CIRCUIT, f"{circuit.where} waits: {why}, since {since}; no attempt is spent"
     )
 
 
@@ -79,7 +80,7 @@ def release_slot(process, step: Step, circuit: Circuit | None, now: datetime) ->
     journal.note(
         process, EventKind.CIRCUIT, f"{step.name} goes on{later} after waiting {waited:.0f}s for its circuit"
     )
-    process.held_since, process.held_by = None, ""
+    process.held_since, process.held_by, process.held_key = None, "", ""
     if slot > now:
         process.next_run_at = slot
         return False
@@ -120,18 +121,16 @@ def probe_failed(circuit: Circuit, step: Step, process, error: str, now: datetim
         f"({error}): another process probes next"
     )
     event(circuit, CircuitEventKind.PROBE_FAILED, detail, now)
-    label, name, pk = circuit.process_type, circuit.step, process.pk
-    transaction.on_commit(lambda: wake_next_prober(label, name, passing_over=pk), robust=True)
+    label, name, key, pk = circuit.process_type, circuit.step, circuit.key, process.pk
+    transaction.on_commit(lambda: wake_next_prober(label, name, key, passing_over=pk), robust=True)
 
 
-def wake_next_prober(label: str, step: str, *, passing_over) -> bool:
+def wake_next_prober(label: str, step: str, key: str, *, passing_over) -> bool:
     """Make the process held longest at the step due now, to probe next (not `passing_over`,
     whose probe just failed); False when none is held (that one probes again itself)."""
     model = registry.model_class(label)
     with transaction.atomic():
-        held = model.objects.filter(step=step, held_since__isnull=False, held_by=Hold.CIRCUIT).exclude(
-            pk=passing_over
-        )
+        held = _held(model, step, key).exclude(pk=passing_over)
         longest = held.order_by("held_since").select_for_update(skip_locked=True)
         pk = longest.values_list("pk", flat=True).first()
         if pk is None:
@@ -163,12 +162,21 @@ def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor
     event(circuit, kind, f"{why} (it was {was} for {lasted:.0f}s)", now, actor=actor)
     if alerted and not settling:
         alert_on_commit(circuit, "closed", why, now)
-    label, step = circuit.process_type, circuit.step
-    note = f"{step} resumed by {actor}: {why}" if actor else ""
-    transaction.on_commit(lambda: wake_held(label, step, note=note, actor=actor), robust=True)
+    label, step, key = circuit.process_type, circuit.step, circuit.key
+    note = f"{circuit.where} resumed by {actor}: {why}" if actor else ""
+    transaction.on_commit(lambda: wake_held(label, step, key, note=note, actor=actor), robust=True)
 
 
-def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
+def held_by_circuit(label: str, step: str, key: str):
+    """The processes the circuit of the step's key holds (over the partial `held` index)."""
+    return _held(registry.model_class(label), step, key)
+
+
+def _held(model, step: str, key: str):
+    return model.objects.filter(step=step, held_since__isnull=False, held_by=Hold.CIRCUIT, held_key=key)
+
+
+def wake_held(label: str, step: str, key: str = "", *, note: str = "", actor: str = "") -> int:
     """Make the step's held processes due now (each then takes a release slot), in batches
     of their own transactions; a process locked by a claim right now is already moving.
     With a `note` (an operator's resume), each gets that line in its journal."""
@@ -177,9 +185,7 @@ def wake_held(label: str, step: str, *, note: str = "", actor: str = "") -> int:
     while True:
         with transaction.atomic():
             now = clock.now()
-            held = model.objects.filter(
-                step=step, held_since__isnull=False, held_by=Hold.CIRCUIT, next_run_at__isnull=False
-            )
+            held = _held(model, step, key).filter(next_run_at__isnull=False)
             if after is not None:
                 held = held.filter(pk__gt=after)
             rows = list(

@@ -64,16 +64,17 @@ class Health:
 
 
 def health(
-    label: str, step: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
+    label: str, step: str, key: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
 ) -> Health:
-    """The step's health from its latest finished calls in the policy's window; none from
-    before `since` (when its circuit last closed: the failures of an outage that is over must
-    not stop it again)."""
+    """The health of the step's service for one flow key, from the latest finished calls in
+    the policy's window; none from before `since` (when its circuit last closed: the failures
+    of an outage that is over must not stop it again)."""
     start = now - timedelta(seconds=policy.window_seconds)
     latest = (
         StepAttempt.objects.filter(
             step=step,
             process_type=label,
+            flow_key=key,
             started_at__gte=max(start, since) if since else start,
             outcome__in=[AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED],
         )
@@ -93,15 +94,15 @@ def health(
 
 
 def recent_health(
-    label: str, step: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
+    label: str, step: str, key: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
 ) -> Health:
     """`health`, as read by this worker at most CACHE_SECONDS ago."""
-    key = (label, step, since)
-    cached = _cache.get(key)
+    remembered = (label, step, key, since)
+    cached = _cache.get(remembered)
     if cached and timedelta(0) <= now - cached[0] < timedelta(seconds=CACHE_SECONDS):
         return cached[1]
-    seen = health(label, step, policy, now, since=since)
-    _cache[key] = (now, seen)
+    seen = health(label, step, key, policy, now, since=since)
+    _cache[remembered] = (now, seen)
     return seen
 
 

@@ -24,14 +24,15 @@ logger = logging.getLogger("processes.circuits")
 REDRIVE_TASK = "processes.tasks.run_redrive"
 
 
-def pause(label: str, step: str, *, actor: Actor, reason: str, until: datetime | None = None):
-    """Hold the step for every process by hand (a maintenance window), until `until` or resume."""
+def pause(label: str, step: str, key: str = "", *, actor: Actor, reason: str, until: datetime | None = None):
+    """Hold the step (for one flow key) for every process by hand (a maintenance window, one
+    carrier account's), until `until` or resume."""
     _check_step(label, step)
     now = clock.now()
     if until is not None and until <= now:
         raise ValueError("The end of a pause must be in the future.")
     with transaction.atomic():
-        circuit = breaker.lock(label, step)
+        circuit = breaker.lock(label, step, key)
         circuit.state = CircuitState.PAUSED
         circuit.incident_since = circuit.incident_since or now
         circuit.paused_until, circuit.paused_by, circuit.reason = until, actor.name, reason
@@ -43,13 +44,14 @@ def pause(label: str, step: str, *, actor: Actor, reason: str, until: datetime |
     return circuit
 
 
-def resume(label: str, step: str, *, actor: Actor, reason: str):
-    """Close the step's circuit now (paused or open): the held processes go at the release rate."""
+def resume(label: str, step: str, key: str = "", *, actor: Actor, reason: str):
+    """Close the circuit of the step's key now (paused or open): the held processes go at the
+    release rate."""
     _check_step(label, step)
     with transaction.atomic():
-        circuit = breaker.lock(label, step)
+        circuit = breaker.lock(label, step, key)
         if circuit.state == CircuitState.CLOSED:
-            raise ValueError(f"The {step} step is not paused or open: there is nothing to resume.")
+            raise ValueError(f"The {circuit.where} step is not paused or open: there is nothing to resume.")
         breaker.close_circuit(circuit, CircuitEventKind.RESUMED, reason, clock.now(), actor=actor.name)
     return circuit
 
@@ -140,6 +142,7 @@ def _retry_for_redrive(process, redrive: Redrive, now: datetime) -> None:
     process.attempts = 0
     # Released one per slot, like after an outage.
     process.held_since, process.held_by = process.held_since or now, Hold.CIRCUIT
+    process.held_key = ""  # the step-wide circuit of its redrive releases it
     process.next_run_at = now
     wake_on_commit(process)
     process.save()

@@ -23,26 +23,27 @@ LONGEST_WAIT = 10.0
 rng = random.Random()
 
 
-def pace(process, step: Step, seen: Health, now: datetime) -> bool:
+def pace(process, step: Step, key: str, seen: Health, now: datetime) -> bool:
     """May the process call its slowed step now? Otherwise it is held until its next look
     (`next_run_at` moved; the caller saves). A process that goes is no longer held."""
     policy: CircuitPolicy = step.circuit
     admitted = seen.admitted_share(policy)
-    paced = process.held_by == Hold.PACE
+    paced = process.held_by == Hold.PACE and process.held_key == key
     waited = (now - process.held_since).total_seconds() if paced else 0.0
     if rng.random() < min(1.0, admitted * (1 + waited / policy.pace_seconds)):
         if paced:
-            process.held_since, process.held_by = None, ""
+            process.held_since, process.held_by, process.held_key = None, "", ""
         return True
     wait = min(LONGEST_WAIT, policy.pace_seconds / admitted) * rng.uniform(0.5, 1.5)
     process.next_run_at = now + timedelta(seconds=wait)
     if not paced:
-        process.held_since, process.held_by = now, Hold.PACE
+        process.held_since, process.held_by, process.held_key = now, Hold.PACE, key
         noun = process._meta.verbose_name_plural
+        where = f"{step.name} ({key})" if key else step.name
         journal.note(
             process,
             EventKind.CIRCUIT,
-            f"{step.name} slowed: {seen.summary(noun)}; calls go at {round(100 * admitted)} % of "
+            f"{where} slowed: {seen.summary(noun)}; calls go at {round(100 * admitted)} % of "
             f"the normal rate: waits its turn, no attempt is spent",
         )
     return False

@@ -53,17 +53,20 @@ def operator_by(step: str, actor: str = "olga"):
 
 
 def test_list_shows_an_open_circuit_with_its_figures(ops_client, catalogue):
-    """The open label circuit is listed with its state, failures in the window, its grouped
-    errors, the orders waiting and the one alert; every step with a circuit is listed too."""
+    """The stopped label step is listed with its condition, the calls that failed in its window
+    and for how many orders, its grouped errors, the orders waiting and the one alert, each
+    figure the same wherever the page shows it; every step with a circuit is listed too."""
     open_label_circuit(orders=8)
 
     response = ops_client.get(INCIDENTS)
 
     assert response.status_code == 200
     [row] = response.context["incidents"]
-    incident = row["incident"]
+    incident, flow = row["incident"], row["flow"]
     assert incident.circuit.step == "create_label" and incident.circuit.state == CircuitState.OPEN
-    assert (incident.failures, incident.attempts) == (5, 5)
+    assert flow.condition == "stopped" and flow.status.startswith("stopped: outage since")
+    seen = flow.health
+    assert (seen.failed_calls, seen.calls, seen.failing, seen.processes) == (5, 5, 5, 5)
     assert incident.held == 4 and incident.alerts == 1
     [error] = incident.errors
     assert error["count"] == 5 and error["error_class"].endswith("ServiceUnavailable")
@@ -73,7 +76,10 @@ def test_list_shows_an_open_circuit_with_its_figures(ops_client, catalogue):
             "</tr>", page.index('id="incident-create_label"')
         )
     ]
-    assert "Open" in line and ">5/5<" in line and "5×" in line and "ServiceUnavailable" in line
+    assert "Stopped" in line and ">5/5 (100 %)<" in line and "5 of 5 orders" in line
+    assert "5×" in line and "ServiceUnavailable" in line
+    assert f"next probe {incident.circuit.probe_at:%H:%M:%S}" in line
+    assert f"next probe at {incident.circuit.probe_at:%H:%M:%S}" in unescape(flow.status)
     assert {s["row"].step for s in response.context["steps"]} == CIRCUIT_STEPS
     assert 'id="step-fraud_check"' in page  # never opened, listed all the same
 

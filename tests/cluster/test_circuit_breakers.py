@@ -211,8 +211,8 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     """Two clusters on one database, the carrier down, 30 orders: the create_label circuit
     opens once for both, with one alert, and the carrier refuses no more calls than the
     circuit lets fail before it opens (its latest `stop_run` calls in a row, from 30 orders)
-    plus the probes and the calls already in flight (one per worker). Once the carrier is back the probe closes the circuit, once, and every order
-    completes with exactly one live label."""
+    plus the probes and the calls already in flight (one per worker). Once the carrier is back
+    the probe closes the circuit, once, and every order completes with exactly one live label."""
     outage_set(service="carrier", on=True, by="test")
     # Calls overlap (several workers are inside one at a time); the "closed" alert goes out
     # 1 s after the circuit closes instead of 2 min.

@@ -18,11 +18,20 @@ STATES = ["closed", "open", "half_open", "paused"]
 
 def states_of(metrics, step: str) -> dict[str, float]:
     series = metrics["processes_circuit_state"]
-    return {state: series[(("state", state), ("step", step), ("workflow", "order"))] for state in STATES}
+    return {
+        state: series[(("key", ""), ("state", state), ("step", step), ("workflow", "order"))]
+        for state in STATES
+    }
 
 
 def deferred(metrics, step: str) -> float:
-    return metrics["processes_circuit_deferred_processes"][(("step", step), ("workflow", "order"))]
+    return metrics["processes_circuit_deferred_processes"][
+        (("key", ""), ("step", step), ("workflow", "order"))
+    ]
+
+
+def step_series(metrics, name: str, step: str) -> float:
+    return metrics[name][(("key", ""), ("step", step), ("workflow", "order"))]
 
 
 def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metrics_settings):
@@ -38,6 +47,11 @@ def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metric
     assert states_of(metrics, "send_confirmation")["closed"] == 1
     assert deferred(metrics, "create_label") == 2
     assert deferred(metrics, "charge_payment") == 0
+    # The label step stopped: every call of its window failed, none goes but probes.
+    assert step_series(metrics, "processes_step_failed_call_ratio", "create_label") == 1
+    assert step_series(metrics, "processes_step_admitted_ratio", "create_label") == 0
+    assert step_series(metrics, "processes_step_admitted_ratio", "send_confirmation") == 1
+    assert step_series(metrics, "processes_step_paced_processes", "create_label") == 0
     assert "pick" not in {dict(key)["step"] for key in metrics["processes_circuit_state"]}  # no circuit
 
 
