@@ -272,6 +272,12 @@ if CIRCUIT_COOLDOWN_CAP < CIRCUIT_COOLDOWN:
         f"CIRCUIT_COOLDOWN={CIRCUIT_COOLDOWN:g}."
     )
 
+# Limits the carrier publishes for an account (fulfillment/steps.py): calls per second and
+# calls at once, kept across every worker and machine, per carrier account; a label call over
+# them waits its turn without spending an attempt (processes/flow/limits.py). 0: none.
+CARRIER_RATE_LIMIT = env_float("CARRIER_RATE_LIMIT", 0.0, maximum=10_000)
+CARRIER_CONCURRENCY_LIMIT = env_int("CARRIER_CONCURRENCY_LIMIT", 0)
+
 # Fault injection of the service simulators; see fulfillment/simulators/faults.py.
 SIMULATORS = {
     "TRANSIENT_ERROR_RATE": env_float("SIM_TRANSIENT_ERROR_RATE", 0.05, maximum=1),

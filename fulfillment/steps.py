@@ -12,7 +12,7 @@ from django.conf import settings
 from fulfillment import fraud, inventory, notifications, payments, picking, shipping
 from fulfillment.gateways import fraud_screener, payment_gateway, shipping_carrier
 from fulfillment.warehouse import timers
-from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, Step, WaitStep
+from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
 # Every step that calls a service slows down while its service fails a share of its calls, and
 # stops calling it for everyone only on evidence of an outage (processes.flow): 80 % of its
@@ -31,6 +31,18 @@ SERVICE_CIRCUIT = CircuitPolicy(
     cooldown_cap=settings.CIRCUIT_COOLDOWN_CAP,
     release_per_second=5,
 )
+
+
+def carrier_limit() -> ServiceLimit | None:
+    """The carrier's published limit per account, from the settings (CARRIER_RATE_LIMIT calls
+    per second, CARRIER_CONCURRENCY_LIMIT at once), or None when neither is set."""
+    rate, at_once = settings.CARRIER_RATE_LIMIT, settings.CARRIER_CONCURRENCY_LIMIT
+    if not rate and not at_once:
+        return None
+    calls = max(1, int(rate)) if rate else None
+    return ServiceLimit(
+        "carrier", calls=calls, per_seconds=calls / rate if rate else 1.0, concurrency=at_once or None
+    )
 
 
 class ScreenForFraud(Step):
@@ -124,6 +136,10 @@ class CreateLabel(Step):
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
     circuit = SERVICE_CIRCUIT
+
+    @property
+    def limit(self):
+        return carrier_limit()
 
     def flow_key(self, order):
         """Each carrier account has its own health, circuit and limits."""

@@ -39,6 +39,12 @@ DEFAULTS = {
     # goes out (seconds): a service that keeps failing now and then reopens it within the
     # same incident instead of sending an alert pair each time.
     "CIRCUIT_SETTLE": 120.0,
+    # Published service limits (processes.flow.limits): seconds added to a rate limit's window
+    # for the time between a call's claim and its arrival at the service, which the service
+    # counts by; and how long a call held back by a concurrency limit waits at most before it
+    # looks again (a call that ends wakes it sooner).
+    "LIMIT_MARGIN": 0.1,
+    "LIMIT_RECHECK": 5.0,
     # Finished processes whose attempt detail one prune_journal batch deletes.
     "PRUNE_BATCH": 500,
 }

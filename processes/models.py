@@ -363,6 +363,35 @@ class Circuit(models.Model):
         return f"{self.step} · {self.key}" if self.key else self.step
 
 
+class ServiceLimiter(models.Model):
+    """The shared state of one published service limit, per flow key (processes.flow.limits).
+
+    Changed only under its row lock, in the transaction that claims a call, so every worker on
+    every machine sees the same calls: at most `calls` admitted in any window, at most
+    `concurrency` in flight."""
+
+    service = models.CharField(max_length=100)
+    key = models.CharField(max_length=100, blank=True, default="")
+    # When the latest admitted calls were admitted (epoch seconds, oldest first), at most as
+    # many as the limit's `calls`.
+    recent = models.JSONField(default=list, blank=True)
+    # The next free slot handed to a call that must wait for the rate, so that waiting calls
+    # come back one per slot instead of all at once.
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    # The calls in flight: {process id: when its lease ends (epoch seconds)}; a worker that
+    # died gives its place back when its lease ends.
+    permits = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "key"], name="limiter_one_per_service_and_key")
+        ]
+
+    def __str__(self):
+        return f"{self.service} · {self.key}" if self.key else self.service
+
+
 class CircuitEventKind(models.TextChoices):
     OPENED = "opened", "Opened"
     REOPENED = "reopened", "Re-opened after a failed probe"

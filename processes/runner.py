@@ -29,7 +29,7 @@ from django.db import transaction
 
 from processes import clock, conf, failures, journal, progress, waiting
 from processes.exceptions import PayloadTooLarge
-from processes.flow import admission
+from processes.flow import admission, limits
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
 from processes.payloads import step_payload
@@ -163,6 +163,9 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
         process.lease_owner, process.lease_until = "", None
+        gave_back = limits.holds_places(claim.step)  # its place under the service's limit
+        if gave_back:
+            limits.release(process, claim.step, claim.flow_key)
         if outcome.service_failed:
             _apply_service_failure(claim, process, outcome, now)
         else:
@@ -171,9 +174,10 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             # Nothing before the record needs keeping if it fails: no savepoint (see _apply).
             outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now, savepoint=False)
             _finish_attempt(claim, process, outcome, now)
-        # A transaction that touched a circuit row claims nothing more, so none locks two.
-        locked_circuit = claim.probe or outcome.service_failed
-        return _run_steps(claim.workflow, process, chain, now, go_on=not locked_circuit)
+        # A transaction that touched a circuit or limiter row claims nothing more, so none
+        # locks two.
+        locked_flow = claim.probe or outcome.service_failed or gave_back
+        return _run_steps(claim.workflow, process, chain, now, go_on=not locked_flow)
 
 
 def _run_steps(workflow: Workflow, process, chain: Chain, now, *, go_on: bool = True) -> "Claim | bool":
@@ -233,7 +237,7 @@ def _calls_out(process, step) -> bool:
 
 def _admit(process, step, now) -> admission.Admission:
     """Ask the step's flow control, if it has any, whether this call may go now."""
-    if step.circuit is None or not _calls_out(process, step):
+    if (step.circuit is None and step.limit is None) or not _calls_out(process, step):
         return admission.FREE
     return admission.admit(process, step, now)
 

@@ -111,6 +111,39 @@ class CircuitPolicy:
         return min(self.cooldown_cap, self.cooldown * 2 ** min(max(trips - 1, 0), 32))
 
 
+@dataclass(frozen=True)
+class ServiceLimit:
+    """A limit a service publishes: at most `calls` calls in any `per_seconds`, and at most
+    `concurrency` calls at once, kept across every worker and machine, per flow key (a carrier
+    account's own limit). Steps that call the same service name it alike and share it; a call
+    over the limit waits its turn without spending an attempt (processes.flow.limits)."""
+
+    service: str
+    calls: int | None = None
+    per_seconds: float = 1.0
+    concurrency: int | None = None
+
+    def __post_init__(self):
+        sound = (
+            bool(self.service)
+            and (self.calls is None or self.calls >= 1)
+            and self.per_seconds > 0
+            and (self.concurrency is None or self.concurrency >= 1)
+            and (self.calls is not None or self.concurrency is not None)
+        )
+        if not sound:
+            raise ValueError(f"Inconsistent service limit (a rate, a concurrency or both): {self}")
+
+    def __str__(self) -> str:
+        parts = []
+        if self.calls is not None:
+            calls = f"{self.calls} call{'s' if self.calls > 1 else ''}"
+            parts.append(f"{calls} per {'second' if self.per_seconds == 1 else f'{self.per_seconds:g} s'}")
+        if self.concurrency is not None:
+            parts.append(f"{self.concurrency} at once")
+        return f"{self.service}: {' and '.join(parts)}"
+
+
 class Blame:
     """Whom a failed call points at: the service it called, or the process it was made for."""
 
@@ -156,6 +189,9 @@ class Step:
     expected_duration: timedelta = timedelta(minutes=5)
     # The step's circuit breaker (processes.flow), for a step that calls a service; None: none.
     circuit: "CircuitPolicy | None" = None
+    # A limit its service publishes (processes.flow.limits); None: none. May be a property that
+    # reads the deployment's settings.
+    limit: "ServiceLimit | None" = None
     # Errors of the step's service that belong to one process (beside the retry policy's
     # permanent errors and OwnTransientError), for a client library whose exceptions cannot
     # say so themselves: they never count against the service's health.

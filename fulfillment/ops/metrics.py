@@ -153,10 +153,11 @@ class FulfillmentCollector:
             "Processes held by a step's circuit (open, probing or paused), spending no attempts.",
             labels=labels,
         )
-        paced = GaugeMetricFamily(
-            "processes_step_paced_processes",
-            "Processes waiting their turn at a slowed step, spending no attempts.",
-            labels=labels,
+        waiting = GaugeMetricFamily(
+            "processes_step_waiting_processes",
+            "Processes waiting at a step without spending attempts, by what they wait on: its "
+            "circuit, their turn at a slowed service, or their turn under the service's limit.",
+            labels=[*labels, "on"],
         )
         failed = GaugeMetricFamily(
             "processes_step_failed_call_ratio",
@@ -173,11 +174,12 @@ class FulfillmentCollector:
             for value in CircuitState.values:
                 state.add_metric([*series, value], 1 if flow.state == value else 0)
             deferred.add_metric(series, flow.held)
-            paced.add_metric(series, flow.paced)
+            for on, count in (("circuit", flow.held), ("pace", flow.paced), ("limit", flow.limited)):
+                waiting.add_metric([*series, on], count)
             failed.add_metric(series, flow.health.failed_share)
             going = flow.health.admitted_share(flow.policy) if flow.state == CircuitState.CLOSED else 0
             admitted.add_metric(series, going)
-        yield from (state, deferred, paced, failed, admitted)
+        yield from (state, deferred, waiting, failed, admitted)
 
 
 def _registry() -> CollectorRegistry:

@@ -9,10 +9,8 @@ flow key (`Step.flow_key`: one carrier account's outage holds only that account'
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
-
 from processes import conf, journal
-from processes.flow import breaker, pacing
+from processes.flow import breaker, limits, pacing
 from processes.flow.health import health, recent_health
 from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind, Hold
 from processes.workflow import Blame, Step
@@ -47,6 +45,15 @@ def admit(process, step: Step, now: datetime) -> Admission:
 
 
 def _verdict(process, step: Step, key: str, now: datetime) -> str:
+    verdict = GO if step.circuit is None else _circuit_verdict(process, step, key, now)
+    if verdict == GO and step.limit is not None and not limits.acquire(process, step, key, now):
+        return HELD
+    return verdict
+
+
+def _circuit_verdict(process, step: Step, key: str, now: datetime) -> str:
+    """GO, PROBE or HELD as the circuit and the health of the step's key say (a PROBE has its
+    place under the service's limit already)."""
     circuit = _circuit(process.label(), step.name, key)
     if circuit is None or circuit.state == CircuitState.CLOSED:
         if process.held_by == Hold.CIRCUIT:  # it waited for the circuit: it goes in its slot
@@ -60,21 +67,34 @@ def _verdict(process, step: Step, key: str, now: datetime) -> str:
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
         if pause_over(circuit, now):
             breaker.close_circuit(circuit, CircuitEventKind.RESUMED, "the pause ended", now, actor="")
-        return _verdict(process, step, key, now)
-    # The next probe: after the cool-down, after a probe that failed (another process tries),
-    # or after one whose worker died (its time ran out).
-    probe_due = Q(state=CircuitState.OPEN, probe_at__lte=now) | Q(
-        Q(probe_process__isnull=True) | Q(probe_until__lt=now), state=CircuitState.HALF_OPEN
-    )
-    probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
-    if Circuit.objects.filter(probe_due, pk=circuit.pk).update(
-        state=CircuitState.HALF_OPEN, probe_process=process.pk, probe_until=probe_until, updated_at=now
-    ):
-        tries = f"{breaker.process_name(process)} tries the service"
-        breaker.event(circuit, CircuitEventKind.PROBE, tries, now)
-        journal.note(process, EventKind.CIRCUIT, f"{step.name}: goes through as the circuit's probe")
-        return PROBE
+        return _circuit_verdict(process, step, key, now)
+    if _probe_due(circuit, now):
+        circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
+        if _probe_due(circuit, now):
+            return _probe(process, step, key, circuit, now)
     return _hold_under_lock(process, step, circuit, now)
+
+
+def _probe_due(circuit: Circuit, now: datetime) -> bool:
+    """The next probe may go: after the cool-down, after a probe that failed (another process
+    tries), or after one whose worker died (its time ran out)."""
+    if circuit.state == CircuitState.OPEN:
+        return due(circuit.probe_at, now)
+    return circuit.state == CircuitState.HALF_OPEN and (
+        circuit.probe_process is None or circuit.probe_until is None or circuit.probe_until < now
+    )
+
+
+def _probe(process, step: Step, key: str, circuit: Circuit, now: datetime) -> str:
+    """Make the process the circuit's (locked) probe, once it has its place under the limit."""
+    if step.limit is not None and not limits.acquire(process, step, key, now):
+        return HELD
+    circuit.state, circuit.probe_process, circuit.updated_at = CircuitState.HALF_OPEN, process.pk, now
+    circuit.probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
+    circuit.save(update_fields=["state", "probe_process", "probe_until", "updated_at"])
+    breaker.event(circuit, CircuitEventKind.PROBE, f"{breaker.process_name(process)} tries the service", now)
+    journal.note(process, EventKind.CIRCUIT, f"{circuit.where}: goes through as the circuit's probe")
+    return PROBE
 
 
 def _circuit(label: str, step: str, key: str) -> Circuit | None:

@@ -19,7 +19,7 @@ from processes import clock
 from processes.flow import breaker, operators
 from processes.flow.health import Health, health
 from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Hold, Redrive, StepAttempt
-from processes.workflow import CircuitPolicy, registry
+from processes.workflow import CircuitPolicy, ServiceLimit, registry
 
 NORMAL, SLOWED, STOPPED, PROBING, PAUSED = "normal", "slowed", "stopped", "probing", "paused"
 CONDITIONS = {
@@ -44,6 +44,8 @@ class StepFlow:
     circuit: Circuit | None = None
     held: int = 0  # waiting for the circuit (stopped, probing, paused)
     paced: int = 0  # waiting their turn at a slowed service
+    limited: int = 0  # waiting their turn under the service's published limit
+    limit: ServiceLimit | None = None
     noun: str = "processes"  # what the workflow runs, in the plural ("orders")
     one: str = "process"  # and one of them ("order")
 
@@ -77,7 +79,7 @@ class StepFlow:
 
     @property
     def waiting(self) -> int:
-        return self.held + self.paced
+        return self.held + self.paced + self.limited
 
     @property
     def status(self) -> str:
@@ -173,6 +175,8 @@ def _flow(label, step, key, circuit, waiting, now) -> StepFlow:
         circuit=circuit,
         held=waiting.get((label, step, key, Hold.CIRCUIT), 0),
         paced=waiting.get((label, step, key, Hold.PACE), 0),
+        limited=waiting.get((label, step, key, Hold.LIMIT), 0),
+        limit=found.limit if (found := breaker.workflow_step(label, step)) else None,
         noun=str(registry.model_class(label)._meta.verbose_name_plural),
         one=str(registry.model_class(label)._meta.verbose_name),
     )
@@ -354,6 +358,7 @@ def hold_explanation(process) -> dict | None:
         "on": Hold(process.held_by).label if process.held_by else "",
         "where": flow.where,
         "status": flow.status,
+        "limit": str(flow.limit) if flow.limit and process.held_by == Hold.LIMIT else "",
         "next_look": process.next_run_at,
         "url": url,
     }

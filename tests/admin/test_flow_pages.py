@@ -133,3 +133,20 @@ def test_a_paused_carrier_account_has_its_own_line_page_and_resume(ops_client, c
     assert done.status_code == 302 and done["Location"] == step_url("create_label", "ACME-NORTH")
     assert Circuit.objects.get(key="ACME-NORTH").state == CircuitState.CLOSED
     assert not Circuit.objects.filter(key="").exists()  # the other accounts were never touched
+
+
+def test_an_order_over_the_carriers_limit_says_it_waits_its_turn_under_it(ops_client, catalogue, settings):
+    settings.CARRIER_RATE_LIMIT = 1
+    first, second = place_order(), place_order(email="two@example.com")
+    with clock.frozen(clock.now()):
+        run_due(first)  # takes the one call of this second
+        run_due(second)  # waits for the next
+        second.refresh_from_db()
+        assert (second.step, second.held_by, second.attempts) == ("create_label", Hold.LIMIT, 0)
+
+        page = unescape(ops_client.get(order_url(second)).content.decode())
+        step = unescape(ops_client.get(step_url("create_label")).content.decode())
+
+    assert "Waiting at create_label for its turn under the service's published limit since" in page
+    assert "the service allows carrier: 1 call per second" in page
+    assert "1 under the limit" in step and "carrier: 1 call per second" in step

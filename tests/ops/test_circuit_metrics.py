@@ -51,7 +51,9 @@ def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metric
     assert step_series(metrics, "processes_step_failed_call_ratio", "create_label") == 1
     assert step_series(metrics, "processes_step_admitted_ratio", "create_label") == 0
     assert step_series(metrics, "processes_step_admitted_ratio", "send_confirmation") == 1
-    assert step_series(metrics, "processes_step_paced_processes", "create_label") == 0
+    waiting = metrics["processes_step_waiting_processes"]
+    on = {dict(k)["on"]: v for k, v in waiting.items() if dict(k)["step"] == "create_label"}
+    assert on == {"circuit": 2, "pace": 0, "limit": 0}
     assert "pick" not in {dict(key)["step"] for key in metrics["processes_circuit_state"]}  # no circuit
 
 
