@@ -6,7 +6,10 @@ for the warehouse with the simulated picker, kills a worker or a whole cluster e
 seconds and starts dead clusters again, and throws away a share of the queue's messages. The
 clusters get the fault profile through the simulators' environment variables; declined cards
 and out-of-stock lines are in the orders themselves, chosen by the seed. The `outage` profile
-also takes one service down for a stretch of the run, through the simulators' outage switch.
+also takes one service down for a stretch of the run, through the simulators' outage switch;
+the `degraded` one makes the carrier refuse 30 % of its calls for the whole run, and nothing
+else fail. The report says how long orders waited on flow control (circuits, slowed steps,
+published limits), and, under a carrier limit, the most calls the carrier saw in any second.
 """
 
 import logging
@@ -26,13 +29,16 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from fulfillment.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
+from fulfillment.flow_waits import flow_waits
 from fulfillment.invariants import invariants_check, results_as_lines
 from fulfillment.models import Order, OrderState, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.calls import busiest_window
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
+from processes import clock
 from processes.journal import Actor
-from processes.models import RunStatus, StepAttempt, SweeperLease
+from processes.models import CircuitEvent, CircuitEventKind, RunStatus, StepAttempt, SweeperLease
 from processes.sweeper import LOOP_LEASE
 
 WAREHOUSE = "SOAK"
@@ -67,6 +73,7 @@ class FaultProfile:
     out_of_stock: float  # share with a line of the scarce product, stocked for half of them
     dropped: float  # share of queue messages thrown away
     outage: bool = False  # one service down for a stretch (SoakConfig.outage_service)
+    degraded: str = ""  # services refusing a share of their calls all along: "carrier:0.3"
 
     def environment(self) -> dict[str, str]:
         return {
@@ -74,6 +81,7 @@ class FaultProfile:
             "SIM_AMBIGUOUS_TIMEOUT_RATE": str(self.ambiguous_rate),
             "SIM_LATENCY_MS": str(self.latency_ms),
             "SIM_OUTAGE": "",  # outages come from the switch, at the soak's chosen moment
+            "SIM_DEGRADED": self.degraded,
         }
 
 
@@ -84,6 +92,9 @@ PROFILES = {
     # Services fail only by the outage, so its figures (calls refused, a circuit opened) are its
     # own; declined cards, sold-out lines and lost messages go on as in `default`.
     "outage": FaultProfile(0.0, 0.0, 0, 0.05, 0.0, 0.05, 0.02, outage=True),
+    # `none`, but the carrier refuses 30 % of its calls, transiently, for the whole run: what a
+    # degraded service costs, measured against `none` (orders per second, waits).
+    "degraded": FaultProfile(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, degraded="carrier:0.3"),
 }
 
 
@@ -100,6 +111,7 @@ class SoakConfig:
     log_dir: Path | None = None
     outage_service: str = "carrier"
     outage_seconds: float = 30.0
+    carrier_limit: float = 0.0  # calls per second the carrier allows (CARRIER_RATE_LIMIT); 0: none
 
     @property
     def profile(self) -> FaultProfile:
@@ -128,6 +140,10 @@ class SoakReport:
     attempts: dict = field(default_factory=dict)
     violations: dict = field(default_factory=dict)
     outage: dict = field(default_factory=dict)
+    circuits_opened: int = 0  # circuits that opened (or re-opened) during the run
+    waits: dict = field(default_factory=dict)  # flow_waits: orders that waited, longest wait
+    carrier_limit: float = 0.0
+    carrier_busiest_second: int = 0  # the most label calls the carrier saw in any second
     kills_stopped_after: float | None = None  # seconds; None when the run ended first
     elapsed_seconds: float = 0.0
     log_dir: str = ""
@@ -169,6 +185,7 @@ class SoakReport:
             f"  cluster starts       {self.cluster_starts}",
             f"  messages dropped     {self.messages_dropped}",
             *self._outage_lines(),
+            *self._flow_lines(),
             f"  step attempts        {attempts}",
             f"  elapsed              {self.elapsed_seconds:.1f}s",
             f"  orders per second    {self.orders_per_second}",
@@ -181,6 +198,24 @@ class SoakReport:
         if self.kills_stopped_after is None:
             return ""
         return f", none after {self.kills_stopped_after:g}s"
+
+    def _flow_lines(self) -> list[str]:
+        """Circuits opened, how long orders waited on flow control, the carrier's busiest second."""
+        lines = [f"  circuits opened      {self.circuits_opened}"]
+        for kind, label in (
+            ("circuit", "circuit waits"),
+            ("pace", "slowed-step waits"),
+            ("limit", "limit waits"),
+        ):
+            wait = self.waits.get(kind, {})
+            if wait.get("orders"):
+                lines.append(f"  {label:<21}{wait['orders']} orders, longest {wait['longest']:g}s")
+        if self.carrier_limit:
+            lines.append(
+                f"  carrier's busiest s  {self.carrier_busiest_second} label calls "
+                f"(limit {self.carrier_limit:g}/s)"
+            )
+        return lines
 
     def _outage_lines(self) -> list[str]:
         """The outage, and the calls the service refused during it (by its own records)."""
@@ -213,9 +248,12 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
         faults=config.faults,
         seed=config.seed,
         log_dir=str(log_dir),
+        carrier_limit=config.carrier_limit,
     )
+    began = clock.now()
     warehouse = soak_catalogue_prepare(orders=config.orders, profile=config.profile)
-    env = child_environment(workers=config.workers, faults=config.profile.environment())
+    limit = {"CARRIER_RATE_LIMIT": str(config.carrier_limit)} if config.carrier_limit else {}
+    env = child_environment(workers=config.workers, faults={**config.profile.environment(), **limit})
     clusters = [Cluster(n + 1, env, log_dir / f"cluster-{n + 1}.log") for n in range(config.clusters)]
     rng = random.Random(config.seed)
     killer = Killer(clusters, random.Random(config.seed + 1))
@@ -250,6 +288,7 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     report.messages_dropped = dropper.dropped
     report.outage = outage.summary() if outage else {}
     _count_outcomes(report, placed)
+    _count_flow(report, placed, began)
     return report
 
 
@@ -358,6 +397,16 @@ def _place(rng: random.Random, warehouse: Warehouse, profile: FaultProfile, numb
         actor=Actor("client", "soak"),
         warehouse=warehouse,
     )
+
+
+def _count_flow(report: SoakReport, placed: list[str], began) -> None:
+    """Circuits opened, waits on flow control and the carrier's busiest second, since `began`."""
+    opened = [CircuitEventKind.OPENED, CircuitEventKind.REOPENED]
+    report.circuits_opened = CircuitEvent.objects.filter(kind__in=opened, created_at__gte=began).count()
+    report.waits = flow_waits(placed)
+    if report.carrier_limit:
+        operations = ["create_label", "void_label"]
+        report.carrier_busiest_second, _ = busiest_window("carrier", operations=operations, since=began)
 
 
 def _count_outcomes(report: SoakReport, placed: list[str]) -> None:

@@ -44,6 +44,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--clusters", type=int, default=1, help="Clusters side by side, as machines.")
         parser.add_argument(
+            "--carrier-limit",
+            type=float,
+            default=0.0,
+            help="Label calls per second the carrier allows (CARRIER_RATE_LIMIT for the clusters); "
+            "the report says the most it saw in any second. Default: none.",
+        )
+        parser.add_argument(
             "--broker",
             choices=["orm", "redis"],
             default=None,
@@ -68,6 +75,7 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             max_in_flight=options["in_flight"],
             log_dir=options["log_dir"],
+            carrier_limit=options["carrier_limit"],
         )
         _validate(config)
         config = _with_outage(config, options["outage_service"], options["outage_seconds"])
@@ -101,6 +109,10 @@ def _validate(config: SoakConfig) -> None:
         raise CommandError("--clusters must be at least 1.")
     if config.kill_every < 0 or config.timeout <= 0 or config.max_in_flight < 1:
         raise CommandError("--kill-every must be >= 0, --timeout and --in-flight positive.")
+    if not 0 <= config.carrier_limit <= 10_000:
+        raise CommandError(
+            f"--carrier-limit must be from 0 (none) to 10000 calls per second, not {config.carrier_limit:g}."
+        )
 
 
 def _with_outage(config: SoakConfig, service: str | None, seconds: float | None) -> SoakConfig:
