@@ -257,6 +257,9 @@ PROCESSES = {
     "REDRIVE_STALE": env_float("REDRIVE_STALE", 30.0, minimum=1, maximum=3600),
     # Seconds a circuit stays closed before its incident ends and the "closed" alert goes out.
     "CIRCUIT_SETTLE": env_float("CIRCUIT_SETTLE", 120.0, minimum=0.1, maximum=86400),
+    # Where published service limits keep their shared state: unset, the database; a Redis URL
+    # (REDIS_URL's, say) spares the database a row lock per limited call.
+    "LIMITS_REDIS_URL": env_str("LIMITS_REDIS_URL"),
 }
 
 # Circuit breakers of the order steps that call a service (fulfillment/steps.py): seconds a

@@ -15,7 +15,9 @@ def check_engine_settings(app_configs=None, **kwargs):
     for key in sorted(set(values) - set(conf.DEFAULTS)):
         errors.append(Error(f"PROCESSES[{key!r}] is not a setting of the engine.", id="processes.E001"))
     for key, default in conf.DEFAULTS.items():
-        if not _valid(values[key], whole=isinstance(default, int)):
+        if isinstance(default, str):
+            errors.extend(_check_url(key, values[key]))
+        elif not _valid(values[key], whole=isinstance(default, int)):
             kind = "a positive number, whole" if isinstance(default, int) else "a positive number"
             errors.append(
                 Error(
@@ -26,6 +28,14 @@ def check_engine_settings(app_configs=None, **kwargs):
     if not errors:
         errors.extend(_check_queue_timeouts(values))
     return errors
+
+
+def _check_url(key: str, value) -> list[Error]:
+    """A Redis URL, or '' for none."""
+    if value == "" or (isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://"))):
+        return []
+    message = f"PROCESSES[{key!r}]={value!r} must be a redis://, rediss:// or unix:// URL, or '' for none."
+    return [Error(message, id="processes.E003")]
 
 
 def _valid(value, *, whole: bool) -> bool:

@@ -5,7 +5,7 @@ process: tests that run real workers use the real clock.
 """
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -37,3 +37,8 @@ def advance(delta: timedelta | float) -> datetime:
         delta = timedelta(seconds=delta)
     _frozen_at += delta
     return _frozen_at
+
+
+def from_timestamp(seconds: float) -> datetime:
+    """An aware UTC datetime from epoch seconds (the times kept in JSON, as in a limit's log)."""
+    return datetime.fromtimestamp(seconds, tz=UTC)

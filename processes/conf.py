@@ -45,6 +45,9 @@ DEFAULTS = {
     # looks again (a call that ends wakes it sooner).
     "LIMIT_MARGIN": 0.1,
     "LIMIT_RECHECK": 5.0,
+    # Where the limits' shared state lives: '' for the database (a row lock per limited call),
+    # or a redis:// URL (processes.flow.limiter_stores).
+    "LIMITS_REDIS_URL": "",
     # Finished processes whose attempt detail one prune_journal batch deletes.
     "PRUNE_BATCH": 500,
 }

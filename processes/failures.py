@@ -23,7 +23,17 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException, now: datetime) -> None:
+def attempt_failed(
+    workflow: Workflow,
+    process,
+    step: Step,
+    error: BaseException,
+    now: datetime,
+    *,
+    backoff_as: int | None = None,
+) -> None:
+    """Retry after a backoff, give up, or ask a person. `backoff_as`: back off as after that
+    attempt rather than after the process's own count (flow control's say, processes.flow)."""
     forward = process.direction == Direction.FORWARD
     policy = step.retry if forward else step.undo_retry
     process.last_error = describe(error)
@@ -36,7 +46,7 @@ def attempt_failed(workflow: Workflow, process, step: Step, error: BaseException
     if not permanent and process.attempts >= budget:
         budget += free_abandoned_attempts(process, step)
     if not permanent and process.attempts < budget:
-        delay = policy.delay(process.attempts)
+        delay = policy.delay(backoff_as or process.attempts)
         due = now + timedelta(seconds=delay)
         if not (forward and process.deadline_at and due > process.deadline_at):
             process.next_run_at = due

@@ -288,7 +288,8 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
     error = outcome.error
     failed = {"key": claim.flow_key, "probe": claim.probe, "error": error, "now": now}
     if not admission.call_failed(process, claim.step, **failed):
-        failures.attempt_failed(claim.workflow, process, claim.step, error, now)
+        backoff_as = admission.retry_backoff(process, claim.step, claim.flow_key, now)
+        failures.attempt_failed(claim.workflow, process, claim.step, error, now, backoff_as=backoff_as)
 
 
 def _finish_attempt(claim: Claim, process, outcome: Outcome, now) -> None:

@@ -1,5 +1,8 @@
 """Helpers for tests that run real processes (clusters, soaks, gunicorn) against the test database."""
 
+import shutil
+import socket
+import subprocess
 import time
 
 import pytest
@@ -43,3 +46,34 @@ def emptied_redis_database(url: str, why: str):
     yield url
     client.flushdb()
     client.close()
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own on a free loopback port, to stop and start at will (the
+    machine's shared Redis is never stopped by a test)."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        server = shutil.which("redis-server") or pytest.skip("no redis-server on this machine")
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [server, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

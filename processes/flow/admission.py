@@ -16,6 +16,9 @@ from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind,
 from processes.workflow import Blame, Step
 
 GO, PROBE, HELD = "go", "probe", "held"
+# Failed calls in a row (this one included) from which failures no longer look random: at 30 %
+# random failures, three in a row happen for one call in 37.
+RANDOM_RUN = 3
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,18 @@ def _stop_on(
     else:
         breaker.open_circuit(circuit, policy, why, now)
     return True
+
+
+def retry_backoff(process, step: Step, key: str, now: datetime) -> int:
+    """How the process backs off after a service failure its step goes on from: as after its
+    first attempt while the service's failures look random (the calls just before it did not
+    all fail: pacing, not each order's growing backoff, keeps the load off a degraded service,
+    so a retry need not wait long), else as its own attempts say (the start of an outage,
+    before the circuit opens: backing off gives the evidence time to gather)."""
+    circuit = _circuit(process.label(), step.name, key)
+    since = circuit.closed_at if circuit else None
+    seen = health(process.label(), step.name, key, step.circuit, now, since=since)
+    return 1 if seen.failed_in_a_row < RANDOM_RUN else process.attempts
 
 
 def _out_of_retries(process, step: Step) -> bool:

@@ -2,31 +2,35 @@
 of workers and machines.
 
 A step declares a `ServiceLimit` (processes.workflow); steps that call the same service name
-it alike and share it. Its state is one `ServiceLimiter` row per service and flow key, changed
-under its row lock in the transaction that claims the call, so two workers never both take the
-last place. The rate is a sliding log: a call goes only if fewer than `calls` calls went in the
-last `per_seconds` plus LIMIT_MARGIN (the time between the claim and the call reaching the
-service, which the service sees and we do not), so the service never counts more than `calls`
-in any such window. A call over the limit waits its turn without spending an attempt: for the
-rate, in the next free slot (slots are handed out one `per_seconds / calls` apart, so waiting
-calls come back one by one, not as a herd); for the concurrency, until a call in flight ends
-(the worker that ends one wakes the longest waiting), or LIMIT_RECHECK at the latest. A call in
-flight whose worker died gives its place back when its lease ends.
+it alike and share it, per flow key. The decision is `limit_state.admit`, made atomically on the
+limit's shared state (`limiter_stores`: a row under its lock in the claim's transaction, or a
+Redis key when LIMITS_REDIS_URL is set). The rate is a sliding log widened by LIMIT_MARGIN (the
+time between the claim and the call reaching the service, which the service counts by), so the
+service never counts more than `calls` in any window. A call over the limit waits its turn
+without spending an attempt: for the rate, in the next free slot (one `per_seconds / calls`
+apart, behind the calls already waiting, so they come back one by one, not as a herd); for the
+concurrency, until a call in flight ends (its worker wakes the longest waiting), or
+LIMIT_RECHECK at the latest. A call in flight whose worker died gives its place back when its
+lease ends. When the store does not answer, no call goes on a guess: it looks again later.
 
 Locks: the process row first, then its circuit, then the limiter; a transaction that touched a
 limiter claims nothing more (processes.runner), so none holds two limiters.
 """
 
+import logging
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from processes import clock, conf, journal
-from processes.models import EventKind, Hold, ServiceLimiter
+from processes.flow import limit_state
+from processes.flow.limiter_stores import LimiterUnavailable, store
+from processes.models import EventKind, Hold
 from processes.wakeup import send_wakeups
 from processes.workflow import ServiceLimit, Step, registry
 
+logger = logging.getLogger("processes.limits")
 _jitter = random.Random()
 
 
@@ -35,70 +39,52 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
     Otherwise the process waits its turn (`next_run_at` moved, one journal line when it
     begins; the caller saves)."""
     limit: ServiceLimit = step.limit
-    limiter = _lock(limit.service, key)
-    at, margin = now.timestamp(), conf.get("LIMIT_MARGIN")
-    recent = [t for t in limiter.recent if t > at - limit.per_seconds - margin]
-    permits = {pk: until for pk, until in limiter.permits.items() if until > at and pk != str(process.pk)}
-    rate_ok = limit.calls is None or len(recent) < limit.calls
-    room = limit.concurrency is None or len(permits) < limit.concurrency
-    # Calls already waiting for a rate slot go first: a newcomer takes a slot behind them.
-    queued = limiter.next_slot_at is not None and limiter.next_slot_at > now and process.held_by != Hold.LIMIT
-    if rate_ok and room and not queued:
-        if limit.calls is not None:
-            recent = [*recent, at][-limit.calls :]
-        if limit.concurrency is not None:
-            permits[str(process.pk)] = at + step.attempt_timeout + conf.get("LEASE_GRACE")
-        _save(limiter, recent, permits, limiter.next_slot_at, now)
+    at = now.timestamp()
+    decide = dict(
+        process=str(process.pk),
+        now=at,
+        lease_ends=at + step.attempt_timeout + conf.get("LEASE_GRACE"),
+        waiting=process.held_by == Hold.LIMIT,
+        margin=conf.get("LIMIT_MARGIN"),
+        recheck=conf.get("LIMIT_RECHECK") * _jitter.uniform(0.8, 1.2),
+    )
+    unknown = ""
+    try:
+        turn = store().update(limit.service, key, lambda state: limit_state.admit(state, limit, **decide))
+    except LimiterUnavailable as error:
+        logger.warning("%s: %s", limit, error)
+        turn, unknown = limit_state.Turn(go=False, at=at + decide["recheck"]), f" ({error})"
+    if turn.go:
         if process.held_by == Hold.LIMIT:
             process.held_since, process.held_by, process.held_key = None, "", ""
         return True
-    turn = _next_turn(limiter, limit, recent, rate_ok and not queued, now)
-    _save(limiter, recent, permits, limiter.next_slot_at, now)
-    _wait(process, step, key, limit, turn, now)
-    return False
-
-
-def _next_turn(limiter: ServiceLimiter, limit: ServiceLimit, recent: list, rate_ok: bool, now: datetime):
-    """When a call held back looks again: the next free rate slot (and the one after it is
-    handed to the next), or, held back for the concurrency only, at LIMIT_RECHECK at the
-    latest (a call that ends wakes it sooner)."""
-    if rate_ok:
-        return now + timedelta(seconds=conf.get("LIMIT_RECHECK") * _jitter.uniform(0.8, 1.2))
-    frees = now
-    if len(recent) >= limit.calls:  # when the oldest call in the window leaves it
-        frees = datetime.fromtimestamp(
-            recent[0] + limit.per_seconds + conf.get("LIMIT_MARGIN"), tz=now.tzinfo
+    process.next_run_at = clock.from_timestamp(turn.at)
+    if process.held_by != Hold.LIMIT or process.held_key != key:
+        process.held_since, process.held_by, process.held_key = now, Hold.LIMIT, key
+        account = f" ({key})" if key else ""
+        journal.note(
+            process,
+            EventKind.CIRCUIT,
+            f"{step.name} waits its turn under {limit}{account}{unknown}: next look at "
+            f"{process.next_run_at.isoformat(timespec='milliseconds')}; no attempt is spent",
         )
-    slot = max(filter(None, [limiter.next_slot_at, frees, now]))
-    limiter.next_slot_at = slot + timedelta(seconds=limit.per_seconds / limit.calls)
-    return slot
-
-
-def _wait(process, step: Step, key: str, limit: ServiceLimit, turn: datetime, now: datetime) -> None:
-    process.next_run_at = turn
-    if process.held_by == Hold.LIMIT and process.held_key == key:
-        return
-    process.held_since, process.held_by, process.held_key = now, Hold.LIMIT, key
-    account = f" ({key})" if key else ""
-    journal.note(
-        process,
-        EventKind.CIRCUIT,
-        f"{step.name} waits its turn under {limit}{account}: next look at "
-        f"{turn.isoformat(timespec='milliseconds')}; no attempt is spent",
-    )
+    return False
 
 
 def release(process, step: Step, key: str) -> None:
     """The process's call ended (answered, failed or given up): give its place back, and wake
     the process that has waited longest for one, after commit."""
     limit: ServiceLimit = step.limit
-    limiter = _lock(limit.service, key)
-    if str(process.pk) not in limiter.permits:
+    try:
+        freed = store().update(
+            limit.service, key, lambda state: limit_state.give_back(state, process=str(process.pk))
+        )
+    except LimiterUnavailable as error:  # its place comes back when its lease would have ended
+        logger.warning("%s: %s", limit, error)
         return
-    permits = {pk: until for pk, until in limiter.permits.items() if pk != str(process.pk)}
-    _save(limiter, limiter.recent, permits, limiter.next_slot_at, clock.now())
-    label, steps = process.label(), sorted({step.name, *sharing(process.label(), limit.service)})
-    transaction.on_commit(lambda: wake_next_waiting(label, steps, key), robust=True)
+    if freed:
+        label, steps = process.label(), sorted({step.name, *sharing(process.label(), limit.service)})
+        transaction.on_commit(lambda: wake_next_waiting(label, steps, key), robust=True)
 
 
 def sharing(label: str, service: str) -> list[str]:
@@ -137,22 +123,3 @@ def wake_next_waiting(label: str, steps: list[str], key: str) -> bool:
 def holds_places(step: Step) -> bool:
     """Whether a call at the step takes a place that its end must give back."""
     return step.limit is not None and step.limit.concurrency is not None
-
-
-def _lock(service: str, key: str) -> ServiceLimiter:
-    try:
-        with transaction.atomic():
-            ServiceLimiter.objects.get_or_create(service=service, key=key)
-    except IntegrityError:
-        pass  # made by someone else just now
-    return ServiceLimiter.objects.select_for_update().get(service=service, key=key)
-
-
-def _save(limiter: ServiceLimiter, recent: list, permits: dict, next_slot_at, now: datetime) -> None:
-    limiter.recent, limiter.permits, limiter.next_slot_at, limiter.updated_at = (
-        recent,
-        permits,
-        next_slot_at,
-        now,
-    )
-    limiter.save(update_fields=["recent", "permits", "next_slot_at", "updated_at"])
