@@ -22,6 +22,7 @@ from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceL
 SERVICE_CIRCUIT = CircuitPolicy(
     window_seconds=60,
     window_attempts=20,
+    min_calls=10,
     slow_share=0.2,
     min_processes=5,
     stop_share=0.8,

@@ -65,7 +65,8 @@ class CircuitPolicy:
     does not answer) is an answer. Failing processes are counted too, each once however often
     it retried, and decide whether the share of failed calls means anything.
 
-    From `slow_share` failed calls on, from two processes or more, the step is slowed: a due
+    From `slow_share` failed calls on, from two processes or more and among `min_calls` calls
+    at least (two failures of a step's first two calls are no evidence), the step is slowed: a due
     call goes at once with a probability of the share of calls answered (never below
     `min_admitted`); the others wait about `pace_seconds` divided by that share, and the
     longer one has waited the likelier it goes, so none waits for long. It stops (its circuit
@@ -80,6 +81,7 @@ class CircuitPolicy:
 
     window_seconds: float = 60.0
     window_attempts: int = 20
+    min_calls: int = 10
     slow_share: float = 0.2
     min_admitted: float = 0.1
     pace_seconds: float = 1.0
@@ -98,6 +100,7 @@ class CircuitPolicy:
             and 0 < self.slow_share <= self.stop_share <= 1
             and 0 < self.min_admitted <= 1
             and self.min_processes <= self.stop_run <= self.window_attempts
+            and 1 <= self.min_calls <= self.window_attempts
             and self.pace_seconds > 0
             and self.probes >= 1
             and 0 < self.cooldown <= self.cooldown_cap

@@ -48,7 +48,7 @@ class Health:
     def admitted_share(self, policy: CircuitPolicy) -> float:
         """The share of due calls that go at once: 1 while the service is well; under
         degradation the share of calls it answers, never below the policy's minimum."""
-        if self.failing < 2 or self.failed_share < policy.slow_share:
+        if self.failing < 2 or self.calls < policy.min_calls or self.failed_share < policy.slow_share:
             return 1.0
         return max(policy.min_admitted, 1.0 - self.failed_share)
 

@@ -17,9 +17,9 @@ from processes.flow.health import Health
 from processes.models import EventKind, Hold
 from processes.workflow import CircuitPolicy, Step
 
-# The longest one wait between two looks (seconds): a look costs a claim, so not too often,
-# and a slowed step must never park a process for long.
-LONGEST_WAIT = 10.0
+# The longest one wait between two looks (seconds, before jitter): a look costs a claim, so
+# not too often, and a slowed step must never park a process for long.
+LONGEST_WAIT = 5.0
 rng = random.Random()
 
 

@@ -21,6 +21,8 @@ def seen(calls: int, failed: int, processes: int, failing: int, in_a_row: int = 
         (seen(25, 8, 18, 6), 0.68),  # the "32 % failed; calls at 68 %"
         (seen(20, 19, 6, 5), POLICY.min_admitted),  # nearly all fail: a trickle, never nothing
         (seen(20, 15, 4, 1), 1.0),  # one sick process retrying: never slows the step
+        (seen(2, 2, 2, 2), 1.0),  # a step's first two calls failed: no evidence yet
+        (seen(10, 5, 8, 4), 0.5),
     ],
 )
 def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
@@ -61,6 +63,8 @@ def test_the_summary_says_what_the_decision_read():
         {"probes": 0},
         {"min_admitted": 0},  # a slowed step could stop everyone
         {"pace_seconds": 0},
+        {"min_calls": 0},
+        {"min_calls": 21},  # more than the window holds: never slowed
     ],
 )
 def test_an_inconsistent_policy_is_refused_with_its_values(changes):
