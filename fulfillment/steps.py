@@ -14,16 +14,17 @@ from fulfillment.gateways import fraud_screener, payment_gateway, shipping_carri
 from fulfillment.warehouse import timers
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
-# Every step that calls a service slows down while its service fails a share of its calls, and
-# stops calling it for everyone only on evidence of an outage (processes.flow): 80 % of its
-# last 20 calls in a minute failed, or its last 10 in a row, for at least 5 orders. It then
+# Every step that calls a service slows down once its service answers fewer than half of its
+# calls, and stops calling it for everyone only on evidence of an outage (processes.flow): 80 %
+# of its last 20 calls in a minute failed, or its last 10 in a row, for at least 5 orders. It then
 # waits CIRCUIT_COOLDOWN seconds (30) before orders probe it one at a time: the first answer
 # ends the outage; two service failures in a row double the wait, up to 5 minutes.
 SERVICE_CIRCUIT = CircuitPolicy(
     window_seconds=60,
     window_attempts=20,
     min_calls=10,
-    slow_share=0.2,
+    degraded_share=0.2,
+    multiplier=2.0,
     min_processes=5,
     stop_share=0.8,
     stop_run=10,

@@ -286,10 +286,11 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
     is (now) open the process waits for it; otherwise the step's retry policy decides."""
     _finish_attempt(claim, process, outcome, now)  # the circuit's window counts it
     error = outcome.error
-    failed = {"key": claim.flow_key, "probe": claim.probe, "error": error, "now": now}
-    if not admission.call_failed(process, claim.step, **failed):
-        backoff_as = admission.retry_backoff(process, claim.step, claim.flow_key, now)
-        failures.attempt_failed(claim.workflow, process, claim.step, error, now, backoff_as=backoff_as)
+    failed = admission.call_failed(
+        process, claim.step, key=claim.flow_key, probe=claim.probe, error=error, now=now
+    )
+    if not failed.held:
+        failures.attempt_failed(claim.workflow, process, claim.step, error, now, backoff_as=failed.backoff_as)
 
 
 def _finish_attempt(claim: Claim, process, outcome: Outcome, now) -> None:

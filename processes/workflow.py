@@ -65,12 +65,15 @@ class CircuitPolicy:
     does not answer) is an answer. Failing processes are counted too, each once however often
     it retried, and decide whether the share of failed calls means anything.
 
-    From `slow_share` failed calls on, from two processes or more and among `min_calls` calls
-    at least (two failures of a step's first two calls are no evidence), the step is slowed: a due
-    call goes at once with a probability of the share of calls answered (never below
-    `min_admitted`); the others wait about `pace_seconds` divided by that share, and the
-    longer one has waited the likelier it goes, so none waits for long. It stops (its circuit
-    opens) only on evidence of an outage: `stop_share` or more of the calls failed, or the
+    From `degraded_share` failed calls on, from two processes or more and among `min_calls`
+    calls at least (two failures of a step's first two calls are no evidence), the service is
+    degraded, and its step goes at the rate of the SRE book's accept-ratio rule ("Handling
+    Overload"): a due call goes at once with the probability `multiplier` times the share of
+    calls answered, capped at 1 and never below `min_admitted`. With the book's multiplier of
+    2 the step is slowed only once the service answers fewer than half its calls. The calls
+    held back wait about `pace_seconds` divided by that probability, and the longer one has
+    waited the likelier it goes, so none waits for long. It stops (its circuit opens) only on
+    evidence of an outage: `stop_share` or more of the calls failed, or the
     latest `stop_run` in a row (at the start of an outage the window still holds the
     successes from before it), from at least `min_processes` processes. It then waits
     `cooldown` seconds, without spending attempts, and lets processes through one at a time as
@@ -82,7 +85,8 @@ class CircuitPolicy:
     window_seconds: float = 60.0
     window_attempts: int = 20
     min_calls: int = 10
-    slow_share: float = 0.2
+    degraded_share: float = 0.2
+    multiplier: float = 2.0
     min_admitted: float = 0.1
     pace_seconds: float = 1.0
     min_processes: int = 5
@@ -97,7 +101,8 @@ class CircuitPolicy:
         sound = (
             self.window_seconds > 0
             and 2 <= self.min_processes <= self.window_attempts
-            and 0 < self.slow_share <= self.stop_share <= 1
+            and 0 < self.degraded_share <= self.stop_share <= 1
+            and self.multiplier >= 1
             and 0 < self.min_admitted <= 1
             and self.min_processes <= self.stop_run <= self.window_attempts
             and 1 <= self.min_calls <= self.window_attempts

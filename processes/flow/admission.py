@@ -125,9 +125,19 @@ def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> st
     return HELD
 
 
-def call_failed(process, step: Step, *, key: str, probe: bool, error: BaseException, now: datetime) -> bool:
-    """A call at `step` failed the way a sick service fails. True when the circuit of its key
-    is (now) open: the process is then held and the attempt does not count against its retries."""
+@dataclass(frozen=True)
+class Failure:
+    """What flow control makes of a call that failed as a sick service fails."""
+
+    held: bool  # the circuit of its key is (now) open: the process waits, the attempt does not count
+    backoff_as: int | None = None  # else: back off as after this attempt (None: its own count)
+
+
+def call_failed(
+    process, step: Step, *, key: str, probe: bool, error: BaseException, now: datetime
+) -> Failure:
+    """A call at `step` failed the way a sick service fails. Held when the circuit of its key
+    is (now) open; otherwise the step's retry policy decides, with flow control's backoff."""
     label = process.label()
     circuit = _circuit(label, step.name, key)
     step_aside = timedelta(0)
@@ -138,13 +148,14 @@ def call_failed(process, step: Step, *, key: str, probe: bool, error: BaseExcept
             # Another process probes next: this one looks again a little later.
             step_aside = timedelta(seconds=step.attempt_timeout / 10)
     elif circuit is None or circuit.state == CircuitState.CLOSED:
-        if not _stop_on(process, step, key, circuit, error, now):
-            return False
+        seen = health(label, step.name, key, step.circuit, now, since=circuit.closed_at if circuit else None)
+        if not _stop_on(process, step, key, circuit, seen, error, now):
+            return Failure(held=False, backoff_as=_backoff_as(process, seen))
         circuit = breaker.lock(label, step.name, key)
     else:
         circuit = breaker.lock(label, step.name, key)  # decide on what it is now, as in _hold_under_lock
     if circuit.state == CircuitState.CLOSED:
-        return False  # closed meanwhile: an ordinary failure, retried as the step's policy says
+        return Failure(held=False)  # closed meanwhile: an ordinary failure, retried as its policy says
     process.attempts = max(process.attempts - 1, 0)  # the outage is known: not this process's failure
     process.last_error = breaker.describe_error(error)
     state = circuit.get_state_display().lower()
@@ -154,25 +165,24 @@ def call_failed(process, step: Step, *, key: str, probe: bool, error: BaseExcept
         f"{step.name} failed ({process.last_error}) while its circuit is {state}: the attempt does not count",
     )
     breaker.hold(process, circuit, _look_again_at(circuit, step, now) + step_aside, now)
-    return True
+    return Failure(held=True)
 
 
 def _stop_on(
-    process, step: Step, key: str, circuit: Circuit | None, error: BaseException, now: datetime
+    process, step: Step, key: str, circuit: Circuit | None, seen, error: BaseException, now: datetime
 ) -> bool:
-    """Open the step's closed circuit if its health now shows an outage; True when it did (or
-    another worker did meanwhile)."""
+    """Open the step's closed circuit if its health (`seen`) shows an outage; True when it did
+    (or another worker did meanwhile)."""
     policy, label = step.circuit, process.label()
-    closed_at = circuit.closed_at if circuit else None
-    seen = health(label, step.name, key, policy, now, since=closed_at)
     if not seen.shows_outage(policy) and _out_of_retries(process, step):
         # Its retries ran out while others fail too: rather than undo it for an outage, stop
-        # the step on the calls made since it reached the step, if nearly all failed, for it
-        # and one other process at least (at the start of an outage its quick retries can
-        # outrun the processes arriving behind it).
+        # the step if every call made since it reached the step failed, for it and one other
+        # process at least (at the start of an outage its retries can outrun the processes
+        # arriving behind it; a service that still answers some calls is no outage).
+        closed_at = circuit.closed_at if circuit else None
         since = max(filter(None, [closed_at, process.step_started_at]), default=None)
         seen = health(label, step.name, key, policy, now, since=since)
-        if not seen.shows_outage(policy, failing_needed=2):
+        if not seen.all_failed(processes=2):
             return False
     elif not seen.shows_outage(policy):
         return False
@@ -191,16 +201,13 @@ def _stop_on(
     return True
 
 
-def retry_backoff(process, step: Step, key: str, now: datetime) -> int:
-    """How the process backs off after a service failure its step goes on from: as after its
-    first attempt while the service's failures look random (the calls just before it did not
-    all fail: pacing, not each order's growing backoff, keeps the load off a degraded service,
-    so a retry need not wait long), else as its own attempts say (the start of an outage,
-    before the circuit opens: backing off gives the evidence time to gather)."""
-    circuit = _circuit(process.label(), step.name, key)
-    since = circuit.closed_at if circuit else None
-    seen = health(process.label(), step.name, key, step.circuit, now, since=since)
-    return 1 if seen.failed_in_a_row < RANDOM_RUN else process.attempts
+def _backoff_as(process, seen) -> int | None:
+    """After a service failure its step goes on from, the process backs off as after a first
+    attempt while the failures look random (the calls just before it did not all fail): the
+    step's pacing, not each order's growing backoff, keeps the load off a degraded service, so
+    a retry need not wait long. At the start of an outage (failures in a row, the circuit not
+    open yet) it backs off as its attempts say, giving the evidence time to gather."""
+    return 1 if seen.failed_in_a_row < RANDOM_RUN else None
 
 
 def _out_of_retries(process, step: Step) -> bool:

@@ -21,9 +21,11 @@ from processes.flow.health import Health, health
 from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Hold, Redrive, StepAttempt
 from processes.workflow import CircuitPolicy, ServiceLimit, registry
 
-NORMAL, SLOWED, STOPPED, PROBING, PAUSED = "normal", "slowed", "stopped", "probing", "paused"
+NORMAL, DEGRADED, SLOWED = "normal", "degraded", "slowed"
+STOPPED, PROBING, PAUSED = "stopped", "probing", "paused"
 CONDITIONS = {
     NORMAL: "Normal",
+    DEGRADED: "Degraded",
     SLOWED: "Slowed",
     STOPPED: "Stopped",
     PROBING: "Probing",
@@ -71,7 +73,12 @@ class StepFlow:
             CircuitState.OPEN: STOPPED,
             CircuitState.HALF_OPEN: PROBING,
             CircuitState.PAUSED: PAUSED,
-        }.get(self.state, SLOWED if self.health.slowed(self.policy) else NORMAL)
+        }.get(self.state) or self._running()
+
+    def _running(self) -> str:
+        if self.health.slowed(self.policy):
+            return SLOWED
+        return DEGRADED if self.health.degraded(self.policy) else NORMAL
 
     @property
     def condition_display(self) -> str:
@@ -106,6 +113,12 @@ class StepFlow:
             return (
                 f"slowed: {calls} in the last {seen.window_seconds:g}s, for {seen.failing} "
                 f"{self.noun}; calls at {self.admitted_percent} % of the normal rate"
+            )
+        if self.condition == DEGRADED:
+            return (
+                f"degraded: {calls} in the last {seen.window_seconds:g}s, for {seen.failing} "
+                f"{self.noun}; calls at the full rate while it answers more than "
+                f"{round(100 / self.policy.multiplier)} %"
             )
         return f"normal: {calls} in the last {seen.window_seconds:g}s"
 

@@ -38,19 +38,29 @@ class Health:
     def percent_failed(self) -> int:
         return round(100 * self.failed_share)
 
-    def shows_outage(self, policy: CircuitPolicy, *, failing_needed: int | None = None) -> bool:
-        """Evidence enough to stop the step: nearly all calls failed, for enough processes
-        (`failing_needed`, by default the policy's `min_processes`)."""
-        needed = policy.min_processes if failing_needed is None else failing_needed
+    def shows_outage(self, policy: CircuitPolicy) -> bool:
+        """Evidence enough to stop the step: nearly all calls failed, or the latest in a row,
+        for at least the policy's `min_processes` processes."""
         nearly_all = self.failed_share >= policy.stop_share or self.failed_in_a_row >= policy.stop_run
-        return self.failing >= needed and nearly_all
+        return self.failing >= policy.min_processes and nearly_all
+
+    def all_failed(self, *, processes: int) -> bool:
+        """Every call failed, for at least `processes` processes."""
+        return self.calls > 0 and self.failed_calls == self.calls and self.failing >= processes
+
+    def degraded(self, policy: CircuitPolicy) -> bool:
+        """A share of failed calls worth saying so, for two processes or more, on enough calls."""
+        enough = self.failing >= 2 and self.calls >= policy.min_calls
+        return enough and self.failed_share >= policy.degraded_share
 
     def admitted_share(self, policy: CircuitPolicy) -> float:
-        """The share of due calls that go at once: 1 while the service is well; under
-        degradation the share of calls it answers, never below the policy's minimum."""
-        if self.failing < 2 or self.calls < policy.min_calls or self.failed_share < policy.slow_share:
+        """The share of due calls that go at once (the SRE book's accept-ratio rule): 1 while
+        the service is well; degraded, the policy's multiplier times the share of calls it
+        answers, at most 1 and never below the policy's minimum."""
+        if not self.degraded(policy):
             return 1.0
-        return max(policy.min_admitted, 1.0 - self.failed_share)
+        answered = 1.0 - self.failed_share
+        return max(policy.min_admitted, min(1.0, policy.multiplier * answered))
 
     def slowed(self, policy: CircuitPolicy) -> bool:
         return self.admitted_share(policy) < 1.0

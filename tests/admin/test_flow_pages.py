@@ -50,24 +50,38 @@ def calls(step: str, *, failed: int, answered: int, orders: int, key: str = "") 
 
 
 def test_a_slowed_step_says_how_much_failed_and_the_rate_its_calls_go_at(ops_client, catalogue):
-    calls("create_label", failed=6, answered=14, orders=5)
+    calls("create_label", failed=12, answered=8, orders=6)
 
     listing = ops_client.get(INCIDENTS)
     page = ops_client.get(step_url("create_label"))
 
     [row] = listing.context["incidents"]
     flow = row["flow"]
-    assert flow.condition == "slowed" and flow.admitted_percent == 70
+    assert flow.condition == "slowed" and flow.admitted_percent == 80
     status = (
-        "slowed: 6 of its last 20 calls failed (30 %) in the last 60s, for 5 orders; "
-        "calls at 70 % of the normal rate"
+        "slowed: 12 of its last 20 calls failed (60 %) in the last 60s, for 6 orders; "
+        "calls at 80 % of the normal rate"
     )
     assert flow.status == status
     line = listing.content.decode().split('id="incident-create_label"')[1].split("</tr>")[0]
-    assert "Slowed 70 %" in line and "6/20 (30 %)" in line and "5 of 19 orders" in line
+    assert "Slowed 80 %" in line and "12/20 (60 %)" in line and "6 of 14 orders" in line
     body = unescape(page.content.decode())
     assert status.capitalize() in body
-    assert "6 of the last 20 (30 %), for 5 of 19 orders" in body and "70 % of the normal rate" in body
+    assert "12 of the last 20 (60 %), for 6 of 14 orders" in body and "80 % of the normal rate" in body
+
+
+def test_a_degraded_step_that_still_answers_most_calls_goes_at_the_full_rate(ops_client, catalogue):
+    """A third of the calls fail: the page says so, and that calls still go at the full rate."""
+    calls("create_label", failed=6, answered=14, orders=5)
+
+    [row] = ops_client.get(INCIDENTS).context["incidents"]
+
+    flow = row["flow"]
+    assert (flow.condition, flow.admitted_percent) == ("degraded", 100)
+    assert flow.status == (
+        "degraded: 6 of its last 20 calls failed (30 %) in the last 60s, for 5 orders; "
+        "calls at the full rate while it answers more than 50 %"
+    )
 
 
 class UnluckyDraws:
@@ -81,21 +95,21 @@ class UnluckyDraws:
 
 
 def test_a_paced_order_says_it_waits_its_turn_at_the_slowed_step(ops_client, catalogue, monkeypatch):
-    calls("create_label", failed=12, answered=8, orders=6)  # 60 % failed: calls at 40 %
+    calls("create_label", failed=14, answered=6, orders=6)  # 70 % failed: calls at 60 %
     monkeypatch.setattr(pacing, "rng", UnluckyDraws())
     order = place_order()
     with clock.frozen(clock.now()):
         run_due(order)  # charge and reserve, then the label step holds it back
         order.refresh_from_db()
         assert (order.step, order.held_by, order.attempts) == ("create_label", Hold.PACE, 0)
-        assert order.next_run_at == clock.now() + timedelta(seconds=1 / 0.4)
+        assert order.next_run_at == clock.now() + timedelta(seconds=1 / 0.6)
 
         page = unescape(ops_client.get(order_url(order)).content.decode())
 
     assert "Waiting at create_label for its turn (the service is slowed) since" in page
     assert "spending no attempts" in page
-    assert "The step is slowed: 12 of its last 20 calls failed (60 %)" in page
-    assert "calls at 40 % of the normal rate" in page and step_url("create_label") in page
+    assert "The step is slowed: 14 of its last 20 calls failed (70 %)" in page
+    assert "calls at 60 % of the normal rate" in page and step_url("create_label") in page
 
 
 def test_an_order_held_by_a_stopped_step_says_so_with_its_next_probe(ops_client, catalogue):

@@ -14,6 +14,7 @@ from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import LabelRecord
 from fulfillment.simulators.outages import outage_set
 from fulfillment.simulators.payment import ledger
+from fulfillment.steps import CreateLabel
 from processes import clock
 from processes.journal import Actor
 from processes.models import (
@@ -110,49 +111,73 @@ def test_one_sick_order_neither_slows_nor_stops_its_step(catalogue):
     assert not ProcessEvent.objects.filter(reason__contains="create_label slowed").exists()
 
 
-def test_a_carrier_failing_a_third_of_its_calls_slows_the_label_step_and_never_stops_it(
-    settings, monkeypatch
-):
-    """The carrier refuses 30 % of its calls for the whole run. The label step goes on at a
-    rate that follows the carrier's answers: some orders wait their turn (a journal line each,
-    no attempt spent), none for long, the circuit never opens, and every order completes with
-    one label."""
-    make_catalogue(on_hand=1000)
-    settings.SIMULATORS = {**settings.SIMULATORS, "DEGRADED": {"carrier": 0.3}}
-    monkeypatch.setattr(faults, "_rng", random.Random(11))
+def run_orders(count: int, *, every: timedelta) -> None:
+    """Place `count` orders `every` apart, running everything due, until all are at rest."""
     with clock.frozen():
-        start = clock.now()
-        placed = 0
-        while placed < 60 or Order.objects.exclude(run_status=RunStatus.FINISHED).exists():
-            while placed < 60 and clock.now() >= start + timedelta(seconds=placed):
+        start, placed = clock.now(), 0
+        while placed < count or Order.objects.exclude(run_status=RunStatus.FINISHED).exists():
+            while placed < count and clock.now() >= start + every * placed:
                 place_order(email=f"o{placed}@example.com")
                 placed += 1
             run_all_due()
             assert clock.now() - start < timedelta(minutes=30), "the orders never came to rest"
             advance_to_next_due(cap=timedelta(seconds=1))
 
-    orders = Order.objects.all()
+
+def assert_completed_or_gave_up_undone(orders, *, at_least: int) -> None:
+    """Every order completed with one label, or used up its label retries (the retry policy's
+    business, not a stop) and was cancelled with its charge refunded; none needs a person."""
     states = Counter(orders.values_list("state", flat=True))
-    assert states[OrderState.COMPLETED] >= 55 and set(states) <= {OrderState.COMPLETED, OrderState.CANCELLED}
-    # An order whose six label calls all fail (0.3 ** 6: one in 1,400) gives up as its retry
-    # policy says, with everything undone; that is the retry policy's business, not a stop.
+    assert states[OrderState.COMPLETED] >= at_least
+    assert set(states) <= {OrderState.COMPLETED, OrderState.CANCELLED}
     for order in orders.filter(state=OrderState.CANCELLED):
-        assert (
-            "create_label gave up after 6 attempts" in order.last_error
-            or ProcessEvent.objects.filter(
-                process_id=order.pk, reason__contains="create_label gave up after 6 attempts"
-            ).exists()
-        )
+        assert ProcessEvent.objects.filter(
+            process_id=order.pk, reason__contains="create_label gave up after 6"
+        ).exists()
         assert ledger(str(order.pk))["refunded"] == ledger(str(order.pk))["charged"]
     completed = [str(pk) for pk in orders.filter(state=OrderState.COMPLETED).values_list("pk", flat=True)]
     assert set(map(tuple, (d.values() for d in labels_bulk(completed).values()))) == {(1, 0)}
     assert not orders.filter(needs_attention=True).exists()
+
+
+def test_a_carrier_failing_a_third_of_its_calls_is_degraded_never_slowed_nor_stopped(settings, monkeypatch):
+    """The carrier refuses 30 % of its calls for the whole run. It still answers most of them,
+    so the label step goes on at the full rate: no order waits its turn, none is held by a
+    circuit, and a random failure is retried soon (it backs off as after a first attempt)."""
+    make_catalogue(on_hand=1000)
+    settings.SIMULATORS = {**settings.SIMULATORS, "DEGRADED": {"carrier": 0.3}}
+    monkeypatch.setattr(faults, "_rng", random.Random(11))
+
+    run_orders(60, every=timedelta(seconds=1))
+
+    assert_completed_or_gave_up_undone(Order.objects.all(), at_least=57)
     assert opened("create_label") == 0
     assert StepAttempt.objects.filter(step="create_label", service_failed=True).count() >= 10
+    assert not ProcessEvent.objects.filter(kind=EventKind.CIRCUIT).exists()
+    retries = ProcessEvent.objects.filter(reason__contains="of create_label failed")
+    delays = [
+        float(reason.rsplit("next attempt in ", 1)[1].rstrip("s"))
+        for reason in retries.values_list("reason", flat=True)
+    ]
+    assert delays and max(delays) <= CreateLabel.retry.backoff_base * 4  # never the 16 s of a fifth attempt
+
+
+def test_a_carrier_failing_most_of_its_calls_slows_the_label_step_and_never_stops_it(settings, monkeypatch):
+    """The carrier refuses 65 % of its calls: the label step is slowed (calls at about 70 % of
+    the normal rate), orders wait their turn a few seconds at most, spending no attempt, and
+    the circuit never opens: the carrier still answers a third of the calls."""
+    make_catalogue(on_hand=1000)
+    settings.SIMULATORS = {**settings.SIMULATORS, "DEGRADED": {"carrier": 0.65}}
+    monkeypatch.setattr(faults, "_rng", random.Random(5))
+
+    run_orders(60, every=timedelta(seconds=1))
+
+    assert_completed_or_gave_up_undone(Order.objects.all(), at_least=40)
+    assert opened("create_label") == 0
     slowed = ProcessEvent.objects.filter(kind=EventKind.CIRCUIT, reason__contains="create_label slowed")
-    assert slowed.exists()
+    assert slowed.count() >= 5
     assert "calls go at" in slowed.first().reason and "no attempt is spent" in slowed.first().reason
-    assert max(paced_waits()) < 60
+    assert max(paced_waits()) < 10
 
 
 def paced_waits() -> list[float]:

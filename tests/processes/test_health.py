@@ -16,13 +16,15 @@ def seen(calls: int, failed: int, processes: int, failing: int, in_a_row: int = 
     ("health", "admitted"),
     [
         (seen(20, 0, 15, 0), 1.0),  # well
-        (seen(20, 3, 15, 3), 1.0),  # 15 % failed: below the slow share
-        (seen(20, 6, 15, 5), 0.7),  # 30 % failed: calls at 70 % of the normal rate
-        (seen(25, 8, 18, 6), 0.68),  # the "32 % failed; calls at 68 %"
+        (seen(20, 3, 15, 3), 1.0),  # 15 % failed: not even degraded
+        (seen(20, 6, 15, 5), 1.0),  # 30 % failed: degraded, it answers 70 %: the full rate
+        (seen(20, 10, 15, 8), 1.0),  # half answered: twice that is everything
+        (seen(20, 12, 15, 8), 0.8),  # 60 % failed: calls at 80 % of the normal rate
+        (seen(20, 14, 15, 8), 0.6),
         (seen(20, 19, 6, 5), POLICY.min_admitted),  # nearly all fail: a trickle, never nothing
         (seen(20, 15, 4, 1), 1.0),  # one sick process retrying: never slows the step
         (seen(2, 2, 2, 2), 1.0),  # a step's first two calls failed: no evidence yet
-        (seen(10, 5, 8, 4), 0.5),
+        (seen(10, 7, 8, 4), 0.6),
     ],
 )
 def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
@@ -43,10 +45,12 @@ def test_only_nearly_all_calls_failing_for_many_processes_shows_an_outage(health
     assert health.shows_outage(POLICY) is outage
 
 
-def test_a_process_out_of_retries_asks_for_two_failing_processes_only():
+def test_a_process_out_of_retries_asks_for_every_call_failing_for_two_processes():
     health = seen(6, 6, 2, 2, in_a_row=6)
     assert not health.shows_outage(POLICY)
-    assert health.shows_outage(POLICY, failing_needed=2)
+    assert health.all_failed(processes=2)
+    assert not seen(7, 6, 3, 2).all_failed(processes=2)  # one answer: the service is there
+    assert not seen(6, 6, 1, 1).all_failed(processes=2)  # one order alone
 
 
 def test_the_summary_says_what_the_decision_read():
@@ -57,7 +61,8 @@ def test_the_summary_says_what_the_decision_read():
 @pytest.mark.parametrize(
     "changes",
     [
-        {"stop_share": 0.1, "slow_share": 0.2},  # stopping before slowing
+        {"stop_share": 0.1, "degraded_share": 0.2},  # stopping before degraded
+        {"multiplier": 0.5},  # held back while every call is answered
         {"min_processes": 1},  # one sick process could stop the step
         {"stop_run": 30},  # a run longer than the window
         {"probes": 0},
@@ -70,3 +75,16 @@ def test_the_summary_says_what_the_decision_read():
 def test_an_inconsistent_policy_is_refused_with_its_values(changes):
     with pytest.raises(ValueError, match="Inconsistent circuit policy"):
         CircuitPolicy(**changes)
+
+
+@pytest.mark.parametrize(
+    ("health", "degraded"),
+    [
+        (seen(20, 6, 15, 5), True),
+        (seen(20, 3, 15, 3), False),
+        (seen(8, 4, 6, 4), False),
+        (seen(20, 9, 4, 1), False),
+    ],
+)
+def test_a_share_of_failed_calls_on_enough_calls_and_orders_is_degraded(health, degraded):
+    assert health.degraded(POLICY) is degraded
