@@ -38,3 +38,20 @@ def send_wakeups(label: str, pks: list[str]) -> None:
 def worker_name() -> str:
     """A name unique to this attempt's holder: host, process id and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def wake_longest_held(held) -> bool:
+    """Make the process of the `held` queryset that has been held longest due now (skipping
+    one locked by a claim), in a transaction of its own, and wake it after commit; False when
+    none is there."""
+    model = held.model
+    with transaction.atomic():
+        longest = held.order_by("held_since").select_for_update(skip_locked=True)
+        pk = longest.values_list("pk", flat=True).first()
+        if pk is None:
+            return False
+        now = clock.now()
+        model.objects.filter(pk=pk).update(next_run_at=now, enqueued_at=now)
+        label = model._meta.label_lower
+        transaction.on_commit(lambda: send_wakeups(label, [str(pk)]), robust=True)
+    return True

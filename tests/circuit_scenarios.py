@@ -61,3 +61,13 @@ def advance_to_next_due(cap: timedelta) -> None:
     upcoming = Order.objects.filter(next_run_at__isnull=False).order_by("next_run_at").first()
     step = cap if upcoming is None else min(max(upcoming.next_run_at - clock.now(), timedelta(0)), cap)
     clock.advance(step + timedelta(milliseconds=1))
+
+
+def run_until_at_rest(*, limit: timedelta, cap: timedelta = timedelta(seconds=1)) -> None:
+    """Under a frozen clock: run everything due, jump to the next due time (at most `cap`
+    ahead), until every order is at rest; fail if that takes longer than `limit`."""
+    start = clock.now()
+    while Order.objects.exclude(run_status="finished").exists():
+        assert clock.now() - start < limit, "the orders never came to rest"
+        run_all_due()
+        advance_to_next_due(cap=cap)

@@ -175,10 +175,10 @@ def _stop_on(
     (or another worker did meanwhile)."""
     policy, label = step.circuit, process.label()
     if not seen.shows_outage(policy) and _out_of_retries(process, step):
-        # Its retries ran out while others fail too: rather than undo it for an outage, stop
-        # the step if every call made since it reached the step failed, for it and one other
-        # process at least (at the start of an outage its retries can outrun the processes
-        # arriving behind it; a service that still answers some calls is no outage).
+        # It has one retry left (or none) while others fail too: rather than undo it for an
+        # outage, stop the step if every call made since it reached the step failed, for it
+        # and one other process at least (at the start of an outage its retries can outrun the
+        # processes arriving behind it; a service that still answers some calls is no outage).
         closed_at = circuit.closed_at if circuit else None
         since = max(filter(None, [closed_at, process.step_started_at]), default=None)
         seen = health(label, step.name, key, policy, now, since=since)
@@ -211,8 +211,9 @@ def _backoff_as(process, seen) -> int | None:
 
 
 def _out_of_retries(process, step: Step) -> bool:
+    """One retry left, or none."""
     policy = step.retry if process.direction == "forward" else step.undo_retry
-    return process.attempts >= policy.max_attempts
+    return process.attempts >= policy.max_attempts - 1
 
 
 def probe_answered(process, step: Step, key: str, now: datetime) -> None:

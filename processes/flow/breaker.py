@@ -22,7 +22,7 @@ from processes.models import (
     Hold,
     ProcessEvent,
 )
-from processes.wakeup import send_wakeups
+from processes.wakeup import send_wakeups, wake_longest_held
 from processes.workflow import CircuitPolicy, Step, registry
 
 logger = logging.getLogger("processes.circuits")
@@ -128,17 +128,7 @@ def probe_failed(circuit: Circuit, step: Step, process, error: str, now: datetim
 def wake_next_prober(label: str, step: str, key: str, *, passing_over) -> bool:
     """Make the process held longest at the step due now, to probe next (not `passing_over`,
     whose probe just failed); False when none is held (that one probes again itself)."""
-    model = registry.model_class(label)
-    with transaction.atomic():
-        held = _held(model, step, key).exclude(pk=passing_over)
-        longest = held.order_by("held_since").select_for_update(skip_locked=True)
-        pk = longest.values_list("pk", flat=True).first()
-        if pk is None:
-            return False
-        now = clock.now()
-        model.objects.filter(pk=pk).update(next_run_at=now, enqueued_at=now)
-        transaction.on_commit(lambda: send_wakeups(label, [str(pk)]), robust=True)
-    return True
+    return wake_longest_held(_held(registry.model_class(label), step, key).exclude(pk=passing_over))
 
 
 def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor: str) -> None:

@@ -27,7 +27,7 @@ from processes import clock, conf, journal
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
 from processes.models import EventKind, Hold
-from processes.wakeup import send_wakeups
+from processes.wakeup import wake_longest_held
 from processes.workflow import ServiceLimit, Step, registry
 
 logger = logging.getLogger("processes.limits")
@@ -101,23 +101,10 @@ def sharing(label: str, service: str) -> list[str]:
 
 def wake_next_waiting(label: str, steps: list[str], key: str) -> bool:
     """Make the process that has waited longest under the limit due now; False if none waits."""
-    model = registry.model_class(label)
-    with transaction.atomic():
-        waiting = model.objects.filter(
-            step__in=steps, held_since__isnull=False, held_by=Hold.LIMIT, held_key=key
-        )
-        pk = (
-            waiting.order_by("held_since")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            return False
-        now = clock.now()
-        model.objects.filter(pk=pk).update(next_run_at=now, enqueued_at=now)
-        transaction.on_commit(lambda: send_wakeups(label, [str(pk)]), robust=True)
-    return True
+    waiting = registry.model_class(label).objects.filter(
+        step__in=steps, held_since__isnull=False, held_by=Hold.LIMIT, held_key=key
+    )
+    return wake_longest_held(waiting)
 
 
 def holds_places(step: Step) -> bool:

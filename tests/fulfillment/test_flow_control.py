@@ -27,7 +27,7 @@ from processes.models import (
     RunStatus,
     StepAttempt,
 )
-from tests.circuit_scenarios import advance_to_next_due, run_all_due, runner_run
+from tests.circuit_scenarios import advance_to_next_due, run_all_due, run_until_at_rest, runner_run
 from tests.conftest import ENGINE_DB
 from tests.factories import ADDRESS, drive, make_catalogue, place_order
 
@@ -46,14 +46,6 @@ class AlwaysDraws:
 
 def opened(step: str) -> int:
     return CircuitEvent.objects.filter(circuit__step=step, kind=CircuitEventKind.OPENED).count()
-
-
-def run_until_at_rest(*, limit: timedelta, cap: timedelta = timedelta(seconds=1)) -> None:
-    start = clock.now()
-    while Order.objects.exclude(run_status=RunStatus.FINISHED).exists():
-        assert clock.now() - start < limit, "the orders never came to rest"
-        run_all_due()
-        advance_to_next_due(cap=cap)
 
 
 def test_flaky_cards_never_count_against_the_payment_service(catalogue, monkeypatch):
