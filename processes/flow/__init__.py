@@ -1,19 +1,24 @@
 """Flow control: how fast a step may call its service, and when it must stop calling it.
 
-A step that calls a service declares a `CircuitPolicy` (processes.workflow). The engine keeps,
-per step, the service's health from the step's latest attempts and a circuit (one `Circuit` row
-shared by every worker on every machine) that stops the step for everyone when its service is
-down, probes it after a cool-down and lets the waiting processes go at a gentle rate when it is
-back.
+A step that calls a service declares a `CircuitPolicy` (processes.workflow), and may declare a
+flow key (`Step.flow_key`: one carrier account) and a `ServiceLimit`. Per step and key the
+engine reads the service's health from the step's latest calls, slows the step while the
+service answers fewer than half of them, stops it (its circuit, one row shared by every
+worker on every machine) only on evidence of an outage, probes it after a cool-down, and
+keeps the limits the service publishes. docs/flow-control.md says what an operator sees.
 
-- `admission`: what the runner asks, under the process row's lock: may this call go now; a
-  call failed; a probe got an answer.
-- `breaker`: the circuit's own changes: open, close, hold and release processes, alerts.
+- `health`: a step's health from its latest finished calls, counted per call and per order.
+- `admission`: what the runner asks, under the process row's lock: may this call go now, or
+  as the probe; a call failed; a probe got an answer.
+- `pacing`: which due calls of a slowed step go now, and how long the others wait.
+- `breaker`: the circuit's own changes: open, close, probe rounds, hold and release, alerts.
+- `limits`, `limit_state`, `limiter_stores`: published limits, their decision and where
+  their shared state lives (the database, or Redis).
 - `operators`: what people do: pause, resume, redrive.
 - `sweep`: what the sweeper ticks: pauses that end, alerts owed, redrives that died.
-- `figures`: what the pages and the metrics read.
+- `figures`: what the pages and the metrics read, one `StepFlow` per step and key.
 
-Locks are always taken in the same order, the process row first and the circuit row second,
-and bulk work on many processes (waking held ones, redrives) runs in transactions of its own
-that hold no circuit lock, so the engine's transactions never wait on each other in a cycle.
+Locks are always taken in the same order: the process row, its circuit, its limiter. Bulk
+work on many processes (waking held ones, redrives) runs in transactions of its own that hold
+no circuit lock, so the engine's transactions never wait on each other in a cycle.
 """

@@ -260,10 +260,6 @@ def _incident(flow: StepFlow, now: datetime) -> Incident:
     )
 
 
-def held_count(label: str, step: str, key: str = "") -> int:
-    return breaker.held_by_circuit(label, step, key).count()
-
-
 def circuit_steps() -> list[tuple[str, str]]:
     """(process label, step name) of every step that has a circuit, in every registered version."""
     found = {
