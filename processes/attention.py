@@ -38,6 +38,7 @@ def raise_attention(process, reason: str, *, about_step: bool = True) -> None:
     if not (ongoing and not process.attention_step):
         process.attention_step = process.step if about_step else ""
     process.next_run_at = None
+    process.stop_holding()  # a person has it now, not its step's flow control
     journal.note(process, EventKind.ATTENTION, f"still needs attention: {reason}" if ongoing else reason)
     if ongoing:
         return  # the operators heard about this episode when it began

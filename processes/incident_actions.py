@@ -130,8 +130,12 @@ def find_step(label: str, step: str, key: str = "") -> StepFlow:
 
 
 def key_of(request) -> str:
-    """The flow key a step's page or action is for (`?key=`), '' for a step kept as one."""
-    return request.GET.get("key", "")[:100]
+    """The flow key a step's page or action is for (`?key=`), '' for a step kept as one; a key
+    no step could have (control characters, over 100 characters) is not found."""
+    key = request.GET.get("key", "")
+    if len(key) > 100 or not key.isprintable():
+        raise Http404("No such flow key.")
+    return key
 
 
 def with_key(url: str, key: str) -> str:

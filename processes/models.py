@@ -122,6 +122,19 @@ class Process(FSMModelMixin, models.Model):
             self.track_changes()
         journal.flush(self, created=adding, using=kwargs.get("using"))
 
+    def hold(self, by: str, key: str, now) -> bool:
+        """Mark the process as waiting at its step on `by` (a `Hold`) under flow key `key`,
+        spending no attempts; False when it already waited on that, since `held_since`."""
+        if self.held_by == by and self.held_key == key and self.held_since is not None:
+            return False
+        self.held_since, self.held_by, self.held_key = now, by, key
+        return True
+
+    def stop_holding(self) -> None:
+        """The process no longer waits on its step's flow control (it goes, moves on, or a
+        person takes over)."""
+        self.held_since, self.held_by, self.held_key = None, "", ""
+
     def track_changes(self) -> None:
         """Remember the row's values, so that the next save() writes only what changes."""
         self.__dict__["_loaded"] = self._values()

@@ -18,7 +18,7 @@ def enter_step(process, step: Step, now: datetime) -> None:
     process.next_run_at = now
     process.step_started_at = now
     process.last_error = ""
-    process.held_since, process.held_by = None, ""  # a process is held at one step only
+    process.stop_holding()  # a process is held at one step only
     forward = process.direction == Direction.FORWARD
     process.deadline_at = now + step.deadline if forward and step.deadline else None
 
@@ -88,6 +88,7 @@ def next_undo(workflow: Workflow, process, now: datetime) -> None:
 
 
 def finish(process) -> None:
+    process.stop_holding()
     process.run_status = RunStatus.FINISHED
     process.step = ""
     process.next_run_at = None

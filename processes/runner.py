@@ -163,9 +163,6 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
         process.lease_owner, process.lease_until = "", None
-        gave_back = limits.holds_places(claim.step)  # its place under the service's limit
-        if gave_back:
-            limits.release(process, claim.step, claim.flow_key)
         if outcome.service_failed:
             _apply_service_failure(claim, process, outcome, now)
         else:
@@ -174,6 +171,11 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             # Nothing before the record needs keeping if it fails: no savepoint (see _apply).
             outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now, savepoint=False)
             _finish_attempt(claim, process, outcome, now)
+        # Its place under the service's limit, given back last: the limiter row is locked
+        # after the circuit's, here as in a claim.
+        gave_back = limits.holds_places(claim.step)
+        if gave_back:
+            limits.release(process, claim.step, claim.flow_key)
         # A transaction that touched a circuit or limiter row claims nothing more, so none
         # locks two.
         locked_flow = claim.probe or outcome.service_failed or gave_back
@@ -210,7 +212,11 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
     """Take the due process's current step: a Claim when it must call out, None when the work
     was done here (a step in the database, a lost lease, a wake-up, a deadline, a hold)."""
     step = workflow.step(process.step)
-    if process.lease_owner:
+    if process.lease_owner and process.lease_until and process.lease_until > now:
+        # Woken while its call is in flight (an operator's resume, a wake-up meant for those
+        # waiting): the lease holder is alive; look again when its lease would end.
+        process.next_run_at = process.lease_until
+    elif process.lease_owner:
         _lease_expired(workflow, process, step, now)
     elif process.run_status == RunStatus.WAITING:
         waiting.wake(workflow, process, step, context_for(process, step), now)

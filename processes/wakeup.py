@@ -45,8 +45,9 @@ def wake_longest_held(held) -> bool:
     one locked by a claim), in a transaction of its own, and wake it after commit; False when
     none is there."""
     model = held.model
+    waiting = held.filter(lease_owner="", needs_attention=False, next_run_at__isnull=False)
     with transaction.atomic():
-        longest = held.order_by("held_since").select_for_update(skip_locked=True)
+        longest = waiting.order_by("held_since").select_for_update(skip_locked=True)
         pk = longest.values_list("pk", flat=True).first()
         if pk is None:
             return False

@@ -63,8 +63,10 @@ def _circuit_verdict(process, step: Step, key: str, now: datetime) -> str:
             return GO if breaker.release_slot(process, step, circuit, now) else HELD
         since = circuit.closed_at if circuit else None
         seen = recent_health(process.label(), step.name, key, step.circuit, now, since=since)
-        if seen.slowed(step.circuit) and not pacing.pace(process, step, key, seen, now):
-            return HELD
+        if seen.slowed(step.circuit):
+            return GO if pacing.pace(process, step, key, seen, now) else HELD
+        if process.held_by == Hold.PACE:  # the service recovered while it waited its turn
+            process.stop_holding()
         return GO
     if pause_over(circuit, now):
         circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
@@ -92,6 +94,8 @@ def _probe(process, step: Step, key: str, circuit: Circuit, now: datetime) -> st
     """Make the process the circuit's (locked) probe, once it has its place under the limit."""
     if step.limit is not None and not limits.acquire(process, step, key, now):
         return HELD
+    # It stays held by the circuit while its call is in flight (a failed probe waits on, with
+    # no second journal line); wake-ups pass over a process whose lease is live.
     circuit.state, circuit.probe_process, circuit.updated_at = CircuitState.HALF_OPEN, process.pk, now
     circuit.probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
     circuit.save(update_fields=["state", "probe_process", "probe_until", "updated_at"])
@@ -120,7 +124,7 @@ def _hold_under_lock(process, step: Step, circuit: Circuit, now: datetime) -> st
     until its next look (up to PAUSE_RECHECK) with its circuit closed."""
     circuit = Circuit.objects.select_for_update().get(pk=circuit.pk)
     if circuit.state == CircuitState.CLOSED:
-        return _verdict(process, step, circuit.key, now)
+        return _circuit_verdict(process, step, circuit.key, now)
     breaker.hold(process, circuit, _look_again_at(circuit, step, now), now)
     return HELD
 

@@ -51,9 +51,8 @@ def workflow_step(label: str, step: str) -> Step | None:
 def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
     """Hold the process for its circuit until `until`, with one journal line when it begins."""
     process.next_run_at = until
-    if process.held_by == Hold.CIRCUIT:
+    if not process.hold(Hold.CIRCUIT, circuit.key, now):
         return
-    process.held_since, process.held_by, process.held_key = now, Hold.CIRCUIT, circuit.key
     since = (circuit.incident_since or now).isoformat(timespec="seconds")
     why = (
         f"paused by {circuit.paused_by or 'an operator'} ({circuit.reason})"
@@ -80,7 +79,7 @@ def release_slot(process, step: Step, circuit: Circuit | None, now: datetime) ->
     journal.note(
         process, EventKind.CIRCUIT, f"{step.name} goes on{later} after waiting {waited:.0f}s for its circuit"
     )
-    process.held_since, process.held_by, process.held_key = None, "", ""
+    process.stop_holding()
     if slot > now:
         process.next_run_at = slot
         return False
@@ -175,7 +174,7 @@ def wake_held(label: str, step: str, key: str = "", *, note: str = "", actor: st
     while True:
         with transaction.atomic():
             now = clock.now()
-            held = _held(model, step, key).filter(next_run_at__isnull=False)
+            held = _held(model, step, key).filter(next_run_at__isnull=False, lease_owner="")
             if after is not None:
                 held = held.filter(pk__gt=after)
             rows = list(

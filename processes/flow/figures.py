@@ -11,6 +11,7 @@ partial `held` index, whatever the number of processes.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Count, Max
 from django.urls import NoReverseMatch, reverse
@@ -276,9 +277,12 @@ def _policies(steps) -> list[CircuitPolicy]:
 
 
 def step_policy(label: str, step: str) -> CircuitPolicy | None:
-    """The circuit policy of the workflow's step (newest version that has the step), or None."""
-    found = breaker.workflow_step(label, step)
-    return found.circuit if found else None
+    """The circuit policy of the workflow's step, from the newest version that gives it one."""
+    for version in reversed(registry.versions(label)):
+        workflow = registry.for_model(label, version)
+        if step in workflow.step_names() and workflow.step(step).circuit is not None:
+            return workflow.step(step).circuit
+    return None
 
 
 def workflow_name(label: str) -> str:
@@ -310,7 +314,7 @@ def held_processes(label: str, step: str, key: str = "", *, limit: int = 10) -> 
             url = reverse(name, args=[pk])
         except NoReverseMatch:
             url = ""
-        rows.append({"id": pk, "held_since": since, "url": url, "on": Hold(held_by).label})
+        rows.append({"id": pk, "held_since": since, "url": url, "on": _hold_label(held_by)})
     return rows
 
 
@@ -359,18 +363,22 @@ def hold_explanation(process) -> dict | None:
         return None
     try:
         url = reverse("admin:processes_circuit_step", args=[flow.label, flow.step])
-        url = f"{url}?key={flow.key}" if flow.key else url
+        url = f"{url}?{urlencode({'key': flow.key})}" if flow.key else url
     except NoReverseMatch:
         url = ""
     return {
         "since": process.held_since,
-        "on": Hold(process.held_by).label if process.held_by else "",
+        "on": _hold_label(process.held_by),
         "where": flow.where,
         "status": flow.status,
         "limit": str(flow.limit) if flow.limit and process.held_by == Hold.LIMIT else "",
         "next_look": process.next_run_at,
         "url": url,
     }
+
+
+def _hold_label(held_by: str) -> str:
+    return Hold(held_by).label if held_by in Hold.values else held_by or "its step"
 
 
 def _iso(moment: datetime | None) -> str:

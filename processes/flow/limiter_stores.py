@@ -33,14 +33,17 @@ class LimiterUnavailable(Exception):
 class DatabaseStore:
     """Limits in PostgreSQL (SQLite under `make run`), changed under the row's lock."""
 
-    def update(self, service: str, key: str, change: Callable[[LimiterState], object]):
+    def update(self, service: str, key: str, change: Callable[[LimiterState, float], object]):
+        """Run `change(state, now)` on the limit's state under its row lock, `now` read once
+        the lock is held: the time a claim spent waiting for it must not count as inside the
+        window."""
         row = self._lock(service, key)
         state = LimiterState(
             recent=list(row.recent),
             next_slot=row.next_slot_at.timestamp() if row.next_slot_at else None,
             permits=dict(row.permits),
         )
-        result = change(state)
+        result = change(state, clock.now().timestamp())
         row.recent, row.permits, row.updated_at = state.recent, state.permits, clock.now()
         row.next_slot_at = clock.from_timestamp(state.next_slot) if state.next_slot else None
         row.save(update_fields=["recent", "permits", "next_slot_at", "updated_at"])
@@ -65,7 +68,9 @@ class RedisStore:
         self.watch_error = redis.WatchError
         self.client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
 
-    def update(self, service: str, key: str, change: Callable[[LimiterState], object]):
+    def update(self, service: str, key: str, change: Callable[[LimiterState, float], object]):
+        """Run `change(state, now)` on the limit's state in an optimistic transaction, tried
+        again (with the time read again) when another worker wrote it meanwhile."""
         name = f"processes:limit:{service}:{key}"
         try:
             for _ in range(REDIS_RETRIES):
@@ -74,7 +79,7 @@ class RedisStore:
                         pipe.watch(name)
                         raw = pipe.get(name)
                         state = LimiterState.from_dict(json.loads(raw) if raw else None)
-                        result = change(state)
+                        result = change(state, clock.now().timestamp())
                         pipe.multi()
                         pipe.set(name, json.dumps(state.as_dict()), ex=REDIS_TTL)
                         pipe.execute()

@@ -39,28 +39,29 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
     Otherwise the process waits its turn (`next_run_at` moved, one journal line when it
     begins; the caller saves)."""
     limit: ServiceLimit = step.limit
-    at = now.timestamp()
+    lease = step.attempt_timeout + conf.get("LEASE_GRACE")
     decide = dict(
         process=str(process.pk),
-        now=at,
-        lease_ends=at + step.attempt_timeout + conf.get("LEASE_GRACE"),
         waiting=process.held_by == Hold.LIMIT,
         margin=conf.get("LIMIT_MARGIN"),
         recheck=conf.get("LIMIT_RECHECK") * _jitter.uniform(0.8, 1.2),
     )
+
+    def admit(state, at: float):  # `at`: read by the store once it holds the limit's state
+        return limit_state.admit(state, limit, now=at, lease_ends=at + lease, **decide)
+
     unknown = ""
     try:
-        turn = store().update(limit.service, key, lambda state: limit_state.admit(state, limit, **decide))
+        turn = store().update(limit.service, key, admit)
     except LimiterUnavailable as error:
         logger.warning("%s: %s", limit, error)
-        turn, unknown = limit_state.Turn(go=False, at=at + decide["recheck"]), f" ({error})"
+        turn, unknown = limit_state.Turn(go=False, at=now.timestamp() + decide["recheck"]), f" ({error})"
     if turn.go:
         if process.held_by == Hold.LIMIT:
-            process.held_since, process.held_by, process.held_key = None, "", ""
+            process.stop_holding()
         return True
     process.next_run_at = clock.from_timestamp(turn.at)
-    if process.held_by != Hold.LIMIT or process.held_key != key:
-        process.held_since, process.held_by, process.held_key = now, Hold.LIMIT, key
+    if process.hold(Hold.LIMIT, key, now):
         account = f" ({key})" if key else ""
         journal.note(
             process,
@@ -77,7 +78,7 @@ def release(process, step: Step, key: str) -> None:
     limit: ServiceLimit = step.limit
     try:
         freed = store().update(
-            limit.service, key, lambda state: limit_state.give_back(state, process=str(process.pk))
+            limit.service, key, lambda state, at: limit_state.give_back(state, process=str(process.pk))
         )
     except LimiterUnavailable as error:  # its place comes back when its lease would have ended
         logger.warning("%s: %s", limit, error)

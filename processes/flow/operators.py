@@ -140,9 +140,10 @@ def _retry_for_redrive(process, redrive: Redrive, now: datetime) -> None:
         process, EventKind.OPERATOR_ACTION, f"retry {process.step} (redrive {redrive.pk}): {redrive.reason}"
     )
     process.attempts = 0
-    # Released one per slot, like after an outage.
-    process.held_since, process.held_by = process.held_since or now, Hold.CIRCUIT
-    process.held_key = ""  # the step-wide circuit of its redrive releases it
+    step = registry.for_process(process).step(process.step)
+    if step.circuit is not None:  # released one per slot of its key's circuit, as after an outage
+        process.stop_holding()
+        process.hold(Hold.CIRCUIT, step.flow_key(process), now)
     process.next_run_at = now
     wake_on_commit(process)
     process.save()

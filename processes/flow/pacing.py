@@ -32,12 +32,11 @@ def pace(process, step: Step, key: str, seen: Health, now: datetime) -> bool:
     waited = (now - process.held_since).total_seconds() if paced else 0.0
     if rng.random() < min(1.0, admitted * (1 + waited / policy.pace_seconds)):
         if paced:
-            process.held_since, process.held_by, process.held_key = None, "", ""
+            process.stop_holding()
         return True
     wait = min(LONGEST_WAIT, policy.pace_seconds / admitted) * rng.uniform(0.5, 1.5)
     process.next_run_at = now + timedelta(seconds=wait)
-    if not paced:
-        process.held_since, process.held_by, process.held_key = now, Hold.PACE, key
+    if process.hold(Hold.PACE, key, now):
         noun = process._meta.verbose_name_plural
         where = f"{step.name} ({key})" if key else step.name
         journal.note(

@@ -164,3 +164,31 @@ def test_an_order_over_the_carriers_limit_says_it_waits_its_turn_under_it(ops_cl
     assert "Waiting at create_label for its turn under the service's published limit since" in page
     assert "the service allows carrier: 1 call per second" in page
     assert "1 under the limit" in step and "carrier: 1 call per second" in step
+
+
+def test_a_key_no_step_could_have_is_not_found_and_changes_nothing(ops_client, catalogue):
+    step = reverse("admin:processes_circuit_step", args=[LABEL, "create_label"])
+    progress = reverse("admin:processes_circuit_progress", args=[LABEL, "create_label"])
+    pause = reverse("admin:processes_circuit_action", args=[LABEL, "create_label", "pause"])
+    for key in ["%00", "a%0Ab", "%E2%80%AEevil", "x" * 101]:
+        assert ops_client.get(f"{step}?key={key}").status_code == 404
+        assert ops_client.get(f"{progress}?key={key}").status_code == 404
+        assert ops_client.post(f"{pause}?key={key}", {"confirm": "yes", "reason": "r"}).status_code == 404
+    odd = ops_client.get(f"{step}?key=odd%27%22%3Cb%3E")  # printable: an unknown account, shown escaped
+    assert odd.status_code == 200 and "odd&#x27;&quot;&lt;b&gt;" in odd.content.decode()
+    assert not Circuit.objects.exists()
+
+
+def test_an_order_waiting_its_turn_goes_without_its_wait_once_the_service_recovers(catalogue, monkeypatch):
+    calls("create_label", failed=14, answered=6, orders=6)
+    monkeypatch.setattr(pacing, "rng", UnluckyDraws())
+    order = place_order()
+    with clock.frozen(clock.now()):
+        run_due(order)
+        order.refresh_from_db()
+        assert order.held_by == Hold.PACE
+        StepAttempt.objects.filter(service_failed=True).delete()  # the carrier answers again
+        clock.advance(order.next_run_at - clock.now() + timedelta(seconds=2))
+        run_due(order)
+    order.refresh_from_db()
+    assert order.step == "pick" and (order.held_by, order.held_since) == ("", None)
