@@ -1,7 +1,7 @@
 """Record the carrier's labels; at most one live label per order (a database constraint)."""
 
 from fulfillment.gateways import Label, LabelVoid
-from fulfillment.models import Order, Shipment, Warehouse
+from fulfillment.models import Order, Shipment
 from processes import clock
 
 
@@ -32,6 +32,6 @@ def order_weight_grams(order: Order) -> int:
 
 
 def carrier_account(order: Order) -> str:
-    """The carrier account the order's warehouse ships with ('' for the shop's one account)."""
-    account = Warehouse.objects.filter(pk=order.warehouse_id).values_list("carrier_account", flat=True)
-    return account.first() or ""
+    """The carrier account the order's warehouse ships with ('' for the shop's one account);
+    the warehouse is read once per loaded order (the label step asks at its claim and its call)."""
+    return order.warehouse.carrier_account

@@ -9,7 +9,7 @@ import copy
 import uuid
 
 from django.core.validators import MaxValueValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin
 
@@ -25,6 +25,22 @@ class RunStatus(models.TextChoices):
     READY = "ready", "Ready"  # a step is due, running or backing off
     WAITING = "waiting", "Waiting"  # parked until a signal (a person) or its deadline
     FINISHED = "finished", "Finished"  # completed or fully compensated
+
+
+def lock_or_create(model, **unique):
+    """The row with these unique fields, locked in the caller's transaction (made first if
+    missing; racing makers get the same row)."""
+    try:
+        with transaction.atomic():
+            model.objects.get_or_create(**unique)
+    except IntegrityError:
+        pass  # made by someone else just now
+    return model.objects.select_for_update().get(**unique)
+
+
+def where(step: str, key: str) -> str:
+    """A step, and its flow key when it has one: `create_label · ACME-1`."""
+    return f"{step} · {key}" if key else step
 
 
 class Hold(models.TextChoices):
@@ -372,8 +388,7 @@ class Circuit(models.Model):
 
     @property
     def where(self) -> str:
-        """The step, and its key when it has one: `create_label · ACME-1`."""
-        return f"{self.step} · {self.key}" if self.key else self.step
+        return where(self.step, self.key)
 
 
 class ServiceLimiter(models.Model):

@@ -226,7 +226,7 @@ def probe_answered(process, step: Step, key: str, now: datetime) -> None:
     processes may go."""
     circuit = breaker.lock(process.label(), step.name, key)
     if circuit.state == CircuitState.HALF_OPEN and circuit.probe_process == process.pk:
-        why = f"the probe by {breaker.process_name(process)} succeeded"
+        why = f"the service answered the probe by {breaker.process_name(process)}"
         breaker.close_circuit(circuit, CircuitEventKind.CLOSED, why, now, actor="")
 
 

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.core.mail import mail_admins
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from processes import clock, conf, journal, signals
 from processes.models import (
@@ -21,6 +21,7 @@ from processes.models import (
     EventKind,
     Hold,
     ProcessEvent,
+    lock_or_create,
 )
 from processes.wakeup import send_wakeups, wake_longest_held
 from processes.workflow import CircuitPolicy, Step, registry
@@ -29,14 +30,8 @@ logger = logging.getLogger("processes.circuits")
 
 
 def lock(label: str, step: str, key: str = "") -> Circuit:
-    """The circuit row of the step's key, locked (made first if missing; racing makers get the
-    same row)."""
-    try:
-        with transaction.atomic():
-            Circuit.objects.get_or_create(process_type=label, step=step, key=key)
-    except IntegrityError:
-        pass  # made by someone else just now
-    return Circuit.objects.select_for_update().get(process_type=label, step=step, key=key)
+    """The circuit row of the step's key, locked (made first if missing)."""
+    return lock_or_create(Circuit, process_type=label, step=step, key=key)
 
 
 def workflow_step(label: str, step: str) -> Step | None:

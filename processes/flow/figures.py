@@ -19,7 +19,16 @@ from django.urls import NoReverseMatch, reverse
 from processes import clock
 from processes.flow import breaker, operators
 from processes.flow.health import Health, health
-from processes.models import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Hold, Redrive, StepAttempt
+from processes.models import (
+    Circuit,
+    CircuitEvent,
+    CircuitEventKind,
+    CircuitState,
+    Hold,
+    Redrive,
+    StepAttempt,
+    where,
+)
 from processes.workflow import CircuitPolicy, ServiceLimit, registry
 
 NORMAL, DEGRADED, SLOWED = "normal", "degraded", "slowed"
@@ -62,7 +71,7 @@ class StepFlow:
 
     @property
     def where(self) -> str:
-        return f"{self.step} · {self.key}" if self.key else self.step
+        return where(self.step, self.key)
 
     @property
     def admitted_percent(self) -> int:

@@ -16,7 +16,7 @@ from processes.workflow import CircuitPolicy
 # How long a worker trusts the health it read before reading it again (seconds): pacing asks
 # on every call, and one query a second per step and worker is all it needs.
 CACHE_SECONDS = 1.0
-_cache: dict[tuple, tuple[datetime, "Health"]] = {}
+_cache: dict[tuple, tuple[datetime, datetime | None, "Health"]] = {}
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,11 @@ def recent_health(
     label: str, step: str, key: str, policy: CircuitPolicy, now: datetime, *, since: datetime | None = None
 ) -> Health:
     """`health`, as read by this worker at most CACHE_SECONDS ago."""
-    remembered = (label, step, key, since)
-    cached = _cache.get(remembered)
-    if cached and timedelta(0) <= now - cached[0] < timedelta(seconds=CACHE_SECONDS):
-        return cached[1]
+    read_at, read_since, seen = _cache.get((label, step, key), (None, None, None))
+    if seen and read_since == since and timedelta(0) <= now - read_at < timedelta(seconds=CACHE_SECONDS):
+        return seen
     seen = health(label, step, key, policy, now, since=since)
-    _cache[remembered] = (now, seen)
+    _cache[(label, step, key)] = (now, since, seen)
     return seen
 
 

@@ -14,11 +14,9 @@ import json
 from collections.abc import Callable
 from functools import cache
 
-from django.db import IntegrityError, transaction
-
 from processes import clock, conf
 from processes.flow.limit_state import LimiterState
-from processes.models import ServiceLimiter
+from processes.models import ServiceLimiter, lock_or_create
 
 # Redis: how long a limit's state outlives its last call (seconds), and how often one update
 # tries again when other workers keep writing the same key.
@@ -37,7 +35,7 @@ class DatabaseStore:
         """Run `change(state, now)` on the limit's state under its row lock, `now` read once
         the lock is held: the time a claim spent waiting for it must not count as inside the
         window."""
-        row = self._lock(service, key)
+        row = lock_or_create(ServiceLimiter, service=service, key=key)
         state = LimiterState(
             recent=list(row.recent),
             next_slot=row.next_slot_at.timestamp() if row.next_slot_at else None,
@@ -48,14 +46,6 @@ class DatabaseStore:
         row.next_slot_at = clock.from_timestamp(state.next_slot) if state.next_slot else None
         row.save(update_fields=["recent", "permits", "next_slot_at", "updated_at"])
         return result
-
-    def _lock(self, service: str, key: str) -> ServiceLimiter:
-        try:
-            with transaction.atomic():
-                ServiceLimiter.objects.get_or_create(service=service, key=key)
-        except IntegrityError:
-            pass  # made by someone else just now
-        return ServiceLimiter.objects.select_for_update().get(service=service, key=key)
 
 
 class RedisStore:

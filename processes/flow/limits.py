@@ -26,7 +26,7 @@ from django.db import transaction
 from processes import clock, conf, journal
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
-from processes.models import EventKind, Hold
+from processes.models import EventKind, Hold, where
 from processes.wakeup import wake_longest_held
 from processes.workflow import ServiceLimit, Step, registry
 
@@ -62,11 +62,10 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
         return True
     process.next_run_at = clock.from_timestamp(turn.at)
     if process.hold(Hold.LIMIT, key, now):
-        account = f" ({key})" if key else ""
         journal.note(
             process,
             EventKind.CIRCUIT,
-            f"{step.name} waits its turn under {limit}{account}{unknown}: next look at "
+            f"{where(step.name, key)} waits its turn under {limit}{unknown}: next look at "
             f"{process.next_run_at.isoformat(timespec='milliseconds')}; no attempt is spent",
         )
     return False

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from processes import journal
 from processes.flow.health import Health
-from processes.models import EventKind, Hold
+from processes.models import EventKind, Hold, where
 from processes.workflow import CircuitPolicy, Step
 
 # The longest one wait between two looks (seconds, before jitter): a look costs a claim, so
@@ -38,11 +38,10 @@ def pace(process, step: Step, key: str, seen: Health, now: datetime) -> bool:
     process.next_run_at = now + timedelta(seconds=wait)
     if process.hold(Hold.PACE, key, now):
         noun = process._meta.verbose_name_plural
-        where = f"{step.name} ({key})" if key else step.name
         journal.note(
             process,
             EventKind.CIRCUIT,
-            f"{where} slowed: {seen.summary(noun)}; calls go at {round(100 * admitted)} % of "
+            f"{where(step.name, key)} slowed: {seen.summary(noun)}; calls go at {round(100 * admitted)} % of "
             f"the normal rate: waits its turn, no attempt is spent",
         )
     return False
