@@ -16,7 +16,9 @@ from tests.external_processes import ThrowawayRedis, redis_client_or_skip
 from tests.factories import make_catalogue, place_order, run_due
 
 pytestmark = ENGINE_DB
-SPARE_REDIS = "redis://127.0.0.1:6379/9"
+# A Redis database of its own: tests/ops empties database 9, tests/cluster 7, the soaks 8,
+# and they may run at the same time (make test runs three pytest processes).
+SPARE_REDIS = "redis://127.0.0.1:6379/11"
 
 
 @pytest.fixture
