@@ -171,6 +171,10 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# django-q2's own brokers, noting each task a cluster takes for its supervisor (run_workers).
+Q_CLUSTER["broker_class"] = (
+    "processes.worker_heartbeat.RedisBroker" if REDIS_URL else "processes.worker_heartbeat.OrmBroker"
+)
 
 # "api": where the API's throttles count requests, shared by every process that serves it
 # (a per-process LocMemCache would let each multiply the rate). Its table is made by migrate.
@@ -260,6 +264,10 @@ PROCESSES = {
     # Where published service limits keep their shared state: unset, the database; a Redis URL
     # (REDIS_URL's, say) spares the database a row lock per limited call.
     "LIMITS_REDIS_URL": env_str("LIMITS_REDIS_URL"),
+    # Worker supervision (`manage.py run_workers`): seconds a task may wait inside a cluster
+    # while a worker sits idle before the cluster is replaced, and a stop's grace.
+    "WORKER_WEDGE_AFTER": env_float("WORKER_WEDGE_AFTER", 30.0, minimum=1, maximum=3600),
+    "WORKER_STOP_GRACE": env_float("WORKER_STOP_GRACE", 20.0, minimum=1, maximum=600),
 }
 
 # Circuit breakers of the order steps that call a service (fulfillment/steps.py): seconds a

@@ -19,3 +19,10 @@ class ProcessesConfig(AppConfig):
         from processes.sweeper import on_worker_spawn
 
         post_spawn.connect(on_worker_spawn, dispatch_uid="processes.sweeper")
+
+        from django_q.signals import post_execute, pre_execute
+
+        from processes.worker_heartbeat import on_task_finished, on_task_started
+
+        pre_execute.connect(on_task_started, dispatch_uid="processes.heartbeat.started")
+        post_execute.connect(on_task_finished, dispatch_uid="processes.heartbeat.finished")

@@ -48,6 +48,18 @@ DEFAULTS = {
     # Where the limits' shared state lives: '' for the database (a row lock per limited call),
     # or a redis:// URL (processes.flow.limiter_stores).
     "LIMITS_REDIS_URL": "",
+    # Worker supervision (processes.worker_supervisor, `manage.py run_workers`): a cluster is
+    # replaced when a task it took waited this long while one of its workers sat idle (the
+    # wedge of django-q2 #23), or when it took work and started or finished nothing for the
+    # queue's task timeout and half a minute more.
+    "WORKER_WEDGE_AFTER": 30.0,
+    # How long a cluster told to stop may take before it is killed (django-q2 #346: a stop can
+    # hang); a wedged one gets at most WEDGED_STOP_GRACE of it.
+    "WORKER_STOP_GRACE": 20.0,
+    # How often a supervisor reports its cluster, and after how long without a report the
+    # pages and /readyz call a cluster silent (its supervisor or machine is gone).
+    "WORKER_REPORT_EVERY": 5.0,
+    "WORKER_SILENT_AFTER": 30.0,
     # Finished processes whose attempt detail one prune_journal batch deletes.
     "PRUNE_BATCH": 500,
 }

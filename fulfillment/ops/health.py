@@ -9,7 +9,7 @@ from django.db import close_old_connections
 from django.http import JsonResponse
 
 from fulfillment.ops import conf
-from fulfillment.ops.readiness import broker_reachable, database_reachable, sweeper_heartbeat
+from fulfillment.ops.readiness import broker_reachable, database_reachable, sweeper_heartbeat, worker_clusters
 
 logger = logging.getLogger("fulfillment.ops.health")
 
@@ -19,10 +19,14 @@ def liveness(request=None) -> JsonResponse:
 
 
 def readiness(request=None) -> JsonResponse:
-    """200 when the database and the broker answer and the sweeper was seen recently, else 503."""
+    """200 when the database and the broker answer, the sweeper was seen recently and some
+    supervised worker cluster runs (if any reported), else 503."""
     checks = {"database": _run(database_reachable), "broker": _run(broker_reachable)}
     checks["sweeper"] = (
         _sweeper_check() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
+    )
+    checks["workers"] = (
+        _workers_check() if checks["database"]["ok"] else {"ok": False, "error": "no database"}
     )
     ready = all(check["ok"] for check in checks.values())
     if not ready:
@@ -39,6 +43,14 @@ def _run(check) -> dict:
         close_old_connections()
         return {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
     return {"ok": True}
+
+
+def _workers_check() -> dict:
+    try:
+        return worker_clusters()
+    except Exception as error:
+        close_old_connections()
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
 
 
 def _sweeper_check() -> dict:

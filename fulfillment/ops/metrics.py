@@ -12,6 +12,8 @@ index-backed aggregates, whatever the number of orders:
   around each external call. They describe that window, so they are gauges (a gauge
   histogram) rather than ever-growing counters: graph them as they are, no `rate()`;
 - queue depth from the broker; sweeper lag from the sweeper's lease;
+- each supervised worker cluster's state, restarts and last task (the few `WorkerCluster` rows
+  their supervisors keep, processes.worker_supervisor);
 - each step's flow control, per flow key: its circuit's state (one series per state, 1 for
   the current one), the processes it holds and those waiting their turn (the circuits table,
   tiny, and the partial `held` index), the share of its latest calls that failed and of due
@@ -29,15 +31,16 @@ from datetime import timedelta
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from fulfillment.models import Order, OrderState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
+from processes import conf as engine_conf
 from processes.flow.figures import flows
-from processes.models import AttemptOutcome, CircuitState, StepAttempt
+from processes.models import AttemptOutcome, CircuitState, StepAttempt, WorkerCluster, WorkerClusterState
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -54,6 +57,7 @@ class FulfillmentCollector:
         yield from self._attempts(now)
         yield from self._queue_and_sweeper(now)
         yield from self._circuits()
+        yield from self._worker_clusters(now)
 
     def _orders(self):
         per_state = GaugeMetricFamily("fulfillment_orders", "Orders in each state.", labels=["state"])
@@ -180,6 +184,35 @@ class FulfillmentCollector:
             going = flow.health.admitted_share(flow.policy) if flow.state == CircuitState.CLOSED else 0
             admitted.add_metric(series, going)
         yield from (state, deferred, waiting, failed, admitted)
+
+    def _worker_clusters(self, now):
+        labels = ["cluster", "host", "queue"]
+        state = GaugeMetricFamily(
+            "processes_worker_cluster_state",
+            "Each supervised worker cluster that reported in the last 10 minutes: 1 for the state "
+            "it is in (silent: its supervisor stopped reporting), 0 for the others.",
+            labels=[*labels, "state"],
+        )
+        started = GaugeMetricFamily(
+            "processes_worker_cluster_last_task_started_age_seconds",
+            "Seconds since a worker of the cluster last started a task.",
+            labels=labels,
+        )
+        restarts = CounterMetricFamily(
+            "processes_worker_cluster_restarts",
+            "Times the supervisor replaced its cluster (wedged, or exited) since it started.",
+            labels=labels,
+        )
+        silent_after = engine_conf.get("WORKER_SILENT_AFTER")
+        for cluster in WorkerCluster.recent(now):
+            series = [cluster.name, cluster.host, cluster.queue]
+            condition = cluster.condition(now, silent_after)
+            for value in (*WorkerClusterState.values, "silent"):
+                state.add_metric([*series, value], 1 if condition == value else 0)
+            if cluster.last_started_at is not None:
+                started.add_metric(series, max(0.0, (now - cluster.last_started_at).total_seconds()))
+            restarts.add_metric(series, cluster.restarts)
+        yield from (state, started, restarts)
 
 
 def _registry() -> CollectorRegistry:

@@ -11,7 +11,8 @@ from django.db import connection
 from django_q.brokers import Broker, get_broker
 
 from processes import clock
-from processes.models import SweeperLease
+from processes import conf as engine_conf
+from processes.models import SweeperLease, WorkerCluster, WorkerClusterState
 from processes.sweeper import LOOP_LEASE
 
 
@@ -57,3 +58,33 @@ class SweeperHeartbeat:
 
 
 sweeper_heartbeat = SweeperHeartbeat()
+
+
+def worker_clusters(now: datetime | None = None) -> dict:
+    """Each supervised worker cluster that reported lately, and whether any takes work.
+
+    Not ready only when clusters reported and none of them runs now: one cluster being
+    replaced (wedged, or exited) is shown, and the others carry the work meanwhile.
+    Deployments whose workers run without `run_workers` report nothing and are not judged.
+    """
+    now = now or clock.now()
+    silent_after = engine_conf.get("WORKER_SILENT_AFTER")
+    clusters = [
+        {
+            "name": cluster.name,
+            "state": cluster.condition(now, silent_after),
+            "workers_busy": cluster.workers_busy,
+            "workers_idle": cluster.workers_idle,
+            "last_task_started_seconds_ago": _age(now, cluster.last_started_at),
+            "restarts": cluster.restarts,
+            **({"last_restart_reason": cluster.last_restart_reason} if cluster.restarts else {}),
+        }
+        for cluster in WorkerCluster.recent(now)
+    ]
+    live = [c for c in clusters if c["state"] != WorkerClusterState.STOPPED]
+    ok = not live or any(c["state"] == WorkerClusterState.RUNNING for c in live)
+    return {"ok": ok, "clusters": clusters}
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else round(max(0.0, (now - then).total_seconds()), 1)

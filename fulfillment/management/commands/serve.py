@@ -1,5 +1,6 @@
 """Run the web server, the django-q2 workers and the simulated picker together (`make run`)."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(f"--addr must look like 127.0.0.1:8000, not {addr!r}.")
         commands = {
             "web": ["runserver", addr, "--noreload"],
-            "workers": ["qcluster"],
+            "workers": ["run_workers"],
         }
         if not no_picker and settings.SIMULATED_PICKER_DELAY is not None:
             commands["picker"] = ["simulate_picker"]
@@ -50,11 +51,13 @@ class Command(BaseCommand):
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        # Longer than run_workers' own grace (WORKER_STOP_GRACE), so it stops its cluster first.
+        deadline = time.monotonic() + 30
         for name, child in children.items():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"{name} did not stop in time; killing it (the engine recovers its work).")
-                child.kill()
+                os.killpg(child.pid, signal.SIGKILL)  # its session: the workers' cluster too
+                child.wait()
         self.stdout.write("Stopped.")

@@ -1,0 +1,88 @@
+"""Signs of life from inside a django-q2 cluster, for the supervisor that started it.
+
+Three moments tell whether a cluster takes its work: its pusher took a task from the broker
+(`pulled`), a worker started one (`started`), the monitor recorded one's end (`finished`).
+Each is the modification time of a file in the directory the supervisor names in
+PROCESSES_HEARTBEAT_DIR: one system call per task, nothing in the database, and shared by the
+cluster's processes without any lock of theirs (a wedged cluster is one whose queue lock is
+stuck). Outside a supervisor the variable is unset and nothing is written.
+
+The pusher's moment comes from the broker classes below (settings' Q_CLUSTER['broker_class']),
+the workers' and the monitor's from django-q2's `pre_execute` and `post_execute` signals.
+"""
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis
+
+ENVIRONMENT = "PROCESSES_HEARTBEAT_DIR"
+PULLED, STARTED, FINISHED = "pulled", "started", "finished"
+
+
+def beat(moment: str) -> None:
+    directory = os.environ.get(ENVIRONMENT)
+    if not directory:
+        return
+    with contextlib.suppress(OSError):  # the supervisor is restarting us or gone: nobody listens
+        os.utime(Path(directory) / moment)
+
+
+def on_task_started(**kwargs) -> None:
+    beat(STARTED)
+
+
+def on_task_finished(**kwargs) -> None:
+    beat(FINISHED)
+
+
+class RedisBroker(Redis):
+    """django-q2's Redis broker, noting each task the pusher takes."""
+
+    def dequeue(self):
+        tasks = super().dequeue()
+        if tasks:
+            beat(PULLED)
+        return tasks
+
+
+class OrmBroker(ORM):
+    """django-q2's database broker, noting each batch the pusher takes."""
+
+    def dequeue(self):
+        tasks = super().dequeue()
+        if tasks:
+            beat(PULLED)
+        return tasks
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The three moments, as Unix times."""
+
+    pulled: float
+    started: float
+    finished: float
+
+    @property
+    def work_inside(self) -> bool:
+        """Has the cluster taken a task from the broker since a worker last started one?"""
+        return self.pulled > self.started
+
+
+def reset(directory: Path, at: float | None = None) -> None:
+    """Set all three moments to `at` (a cluster starting now has nothing inside)."""
+    at = time.time() if at is None else at
+    directory.mkdir(parents=True, exist_ok=True)
+    for moment in (PULLED, STARTED, FINISHED):
+        path = directory / moment
+        path.touch()
+        os.utime(path, (at, at))
+
+
+def read(directory: Path) -> Heartbeat:
+    return Heartbeat(*((directory / moment).stat().st_mtime for moment in (PULLED, STARTED, FINISHED)))

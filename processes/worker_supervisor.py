@@ -1,0 +1,250 @@
+"""Run a django-q2 cluster, replace it when it wedges, stop it within a bound.
+
+django-q2 has open bugs that leave a cluster alive but taking no work: a worker or monitor
+killed while it held a queue lock wedges every other process of the cluster (#23), and such a
+cluster ignores SIGTERM (#346). Nothing inside the cluster notices; the supervisor watches it
+from outside:
+
+- the cluster's processes note when a task was taken, started and finished
+  (processes.worker_heartbeat), and name themselves idle or busy (setproctitle);
+- `diagnose` reads those and says why the cluster is wedged, or None;
+- a wedged cluster, or one that exited, is stopped (SIGTERM, then SIGKILL for everything
+  left after a grace) and started again; the engine recovers the work it held (leases, the
+  sweeper's redelivery);
+- every few seconds the supervisor reports to a `WorkerCluster` row, which /readyz, /metrics
+  and the pages read.
+"""
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from processes import conf, worker_heartbeat
+from processes.cluster_processes import ClusterProcess, children, cluster_processes, descendants
+from processes.models import WorkerCluster, WorkerClusterState
+from processes.worker_heartbeat import Heartbeat
+
+logger = logging.getLogger("processes.worker_supervisor")
+
+# A wedged cluster will not stop by itself (django-q2 #346): do not wait long for it.
+WEDGED_STOP_GRACE = 5.0
+# A cluster that exits this soon after its start is restarted after a growing pause.
+QUICK_EXIT = 10.0
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+@dataclass(frozen=True)
+class Limits:
+    wedge_after: float  # a task waited inside this long while a worker sat idle
+    stall_after: float  # nothing started (or finished) this long while it should have
+
+    @classmethod
+    def configured(cls) -> "Limits":
+        timeout = float(getattr(settings, "Q_CLUSTER", {}).get("timeout") or 60)
+        return cls(wedge_after=conf.get("WORKER_WEDGE_AFTER"), stall_after=timeout + 30.0)
+
+
+def diagnose(beat: Heartbeat, processes: list[ClusterProcess], now: float, limits: Limits) -> str | None:
+    """Why the cluster is wedged, or None while it takes its work.
+
+    A healthy cluster hands a task it took to an idle worker at once, and a busy worker ends
+    its task within the queue's timeout (django-q2 kills it then), so its end is recorded.
+    """
+    idle = sum(1 for p in processes if p.role == "worker" and not p.busy)
+    if beat.work_inside:
+        waited = now - beat.pulled
+        if idle and waited > limits.wedge_after:
+            return f"a task it took waited {waited:.0f} s while {idle} of its workers sat idle"
+        silent = now - beat.started
+        if silent > limits.stall_after:
+            return f"no worker started a task for {silent:.0f} s while work it took waited"
+    if beat.started > beat.finished and now - beat.started > limits.stall_after:
+        silent = now - beat.started
+        return f"no task's end was recorded for {silent:.0f} s after one started (its monitor is stuck)"
+    return None
+
+
+class Supervisor:
+    """One cluster on this machine, kept taking work until the supervisor is told to stop."""
+
+    def __init__(self, *, argv: list[str], limits: Limits | None = None, out=None):
+        self.argv = argv
+        self.limits = limits or Limits.configured()
+        self.grace = conf.get("WORKER_STOP_GRACE")
+        self.report_every = conf.get("WORKER_REPORT_EVERY")
+        self.out = out or sys.stdout
+        self.heartbeat_dir = Path(tempfile.mkdtemp(prefix="processes-heartbeat-"))
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at = _utc(time.time())
+        self.child: subprocess.Popen | None = None
+        self.child_started = 0.0
+        self.restarts, self.quick_exits = 0, 0
+        self.last_restart: tuple[float, str] | None = None
+        self.state = WorkerClusterState.STARTING
+        self.stopping = False
+        self.last_report = 0.0
+
+    def run(self) -> None:
+        _become_subreaper()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_stop_signal)
+        self._say(f"supervising {' '.join(self.argv)} as {self.name}")
+        self._spawn()
+        try:
+            while not self.stopping:
+                time.sleep(1.0)
+                _reap(keep=self.child.pid)
+                if self.stopping:
+                    break
+                self._check()
+                if time.monotonic() - self.last_report >= self.report_every:
+                    self._report()
+        finally:
+            self.state = WorkerClusterState.STOPPED
+            outcome = self._stop_cluster(self.grace)
+            self._say(f"cluster {outcome}; supervisor stopped")
+            self._report()
+
+    def _check(self) -> None:
+        code = self.child.poll()
+        if code is not None:
+            self._restart(f"the cluster exited with status {code}", grace=0.0)
+            return
+        try:
+            beat = worker_heartbeat.read(self.heartbeat_dir)
+        except OSError:
+            return
+        reason = diagnose(beat, cluster_processes(self.child.pid), time.time(), self.limits)
+        if reason:
+            self._restart(f"wedged: {reason}", grace=min(self.grace, WEDGED_STOP_GRACE))
+
+    def _restart(self, reason: str, *, grace: float) -> None:
+        self.state = WorkerClusterState.RESTARTING
+        self.restarts += 1
+        self.last_restart = (time.time(), reason)
+        logger.error("replacing cluster %s: %s", self.name, reason)
+        self._report()
+        outcome = self._stop_cluster(grace)
+        self._say(f"replacing the cluster ({reason}); old cluster {outcome}")
+        if time.monotonic() - self.child_started < QUICK_EXIT:
+            self.quick_exits += 1
+            time.sleep(min(30.0, 2.0**self.quick_exits))
+        else:
+            self.quick_exits = 0
+        if not self.stopping:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        worker_heartbeat.reset(self.heartbeat_dir)
+        env = {**os.environ, worker_heartbeat.ENVIRONMENT: str(self.heartbeat_dir)}
+        self.child = subprocess.Popen(
+            [sys.executable, "manage.py", *self.argv],
+            cwd=settings.BASE_DIR,
+            env=env,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509  (a single prctl call, no locks taken)
+        )
+        self.child_started = time.monotonic()
+        self.state = WorkerClusterState.RUNNING
+        self._report()
+
+    def _stop_cluster(self, grace: float) -> str:
+        """SIGTERM the cluster, wait up to `grace`, then SIGKILL whatever is left of it."""
+        if self.child is None:
+            return "not started"
+        outcome = "stopped"
+        if self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.child.wait(timeout=grace)
+            if self.child.poll() is None:
+                outcome = f"killed after {grace:g} s"
+        else:
+            outcome = "had exited"
+        # Orphans of the cluster come back to us (we are their subreaper): none may outlive it.
+        for pid in [*descendants(os.getpid())]:
+            _kill(pid)
+        self.child.wait()
+        _reap(keep=None)
+        return outcome
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _report(self) -> None:
+        self.last_report = time.monotonic()
+        processes = cluster_processes(self.child.pid) if self.child and self.child.poll() is None else []
+        try:
+            beat = worker_heartbeat.read(self.heartbeat_dir)
+        except OSError:
+            beat = None
+        values = {
+            "host": socket.gethostname(),
+            "queue": settings.Q_CLUSTER.get("name", ""),
+            "state": self.state,
+            "started_at": self.started_at,
+            "cluster_started_at": _utc(time.time() - (time.monotonic() - self.child_started)),
+            "last_seen_at": _utc(time.time()),
+            "last_pulled_at": _utc(beat.pulled) if beat else None,
+            "last_started_at": _utc(beat.started) if beat else None,
+            "last_finished_at": _utc(beat.finished) if beat else None,
+            "workers_busy": sum(1 for p in processes if p.role == "worker" and p.busy),
+            "workers_idle": sum(1 for p in processes if p.role == "worker" and not p.busy),
+            "restarts": self.restarts,
+            "last_restart_at": _utc(self.last_restart[0]) if self.last_restart else None,
+            "last_restart_reason": self.last_restart[1][:500] if self.last_restart else "",
+        }
+        try:
+            WorkerCluster.objects.update_or_create(name=self.name, defaults=values)
+        except Exception:
+            # The database blinks: keep supervising, report again at the next turn.
+            logger.warning("could not report cluster %s", self.name, exc_info=True)
+            close_old_connections()
+
+    def _say(self, text: str) -> None:
+        self.out.write(f"[run_workers] {text}\n")
+        self.out.flush()
+
+
+def _utc(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, tz=UTC)
+
+
+def _prctl(option: int, value: int) -> None:
+    # Not Linux: orphans are not collected and the cluster does not die with us.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _become_subreaper() -> None:
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _die_with_parent() -> None:
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _reap(keep: int | None) -> None:
+    """Collect orphans of the cluster that ended (we are their subreaper), not `keep`, whose
+    exit the supervisor reads itself."""
+    for pid in children(os.getpid()):
+        if pid != keep:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
