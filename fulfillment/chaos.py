@@ -1,11 +1,12 @@
 """The failures the soak inflicts: clusters started and SIGKILLed, queue messages thrown away,
 a simulated service down for a stretch of the run.
 
-A cluster is a real `manage.py qcluster` in its own session, so that killing its process group
-takes down the whole cluster at once, as a crashed machine would; a single worker is killed
-by pid, found through /proc (the qcluster process forks a sentinel, whose children are the
-workers, the pusher and the monitor). Messages are dropped from the broker itself: rows of
-the ORM broker's table, or entries of the Redis broker's list.
+A cluster is a real `manage.py run_workers` (django-q2's qcluster under its supervisor, as the
+Procfile runs it) in its own session, so that killing its process group takes down the whole
+cluster at once, as a crashed machine would; a single worker or monitor is killed by pid,
+found through /proc by the name django-q2 gives it (processes.cluster_processes). Messages are
+dropped from the broker itself: rows of the ORM broker's table, or entries of the Redis
+broker's list.
 """
 
 import contextlib
@@ -31,6 +32,7 @@ from fulfillment.models import Order
 from fulfillment.simulators.calls import calls_refused
 from fulfillment.simulators.outages import outage_set
 from processes import clock
+from processes.cluster_processes import ClusterProcess, cluster_processes
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
 
@@ -75,7 +77,7 @@ def child_environment(*, workers: int, faults: dict[str, str]) -> dict[str, str]
 
 
 class Cluster:
-    """One `manage.py qcluster` child in its own session, its output appended to a log file."""
+    """One `manage.py run_workers` child in its own session, its output appended to a log file."""
 
     def __init__(self, number: int, env: dict[str, str], log_path: Path):
         self.number, self.env, self.log_path = number, env, log_path
@@ -86,7 +88,7 @@ class Cluster:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
+                [sys.executable, "manage.py", "run_workers"],
                 cwd=settings.BASE_DIR,
                 env=self.env,
                 stdout=log,
@@ -120,30 +122,17 @@ class Cluster:
         self.kill()
 
     def worker_pids(self) -> list[int]:
-        """The sentinel's children: the workers, the pusher and the monitor."""
-        if not self.alive:
-            return []
-        return [pid for sentinel in children(self.popen.pid) for pid in children(sentinel)]
+        """The workers, the pusher and the monitor."""
+        return [p.pid for p in self.processes() if p.role != "other"]
+
+    def processes(self) -> list[ClusterProcess]:
+        return cluster_processes(self.popen.pid) if self.alive else []
 
     def _signal_group(self, signum: int) -> None:
         if self.popen is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signum)  # the session leader's pid is the group's id
-
-
-def children(pid: int) -> list[int]:
-    """The pids of a process's children, from /proc (every thread's list)."""
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return []
-    for task in tasks:
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            listed = Path(f"/proc/{pid}/task/{task}/children").read_text()
-            found.extend(int(child) for child in listed.split())
-    return found
 
 
 def busy_workers() -> dict[int, str]:
@@ -173,19 +162,27 @@ class Killer:
     """Every strike SIGKILLs a worker inside a step, the worker running the sweeper loop, or a
     whole cluster (which the soak then starts again), in roughly the shares given.
 
-    Only busy workers are killed one by one: an idle django-q2 worker waits for its next task
-    holding the read lock of the cluster's task queue (a multiprocessing.Queue), and killing it
-    there leaves the lock taken for good, so the whole cluster silently stops taking tasks
-    (likewise the pusher and the monitor). That is django-q2's failure, not the engine's; the
-    soak stops the victim (SIGSTOP), checks that it is still inside its task, and only then
-    kills it.
+    A busy worker is stopped first (SIGSTOP) and killed only if it is still inside its task.
+    An idle django-q2 worker waits for its next task holding the read lock of the cluster's
+    task queue (a multiprocessing.Queue), and the monitor that of the result queue: killing
+    one there leaves the lock taken for good, and the cluster silently stops taking tasks
+    (django-q2 #23). By default the soak spares them; with `wedges` (the infra profile) it kills
+    them too, and the clusters' supervisors must find the wedge and replace the cluster.
     """
 
     SHARES = {"whole_cluster": 0.2, "sweeper_worker": 0.15, "worker_in_step": 0.65}
+    WEDGING_SHARES = {
+        "whole_cluster": 0.15,
+        "sweeper_worker": 0.1,
+        "worker_in_step": 0.45,
+        "idle_worker": 0.15,
+        "monitor": 0.15,
+    }
 
-    def __init__(self, clusters: list[Cluster], rng: random.Random):
+    def __init__(self, clusters: list[Cluster], rng: random.Random, *, wedges: bool = False):
         self.clusters, self.rng = clusters, rng
-        self.counts = dict.fromkeys(self.SHARES, 0)
+        self.shares = self.WEDGING_SHARES if wedges else self.SHARES
+        self.counts = dict.fromkeys(self.shares, 0)
         self.pending: str | None = None
 
     @property
@@ -197,10 +194,12 @@ class Killer:
         nothing of that kind to kill (no worker inside a step, or only clusters younger than
         MIN_UPTIME to kill whole): the soak tries again on its next tick."""
         if self.pending is None:
-            kinds = list(self.SHARES)
-            self.pending = self.rng.choices(kinds, weights=[self.SHARES[k] for k in kinds])[0]
+            kinds = list(self.shares)
+            self.pending = self.rng.choices(kinds, weights=[self.shares[k] for k in kinds])[0]
         if self.pending == "whole_cluster":
             done = self._kill_cluster([c for c in self.clusters if c.uptime >= MIN_UPTIME])
+        elif self.pending in ("idle_worker", "monitor"):
+            done = self._kill_wedging([c for c in self.clusters if c.uptime >= MIN_UPTIME], self.pending)
         else:
             living = [cluster for cluster in self.clusters if cluster.alive]
             done = self._kill_worker(living, "sweeper" if self.pending == "sweeper_worker" else "step")
@@ -219,6 +218,17 @@ class Killer:
         cluster = self.rng.choice(living)
         cluster.kill()
         return f"killed cluster {cluster.number}"
+
+    def _kill_wedging(self, living: list[Cluster], kind: str) -> str | None:
+        """Kill an idle worker or a monitor: the kills that wedge a django-q2 cluster."""
+        role = "worker" if kind == "idle_worker" else "monitor"
+        pids = sorted(p.pid for c in living for p in c.processes() if p.role == role and not p.busy)
+        if not pids:
+            return None
+        pid = self.rng.choice(pids)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return f"killed {kind.replace('_', ' ')} {pid}"
 
     def _kill_worker(self, living: list[Cluster], kind: str) -> str | None:
         ours = {pid for cluster in living for pid in cluster.worker_pids()}

@@ -15,6 +15,7 @@ published limits), and, under a carrier limit, the most calls the carrier saw in
 import logging
 import random
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,8 +26,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
+from redis.exceptions import RedisError
 
 from fulfillment.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
 from fulfillment.flow_waits import flow_waits
@@ -38,7 +40,15 @@ from fulfillment.simulators.calls import busiest_window
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
 from processes import clock
 from processes.journal import Actor
-from processes.models import CircuitEvent, CircuitEventKind, RunStatus, StepAttempt, SweeperLease
+from processes.models import (
+    CircuitEvent,
+    CircuitEventKind,
+    RunStatus,
+    StepAttempt,
+    SweeperLease,
+    WorkerCluster,
+    WorkerClusterState,
+)
 from processes.sweeper import LOOP_LEASE
 
 WAREHOUSE = "SOAK"
@@ -58,6 +68,8 @@ CHUNK = 1000
 # check). Without it the killer, which only strikes busy workers, keeps striking the last few
 # orders' steps, each strike costing them a lease: the run's length became a lottery on them.
 DRAIN_SHARE = 0.1
+# What a blinking database or Redis raises at the soak itself.
+INFRASTRUCTURE_ERRORS = (DatabaseError, RedisError)
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ class FaultProfile:
     dropped: float  # share of queue messages thrown away
     outage: bool = False  # one service down for a stretch (SoakConfig.outage_service)
     degraded: str = ""  # services refusing a share of their calls all along: "carrier:0.3"
+    wedging_kills: bool = False  # idle workers and monitors are killed too (django-q2 #23)
 
     def environment(self) -> dict[str, str]:
         return {
@@ -95,6 +108,9 @@ PROFILES = {
     # `none`, but the carrier refuses 30 % of its calls, transiently, for the whole run: what a
     # degraded service costs, measured against `none` (orders per second, waits).
     "degraded": FaultProfile(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, degraded="carrier:0.3"),
+    # `default`, on servers of the soak's own whose Redis and PostgreSQL go down during the run
+    # (fulfillment.infra_soak), and kills that wedge a cluster until its supervisor replaces it.
+    "infra": FaultProfile(0.05, 0.02, 0, 0.05, 0.10, 0.05, 0.02, wedging_kills=True),
 }
 
 
@@ -145,6 +161,8 @@ class SoakReport:
     carrier_limit: float = 0.0
     carrier_busiest_second: int = 0  # the most label calls the carrier saw in any second
     kills_stopped_after: float | None = None  # seconds; None when the run ended first
+    wedges_replaced: int = 0  # clusters their supervisors found wedged and replaced
+    clusters_not_running: int = 0  # at the end, once the orders came to rest
     elapsed_seconds: float = 0.0
     log_dir: str = ""
 
@@ -155,7 +173,7 @@ class SoakReport:
     @property
     def ok(self) -> bool:
         broken = any(self.violations.values())
-        return not (self.timed_out or self.lost or self.in_flight or broken)
+        return not (self.timed_out or self.lost or self.in_flight or broken or self.clusters_not_running)
 
     def as_dict(self) -> dict:
         counts = {name: len(ids) for name, ids in self.violations.items()}
@@ -183,6 +201,8 @@ class SoakReport:
             f"  lost                 {self.lost}",
             f"  kills done           {sum(self.kills.values())} ({kills}){self._drain_note()}",
             f"  cluster starts       {self.cluster_starts}",
+            f"  wedged, replaced     {self.wedges_replaced}",
+            f"  clusters not working {self.clusters_not_running} (after the orders came to rest)",
             f"  messages dropped     {self.messages_dropped}",
             *self._outage_lines(),
             *self._flow_lines(),
@@ -256,7 +276,7 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     env = child_environment(workers=config.workers, faults={**config.profile.environment(), **limit})
     clusters = [Cluster(n + 1, env, log_dir / f"cluster-{n + 1}.log") for n in range(config.clusters)]
     rng = random.Random(config.seed)
-    killer = Killer(clusters, random.Random(config.seed + 1))
+    killer = Killer(clusters, random.Random(config.seed + 1), wedges=config.profile.wedging_kills)
     dropper = message_dropper(config.profile.dropped, random.Random(config.seed + 2))
     outage = None
     if config.profile.outage:
@@ -272,6 +292,7 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
             cluster.start()
         chaos_tools = killer, dropper, outage
         report.timed_out = _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say)
+        report.clusters_not_running = _clusters_not_running(clusters)
     except Interrupted:
         say("Interrupted: stopping the clusters.")
         report.timed_out = True
@@ -287,8 +308,10 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     report.cluster_starts = sum(cluster.starts for cluster in clusters)
     report.messages_dropped = dropper.dropped
     report.outage = outage.summary() if outage else {}
-    _count_outcomes(report, placed)
+    _when_the_database_answers(lambda: _count_outcomes(report, placed))
     _count_flow(report, placed, began)
+    since_began = WorkerCluster.objects.filter(started_at__gte=began)
+    report.wedges_replaced = sum(since_began.values_list("wedges", flat=True))
     return report
 
 
@@ -298,49 +321,107 @@ def _interrupt(signum, frame):
 
 def _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say) -> bool:
     """The soak's loop; returns True when it timed out with orders still moving."""
-    killer, dropper, outage = chaos_tools
-    started = time.monotonic()
-    deadline, next_kill, next_report = started + config.timeout, started + config.kill_every, started + 10
-    moving: set[str] = set()
+    turn = _Turn(config, report, warehouse, clusters, chaos_tools, rng, placed, say)
+    deadline, next_report = turn.started + config.timeout, turn.started + 10
     while True:
         now = time.monotonic()
+        try:
+            if turn.take(now):
+                return False
+        except INFRASTRUCTURE_ERRORS as error:
+            # The soak's own database or Redis is down (`--faults infra`): like any client, the
+            # soak tries again on its next turn; what it placed is in the database already.
+            say(f"[{now - turn.started:6.1f}s] {type(error).__name__}: {str(error)[:100]}; trying again")
+            close_old_connections()
+        if now >= next_report:
+            next_report += 10
+            say(
+                f"[{now - turn.started:6.1f}s] placed {len(placed)}/{config.orders}, "
+                f"moving {len(turn.moving)}, kills {turn.killer.total}, dropped {turn.dropper.dropped}"
+            )
+        if now >= deadline:
+            say(f"Timed out after {config.timeout:g}s with {len(turn.moving)} orders still moving.")
+            return True
+        time.sleep(TICK)
+
+
+class _Turn:
+    """One turn of the soak's loop: place, pick, drop, kill, restart what died, look around."""
+
+    def __init__(self, config, report, warehouse, clusters, chaos_tools, rng, placed, say):
+        self.config, self.report, self.warehouse, self.clusters = config, report, warehouse, clusters
+        self.killer, self.dropper, self.outage = chaos_tools
+        self.rng, self.placed, self.say = rng, placed, say
+        self.started = time.monotonic()
+        self.next_kill = self.started + config.kill_every
+        self.moving: set[str] = set()
+
+    def take(self, now: float) -> bool:
+        """True once every order is placed and at rest."""
+        config, report, placed, moving = self.config, self.report, self.placed, self.moving
+        elapsed = now - self.started
         room = min(config.max_in_flight - len(moving), config.orders - len(placed), 50)
         for _ in range(max(room, 0)):
-            order_id = str(_place(rng, warehouse, config.profile, len(placed)).pk)
+            order_id = str(_place(self.rng, self.warehouse, config.profile, len(placed)).pk)
             placed.append(order_id)
             moving.add(order_id)
         simulated_picker_run(delay=0)
-        dropper.drop()
+        self.dropper.drop()
         if config.kill_every and report.kills_stopped_after is None and _draining(config, placed, moving):
-            report.kills_stopped_after = round(now - started, 1)
-            say(f"[{now - started:6.1f}s] {len(moving)} orders still moving: no more kills")
-        if config.kill_every and report.kills_stopped_after is None and now >= next_kill:
-            # Nothing worth killing (all idle): try again next tick, for one interval at most.
-            if done := killer.strike():
-                say(f"[{now - started:6.1f}s] {done}")
-            if not done and now >= next_kill + config.kill_every:
-                killer.skip()
-            if done or now >= next_kill + config.kill_every:
-                next_kill = now + config.kill_every
-        for cluster in clusters:
+            report.kills_stopped_after = round(elapsed, 1)
+            self.say(f"[{elapsed:6.1f}s] {len(moving)} orders still moving: no more kills")
+        if config.kill_every and report.kills_stopped_after is None and now >= self.next_kill:
+            self._strike(now, elapsed)
+        for cluster in self.clusters:
             if not cluster.alive:
                 cluster.start()
         moving -= _at_rest(moving)
         at_rest = len(placed) - len(moving)
-        if outage and (note := outage.tick(placed=len(placed), at_rest=at_rest, elapsed=now - started)):
-            say(f"[{now - started:6.1f}s] {note}")
-        if len(placed) == config.orders and not moving:
-            return False
-        if now >= next_report:
-            next_report += 10
-            say(
-                f"[{now - started:6.1f}s] placed {len(placed)}/{config.orders}, moving {len(moving)}, "
-                f"kills {killer.total}, dropped {dropper.dropped}"
-            )
-        if now >= deadline:
-            say(f"Timed out after {config.timeout:g}s with {len(moving)} orders still moving.")
-            return True
-        time.sleep(TICK)
+        if self.outage and (note := self.outage.tick(placed=len(placed), at_rest=at_rest, elapsed=elapsed)):
+            self.say(f"[{elapsed:6.1f}s] {note}")
+        return len(placed) == config.orders and not moving
+
+    def _strike(self, now: float, elapsed: float) -> None:
+        # Nothing worth killing (all idle): try again next turn, for one interval at most.
+        every = self.config.kill_every
+        if done := self.killer.strike():
+            self.say(f"[{elapsed:6.1f}s] {done}")
+        if not done and now >= self.next_kill + every:
+            self.killer.skip()
+        if done or now >= self.next_kill + every:
+            self.next_kill = now + every
+
+
+def _clusters_not_running(clusters: list[Cluster], *, wait: float = 180.0) -> int:
+    """How many live clusters did not start a task in the `wait` seconds after the orders came
+    to rest, or are not reported running by their supervisors.
+
+    A wedged cluster looks alive until its supervisor finds it out, so being reported running
+    proves nothing: each must be seen taking work (the sweeper's loop hands over every few
+    seconds, so a cluster that takes work gets some). A cluster wedged by the last kills is
+    replaced meanwhile, and its successor takes work.
+    """
+    names = {f"{socket.gethostname()}:{cluster.popen.pid}" for cluster in clusters if cluster.alive}
+    since, deadline = clock.now(), time.monotonic() + wait
+    while True:
+        taking = WorkerCluster.objects.filter(
+            name__in=names, state=WorkerClusterState.RUNNING, last_started_at__gt=since
+        ).count()
+        if taking == len(names) or time.monotonic() > deadline:
+            return len(names) - taking
+        time.sleep(1.0)
+
+
+def _when_the_database_answers(action: Callable[[], None], *, wait: float = 120.0) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return action()
+        except INFRASTRUCTURE_ERRORS:
+            close_old_connections()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _draining(config, placed: list[str], moving: set[str]) -> bool:

@@ -300,7 +300,8 @@ class WorkerCluster(models.Model):
     last_finished_at = models.DateTimeField(null=True, blank=True)
     workers_busy = models.PositiveIntegerField(default=0)
     workers_idle = models.PositiveIntegerField(default=0)
-    restarts = models.PositiveIntegerField(default=0)
+    restarts = models.PositiveIntegerField(default=0)  # replaced: wedged, or it exited
+    wedges = models.PositiveIntegerField(default=0)  # of which wedged
     last_restart_at = models.DateTimeField(null=True, blank=True)
     last_restart_reason = models.CharField(max_length=500, blank=True)
 

@@ -91,7 +91,7 @@ class Supervisor:
         self.started_at = _utc(time.time())
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
-        self.restarts, self.quick_exits = 0, 0
+        self.restarts, self.wedges, self.quick_exits = 0, 0, 0
         self.last_restart: tuple[float, str] | None = None
         self.state = WorkerClusterState.STARTING
         self.stopping = False
@@ -129,6 +129,7 @@ class Supervisor:
             return
         reason = diagnose(beat, cluster_processes(self.child.pid), time.time(), self.limits)
         if reason:
+            self.wedges += 1
             self._restart(f"wedged: {reason}", grace=min(self.grace, WEDGED_STOP_GRACE))
 
     def _restart(self, reason: str, *, grace: float) -> None:
@@ -203,6 +204,7 @@ class Supervisor:
             "workers_busy": sum(1 for p in processes if p.role == "worker" and p.busy),
             "workers_idle": sum(1 for p in processes if p.role == "worker" and not p.busy),
             "restarts": self.restarts,
+            "wedges": self.wedges,
             "last_restart_at": _utc(self.last_restart[0]) if self.last_restart else None,
             "last_restart_reason": self.last_restart[1][:500] if self.last_restart else "",
         }

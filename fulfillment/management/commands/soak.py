@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from fulfillment.infra_soak import CHILD_MARK, REPORT_FILE, infra_soak_run
 from fulfillment.simulators.conf import SERVICES
 from fulfillment.soak import PROFILES, SoakConfig, soak_run
 
@@ -64,7 +65,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print the report as JSON.")
 
     def handle(self, *args, broker, as_json, **options):
-        self._switch_broker(broker)
+        if options["faults"] == "infra" and not os.environ.get(CHILD_MARK):
+            return self._conduct_infra(broker, as_json, options)
+        if not os.environ.get(CHILD_MARK):
+            self._switch_broker(broker)
         config = SoakConfig(
             orders=options["orders"],
             workers=options["workers"],
@@ -81,11 +85,47 @@ class Command(BaseCommand):
         config = _with_outage(config, options["outage_service"], options["outage_seconds"])
         say = (lambda line: self.stderr.write(line)) if as_json else self.stdout.write
         report = soak_run(config, say=say)
+        if path := os.environ.get(REPORT_FILE):
+            Path(path).write_text(json.dumps(report.as_dict(), sort_keys=True))
         if as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2, sort_keys=True))
         else:
             self.stdout.write("\n".join(report.lines()))
         if not report.ok:
+            raise CommandError("The soak failed: see the figures above.")
+
+    def _conduct_infra(self, broker: str | None, as_json: bool, options: dict) -> None:
+        """Run this soak on throwaway servers that go down (fulfillment.infra_soak)."""
+        if broker == "orm":
+            raise CommandError("--faults infra runs on a Redis of its own that it restarts: no --broker orm.")
+        if options["outage_service"] is not None or options["outage_seconds"] is not None:
+            raise CommandError("--outage-service and --outage-seconds go with --faults outage.")
+        config = SoakConfig(
+            orders=options["orders"],
+            workers=options["workers"],
+            kill_every=options["kill_every"],
+            faults="infra",
+            clusters=options["clusters"],
+            timeout=options["timeout"],
+            max_in_flight=options["in_flight"],
+            carrier_limit=options["carrier_limit"],
+        )
+        _validate(config)
+        argv = [
+            *("--orders", str(config.orders), "--workers", str(config.workers)),
+            *("--kill-every", str(config.kill_every), "--faults", "infra", "--seed", str(options["seed"])),
+            *("--clusters", str(config.clusters), "--timeout", str(config.timeout)),
+            *("--in-flight", str(config.max_in_flight), "--carrier-limit", str(config.carrier_limit)),
+            *(("--log-dir", str(options["log_dir"])) if options["log_dir"] else ()),
+        ]
+        say = (lambda line: self.stderr.write(line)) if as_json else self.stdout.write
+        report, lines = infra_soak_run(argv, orders=config.orders, say=say, quiet=as_json)
+        if as_json:
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            verdict = "OK" if report["ok"] else "FAILED"
+            self.stdout.write("\n".join([*lines, f"RESULT (with the outages): {verdict}"]))
+        if not report["ok"]:
             raise CommandError("The soak failed: see the figures above.")
 
     def _switch_broker(self, broker: str | None) -> None:
