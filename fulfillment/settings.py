@@ -172,16 +172,7 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# "api": where the API's throttles count requests, shared by every process that serves it
-# (a per-process LocMemCache would let each multiply the rate). Its table is made by migrate.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "api": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "api_cache"}
-    ),
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -243,7 +234,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
 }
 # The client API's limits; the other keys and their defaults are in fulfillment/api/conf.py.
-API = {"THROTTLE_RATE": env_str("API_THROTTLE_RATE", "120/min")}
+API = {
+    "THROTTLE_RATE": env_str("API_THROTTLE_RATE", "120/min"),
+    # Failed token authentications one address may make before it is refused without a look.
+    "TOKEN_FAILURE_RATE": env_str("API_TOKEN_FAILURE_RATE", "20/min"),
+    # Proxies in front of the web servers that append to X-Forwarded-For (0: REMOTE_ADDR only).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    # Where the rate limits count: a Redis URL (REDIS_URL's by default), or "" for the database.
+    "THROTTLE_REDIS_URL": env_str("API_THROTTLE_REDIS_URL", REDIS_URL),
+}
 # Shared secret of the payment provider's webhook signatures; unset refuses every webhook.
 PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
 
