@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str
+from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str, redis_url_with_timeouts
 from fulfillment.ops import conf as ops_conf
 from fulfillment.ops import production
 from fulfillment.ops.json_logs import logging_config
@@ -168,7 +168,10 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # A web request enqueues its wake-ups through this broker: a Redis that does not answer must
+    # fail the enqueue within seconds (the sweeper re-sends it later), not hang the request.
+    # The read timeout stays above the workers' 1 s BLPOP; redis-py tries up to four times.
+    Q_CLUSTER["redis"] = redis_url_with_timeouts(REDIS_URL, connect=0.5, read=3.0)
 else:
     Q_CLUSTER["orm"] = "default"
 

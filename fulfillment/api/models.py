@@ -49,14 +49,14 @@ class RateWindow(models.Model):
 
 
 class ThrottleUnavailable(models.Model):
-    """Requests let through because their rate limit could not be counted (its Redis was down).
+    """Rate-limit checks let pass because the limit could not be counted (its Redis was down).
 
     One row per limit's scope, kept in the database because /metrics reads every figure there:
     fulfillment_api_throttle_unavailable_total.
     """
 
     scope = models.CharField(max_length=64, unique=True)
-    requests = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveBigIntegerField(default=0, help_text="Checks let pass uncounted.")
     last_at = models.DateTimeField(default=clock.now)
 
     def __str__(self):

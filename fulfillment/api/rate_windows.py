@@ -119,10 +119,15 @@ class RedisWindows:
 
     def __init__(self, url: str):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.errors = redis.RedisError
-        self.client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        self.client = redis.Redis.from_url(  # one try: a count not made in time is let through
+            url,
+            socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
         )
         self.quiet_until, self.error = 0.0, ""
 

@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('scope', models.CharField(max_length=64, unique=True)),
-                ('requests', models.PositiveBigIntegerField(default=0)),
+                ('requests', models.PositiveBigIntegerField(default=0, help_text='Checks let pass uncounted.')),
                 ('last_at', models.DateTimeField(default=processes.clock.now)),
             ],
         ),
