@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz, /readyz, /metrics first: probed over plain HTTP with an internal address as Host.
     "fulfillment.ops.middleware.OpsEndpointsMiddleware",
+    # Under /api/, any 5xx below here answers the API's JSON error (503 while the database is away).
+    "fulfillment.api.server_errors.ApiServerErrorsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

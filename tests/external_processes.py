@@ -2,11 +2,13 @@
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -147,3 +149,59 @@ class WebServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of the test's own, to stop and start at will (the machine's shared one
+    is never stopped by a test): initdb and pg_ctl run as the `postgres` OS user, its data in a
+    temporary directory, listening on a free loopback port only. `remove()` stops it and deletes
+    its directory."""
+
+    def __init__(self):
+        self.bin = _postgres_bin() or pytest.skip("no PostgreSQL server binaries on this machine")
+        if os.geteuid() != 0:
+            pytest.skip("initdb and pg_ctl run as the postgres user: the test must run as root")
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="throwaway-postgres-"))
+        shutil.chown(self.directory, "postgres", "postgres")
+        self.data = self.directory / "data"
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        self._as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
+            f"-c unix_socket_directories={self.directory}"
+        )
+        log = str(self.directory / "server.log")
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.directory / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _as_postgres(self, program: str, *args: str, check: bool = True) -> None:
+        command = " ".join(shlex.quote(part) for part in (str(self.bin / program), *args))
+        done = subprocess.run(
+            ["su", "postgres", "-c", command], capture_output=True, text=True, timeout=60, cwd="/"
+        )
+        if check and done.returncode:
+            raise AssertionError(f"{program} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def _postgres_bin() -> Path | None:
+    """The newest installed PostgreSQL's bin directory (Debian keeps them by major version)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else None

@@ -16,7 +16,7 @@ be counted: the request is let through (fail open), a warning is logged, and the
 to `ThrottleUnavailable` in the database, which /metrics reads. For RETRY_REDIS_AFTER seconds
 after a miss this process does not ask Redis again, so a dead Redis costs each request nothing.
 A database that does not answer is not caught here: the request fails as the rest of the API
-does then (a JSON 503, see fulfillment.api.unavailable).
+does then (a JSON 503, see fulfillment.api.server_errors).
 """
 
 import functools
