@@ -14,7 +14,8 @@ under-counted (DRF's SimpleRateThrottle reads a list, appends and writes it back
 A Redis that does not answer within REDIS_TIMEOUT (a quarter second) is a limit that cannot
 be counted: the request is let through (fail open), a warning is logged, and the miss is added
 to `ThrottleUnavailable` in the database, which /metrics reads. For RETRY_REDIS_AFTER seconds
-after a miss this process does not ask Redis again, so a dead Redis costs each request nothing.
+after a miss this process does not ask Redis again (nor logs), so a dead Redis costs each
+request nothing and the log one line a second per process.
 A database that does not answer is not caught here: the request fails as the rest of the API
 does then (a JSON 503, see fulfillment.api.server_errors).
 """
@@ -72,11 +73,11 @@ def _counted(scope: str, ident: str, period: int, *, add: bool) -> Window | None
     key, ends_at = _key(scope, ident, number), (number + 1) * period
     url = conf.get("THROTTLE_REDIS_URL")
     if not url:
-        return Window(_database_count(key, ends_at, add=add), math.ceil(ends_at - now))
+        return Window(database_windows.count(key, ends_at, add=add), math.ceil(ends_at - now))
     store = _redis_store(url)
     hits = store.count(key, math.ceil(ends_at - now) + 1, add=add)
     if hits is None:
-        _unavailable(scope, store.error)
+        _unavailable(scope)
         return None
     return Window(hits, math.ceil(ends_at - now))
 
@@ -88,30 +89,35 @@ def _key(scope: str, ident: str, number: int) -> str:
     return f"{scope}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def _database_count(key: str, ends_at: int, *, add: bool) -> int:
-    if not add:
-        return RateWindow.objects.filter(key=key).values_list("hits", flat=True).first() or 0
-    table = connection.ops.quote_name(RateWindow._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO {table} ("key", "hits", "ends_at") VALUES (%s, 1, %s) '
-            f'ON CONFLICT ("key") DO UPDATE SET "hits" = {table}."hits" + 1 RETURNING "hits"',
-            [key, ends_at],
-        )
-        hits = cursor.fetchone()[0]
-    _purge_ended(time.monotonic())
-    return hits
+class DatabaseWindows:
+    """Counts in the api_ratewindow table, one upsert per request; ended windows purged now and then."""
+
+    def __init__(self):
+        self.last_purge = -math.inf
+
+    def count(self, key: str, ends_at: int, *, add: bool) -> int:
+        if not add:
+            return RateWindow.objects.filter(key=key).values_list("hits", flat=True).first() or 0
+        table = connection.ops.quote_name(RateWindow._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO {table} ("key", "hits", "ends_at") VALUES (%s, 1, %s) '
+                f'ON CONFLICT ("key") DO UPDATE SET "hits" = {table}."hits" + 1 RETURNING "hits"',
+                [key, ends_at],
+            )
+            hits = cursor.fetchone()[0]
+        self.purge_ended()
+        return hits
+
+    def purge_ended(self) -> None:
+        """Delete the windows that ended, at most once every PURGE_EVERY seconds in this process."""
+        if time.monotonic() - self.last_purge < PURGE_EVERY:
+            return
+        self.last_purge = time.monotonic()
+        RateWindow.objects.filter(ends_at__lt=int(clock.now().timestamp())).delete()
 
 
-_last_purge = [-math.inf]
-
-
-def _purge_ended(monotonic_now: float) -> None:
-    """Delete the windows that ended, at most once every PURGE_EVERY seconds in this process."""
-    if monotonic_now - _last_purge[0] < PURGE_EVERY:
-        return
-    _last_purge[0] = monotonic_now
-    RateWindow.objects.filter(ends_at__lt=int(clock.now().timestamp())).delete()
+database_windows = DatabaseWindows()
 
 
 class RedisWindows:
@@ -129,7 +135,7 @@ class RedisWindows:
             socket_connect_timeout=REDIS_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
         )
-        self.quiet_until, self.error = 0.0, ""
+        self.quiet_until = 0.0
 
     def count(self, key: str, ttl: int, *, add: bool) -> int | None:
         if time.monotonic() < self.quiet_until:
@@ -143,7 +149,12 @@ class RedisWindows:
             pipe.expire(key, ttl)
             return int(pipe.execute()[0])
         except self.errors as error:
-            self.quiet_until, self.error = time.monotonic() + RETRY_REDIS_AFTER, str(error)
+            self.quiet_until = time.monotonic() + RETRY_REDIS_AFTER
+            logger.warning(
+                "Redis did not answer the rate limits (%s): requests go uncounted for %g s",
+                error,
+                RETRY_REDIS_AFTER,
+            )
             return None
 
 
@@ -152,9 +163,8 @@ def _redis_store(url: str) -> RedisWindows:
     return RedisWindows(url)
 
 
-def _unavailable(scope: str, error: str) -> None:
-    """Log and count a request let through because its limit could not be counted."""
-    logger.warning("rate limit %s not counted, request let through: Redis did not answer (%s)", scope, error)
+def _unavailable(scope: str) -> None:
+    """Count a check let pass because its limit could not be counted (logged once a second)."""
     row, created = ThrottleUnavailable.objects.get_or_create(
         scope=scope, defaults={"requests": 1, "last_at": clock.now()}
     )

@@ -73,7 +73,8 @@ def test_with_its_redis_stopped_the_api_answers_and_counts_what_it_let_through(
     # Every token request looks its address's failures up first; the wrong one also adds to
     # them: four checks of that limit could not be made (two good tokens, one wrong twice).
     assert _uncounted() == {"api_client": 2, "api_webhook": 1, "api_token_failures": 4}
-    assert "rate limit api_client not counted, request let through" in caplog.text
+    logged = caplog.text.count("Redis did not answer the rate limits")
+    assert 1 <= logged < sum(_uncounted().values()), "logged once a second, not once per request"
     metrics = APIClient().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").content.decode()
     assert 'fulfillment_api_throttle_unavailable_total{scope="api_client"} 2.0' in metrics
     assert 'fulfillment_api_throttle_unavailable_total{scope="api_webhook"} 1.0' in metrics
