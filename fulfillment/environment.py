@@ -6,6 +6,7 @@ names the variable and what it expected, so a typo never starts a half-configure
 
 import math
 import os
+from urllib.parse import parse_qsl, urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,3 +64,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def redis_url_with_timeouts(url: str, *, connect: float, read: float) -> str:
+    """`url` with socket timeouts added unless it names its own (redis-py reads them from the
+    query string), so that a Redis that stops answering fails a call in seconds instead of
+    hanging it: with no timeout, redis-py waits on a dead host as long as the kernel does."""
+    base, _, query = url.partition("?")
+    options = dict(parse_qsl(query))
+    options.setdefault("socket_connect_timeout", f"{connect:g}")
+    options.setdefault("socket_timeout", f"{read:g}")
+    return f"{base}?{urlencode(options)}"

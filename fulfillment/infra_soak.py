@@ -88,7 +88,7 @@ def infra_soak_run(
         postgres.start()
         postgres.create_database(DATABASE)
         redis.start()
-        env = _environment(postgres.url_of(DATABASE), redis.url)
+        env = _environment(postgres.url(DATABASE), redis.url)
         _manage(env, "migrate", "--noinput", "-v0")
         token = _manage(env, "create_api_client", "soak-probe").strip()
         web_port = free_port()
@@ -155,7 +155,7 @@ def _wait_for_share(child: subprocess.Popen, postgres: ThrowawayPostgres, finish
     query = "SELECT count(*) FROM fulfillment_order WHERE run_status = 'finished'"
     while child.poll() is None:
         try:
-            with psycopg.connect(postgres.url_of(DATABASE), connect_timeout=2) as connection:
+            with psycopg.connect(postgres.url(DATABASE), connect_timeout=2) as connection:
                 count = connection.execute(query).fetchone()[0]
         except psycopg.Error:
             count = 0
@@ -170,7 +170,7 @@ def _first_attempt_after(postgres: ThrowawayPostgres, back: float, limit: float)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
-            with psycopg.connect(postgres.url_of(DATABASE), connect_timeout=2) as connection:
+            with psycopg.connect(postgres.url(DATABASE), connect_timeout=2) as connection:
                 first = connection.execute(query, [back]).fetchone()[0]
         except psycopg.Error:
             first = None

@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str
+from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str, redis_url_with_timeouts
 from fulfillment.ops import conf as ops_conf
 from fulfillment.ops import production
 from fulfillment.ops.json_logs import logging_config
@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz, /readyz, /metrics first: probed over plain HTTP with an internal address as Host.
     "fulfillment.ops.middleware.OpsEndpointsMiddleware",
+    # Under /api/, any 5xx below here answers the API's JSON error (503 while the database is away).
+    "fulfillment.api.server_errors.ApiServerErrorsMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -168,7 +170,10 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # A web request enqueues its wake-ups through this broker: a Redis that does not answer must
+    # fail the enqueue within seconds (the sweeper re-sends it later), not hang the request.
+    # The read timeout stays above the workers' 1 s BLPOP; redis-py tries up to four times.
+    Q_CLUSTER["redis"] = redis_url_with_timeouts(REDIS_URL, connect=0.5, read=3.0)
 else:
     Q_CLUSTER["orm"] = "default"
 # django-q2's own brokers, noting each task a cluster takes for its supervisor (run_workers).
@@ -176,16 +181,7 @@ Q_CLUSTER["broker_class"] = (
     "processes.worker_heartbeat.RedisBroker" if REDIS_URL else "processes.worker_heartbeat.OrmBroker"
 )
 
-# "api": where the API's throttles count requests, shared by every process that serves it
-# (a per-process LocMemCache would let each multiply the rate). Its table is made by migrate.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "api": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "api_cache"}
-    ),
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -247,7 +243,15 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
 }
 # The client API's limits; the other keys and their defaults are in fulfillment/api/conf.py.
-API = {"THROTTLE_RATE": env_str("API_THROTTLE_RATE", "120/min")}
+API = {
+    "THROTTLE_RATE": env_str("API_THROTTLE_RATE", "120/min"),
+    # Failed token authentications one address may make before it is refused without a look.
+    "TOKEN_FAILURE_RATE": env_str("API_TOKEN_FAILURE_RATE", "20/min"),
+    # Proxies in front of the web servers that append to X-Forwarded-For (0: REMOTE_ADDR only).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    # Where the rate limits count: a Redis URL (REDIS_URL's by default), or "" for the database.
+    "THROTTLE_REDIS_URL": env_str("API_THROTTLE_REDIS_URL", REDIS_URL),
+}
 # Shared secret of the payment provider's webhook signatures; unset refuses every webhook.
 PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
 

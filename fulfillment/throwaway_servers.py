@@ -49,11 +49,13 @@ class ThrowawayPostgres:
         self.port = port or free_port()
         self.root = Path(tempfile.mkdtemp(prefix="throwaway-postgres-"))
         self.data = self.root / "data"
-        self.log = self.root / "server.log"
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.log_path = self.root / "server.log"
 
-    def url_of(self, database: str) -> str:
+    def url(self, database: str = "postgres") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def init(self) -> None:
         if os.geteuid() == 0:
@@ -66,7 +68,7 @@ class ThrowawayPostgres:
             )
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "60", "start")
         _wait_until(lambda: answers(self.port), what=f"PostgreSQL on port {self.port}")
 
     def stop(self, mode: str = "fast") -> None:
@@ -76,8 +78,9 @@ class ThrowawayPostgres:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
 
     def remove(self) -> None:
-        with contextlib.suppress(ServerError):
-            self.stop("immediate")
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(ServerError):
+                self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _run(self, program: str, *args: str) -> None:
@@ -120,7 +123,16 @@ class ThrowawayRedis:
         self.stop()
 
 
+def postgres_installed() -> bool:
+    try:
+        _postgres_bin()
+    except ServerError:
+        return False
+    return True
+
+
 def _postgres_bin() -> Path:
+    """The newest installed PostgreSQL's programs (Debian keeps them by major version), or PATH's."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     if found:
         return Path(found[-1]).parent

@@ -1,12 +1,21 @@
 """Helpers for tests that run real processes (clusters, soaks, gunicorn) against the test database."""
 
+import contextlib
+import os
 import shutil
-import socket
+import signal
 import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
+
+from fulfillment.throwaway_servers import ThrowawayPostgres, ThrowawayRedis, free_port, postgres_installed
 
 
 def wait_for_sessions_to_close(app_name: str, *, timeout: float = 15.0) -> None:
@@ -48,32 +57,71 @@ def emptied_redis_database(url: str, why: str):
     client.close()
 
 
-class ThrowawayRedis:
-    """A redis-server of the test's own on a free loopback port, to stop and start at will (the
-    machine's shared Redis is never stopped by a test)."""
+def throwaway_redis() -> ThrowawayRedis:
+    """A Redis of the test's own (fulfillment.throwaway_servers), or skip without redis-server."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server on this machine")
+    return ThrowawayRedis()
 
-    def __init__(self):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
+
+def throwaway_postgres() -> ThrowawayPostgres:
+    """A PostgreSQL of the test's own (fulfillment.throwaway_servers), or skip without one."""
+    if not postgres_installed():
+        pytest.skip("no PostgreSQL server programs on this machine")
+    return ThrowawayPostgres()
+
+
+class WebServer:
+    """`gunicorn fulfillment.wsgi` (as the Procfile runs it) on a free loopback port, in a session
+    of its own so that stopping it stops its workers too; its log is kept in `log_path`."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "1"}
+        self.log_path = log_path
+        self.popen: subprocess.Popen | None = None
 
     def start(self) -> None:
-        server = shutil.which("redis-server") or pytest.skip("no redis-server on this machine")
-        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(
-            [server, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                [str(Path(sys.executable).parent / "gunicorn"), "fulfillment.wsgi"],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", self.port)) == 0:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"gunicorn exited:\n{self.log()}")
+            with contextlib.suppress(OSError):
+                if self.request("GET", "/healthz")[0] == 200:
                     return
-            time.sleep(0.05)
-        raise AssertionError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn did not answer in 30 s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def request(self, method: str, path: str, body: bytes | None = None, **headers: str):
+        """(status, headers, body text) of one request; never raises on an HTTP error status."""
+        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -14,11 +14,18 @@ DEFAULTS = {
     "MAX_BODY_BYTES": 64 * 1024,
     # Seconds an idempotency key keeps answering with its order; the contract promises 24 hours.
     "IDEMPOTENCY_KEY_TTL": 24 * 3600,
-    # Requests one client may make (DRF rate: "<n>/<s|min|hour|day>"), and one webhook sender.
+    # Requests one client may make (DRF rate: "<n>/<s|min|hour|day>"), and one webhook sender
+    # (by address), counted in fixed windows of that length (fulfillment/api/rate_windows.py).
     "THROTTLE_RATE": "120/min",
     "WEBHOOK_THROTTLE_RATE": "600/min",
-    # The cache alias the throttles count in: it must be shared by every process serving the API.
-    "THROTTLE_CACHE": "api",
+    # Failed token authentications one address may make; past it, 429 before a token is read.
+    "TOKEN_FAILURE_RATE": "20/min",
+    # Where the limits count, shared by every process serving the API: a Redis URL, or "" for
+    # the database (the api_ratewindow table). A Redis that does not answer lets requests through.
+    "THROTTLE_REDIS_URL": "",
+    # Proxies in front of the web servers, each appending to X-Forwarded-For; 0 trusts no
+    # header and counts by REMOTE_ADDR (fulfillment/api/client_address.py).
+    "NUM_PROXIES": 0,
     # Seconds a webhook's signed timestamp may be off from our clock (Stripe's default).
     "WEBHOOK_TOLERANCE": 300,
     # How long a cancel waits for a step that is running right now before answering 409.

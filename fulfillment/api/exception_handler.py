@@ -3,7 +3,8 @@
 Domain errors (an invalid order, a reused idempotency key, an order too far to cancel, a bad
 webhook signature) become the status the contract names; DRF's own errors keep their status
 and headers (WWW-Authenticate, Retry-After, Allow). Validation errors carry field-level
-messages under `errors`, nested like the request body.
+messages under `errors`, nested like the request body. A database that does not answer is a
+503 with Retry-After (fulfillment.api.server_errors answers the same outside the views).
 """
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -14,6 +15,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied, 
 from rest_framework.views import exception_handler
 
 from fulfillment.api.errors import IdempotencyKeyReused, InvalidSignature, OrderBusy, OrderNotCancellable
+from fulfillment.api.server_errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, UNAVAILABLE_DETAIL
 from fulfillment.errors import InvalidOrder
 from processes.exceptions import ProcessStateError
 
@@ -60,6 +62,10 @@ def _as_api_exception(exc: Exception) -> Exception:
         return NotFound(*exc.args)
     if isinstance(exc, DjangoPermissionDenied):
         return PermissionDenied(*exc.args)
+    if isinstance(exc, DATABASE_ERRORS):
+        return DomainError(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "unavailable", UNAVAILABLE_DETAIL, wait=DATABASE_RETRY_AFTER
+        )
     for kind, status_code, code in DOMAIN_ERRORS:
         if isinstance(exc, kind):
             wait = 1 if isinstance(exc, OrderBusy) else None

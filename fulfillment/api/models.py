@@ -30,3 +30,34 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.key} of client {self.client_id}"
+
+
+class RateWindow(models.Model):
+    """One rate limit's count for one client in one fixed window (fulfillment.api.rate_windows).
+
+    Written by a single `INSERT … ON CONFLICT … RETURNING` per request, so concurrent requests
+    each see their own count. Only used when the limits count in the database (no Redis); rows
+    whose window ended are deleted in passing.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    hits = models.PositiveIntegerField(default=0)
+    ends_at = models.BigIntegerField(db_index=True, help_text="Unix time the window ends.")
+
+    def __str__(self):
+        return f"{self.key}: {self.hits}"
+
+
+class ThrottleUnavailable(models.Model):
+    """Rate-limit checks let pass because the limit could not be counted (its Redis was down).
+
+    One row per limit's scope, kept in the database because /metrics reads every figure there:
+    fulfillment_api_throttle_unavailable_total.
+    """
+
+    scope = models.CharField(max_length=64, unique=True)
+    requests = models.PositiveBigIntegerField(default=0, help_text="Checks let pass uncounted.")
+    last_at = models.DateTimeField(default=clock.now)
+
+    def __str__(self):
+        return f"{self.scope}: {self.requests} let through uncounted"

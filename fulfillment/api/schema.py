@@ -17,13 +17,23 @@ ERROR_MEANINGS = {
     409: "The order's state does not allow this now; `detail` says why.",
     415: "The body is not application/json.",
     422: "This Idempotency-Key came before with a different body.",
-    429: "Too many requests: wait Retry-After seconds.",
+    429: "Too many requests, or too many failed token attempts from this address: wait Retry-After seconds.",
+    500: "A fault on our side, logged; the body is JSON all the same.",
+    503: "The database is not answering: retry after Retry-After seconds (with the same Idempotency-Key).",
 }
+# Every operation may answer these, whatever it does.
+SERVER_ERRORS = (500, 503)
 
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429], description="Seconds to wait."
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    description="Seconds to wait.",
 )
 
 
 def error_responses(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorOut, description=ERROR_MEANINGS[code]) for code in codes}
+    return {
+        code: OpenApiResponse(ErrorOut, description=ERROR_MEANINGS[code]) for code in (*codes, *SERVER_ERRORS)
+    }

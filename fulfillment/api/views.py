@@ -8,13 +8,14 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fulfillment.api.authentication import LimitedTokenAuthentication
 from fulfillment.api.filters import OrderFilter
 from fulfillment.api.idempotency import idempotency_lookup, request_fingerprint
 from fulfillment.api.orders import order_cancel_by_client, order_place_once
@@ -73,7 +74,7 @@ class ClientView(GenericAPIView):
     A client sees only its own orders: another client's order is a 404, as if it did not exist.
     """
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [LimitedTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [ClientRateThrottle]
     parser_classes = [BoundedJSONParser]

@@ -2,7 +2,9 @@
 
 The signature is Stripe's scheme: `X-Signature: t=<unix time>,v1=<hex>` where the hex is the
 HMAC-SHA256, keyed with PAYMENT_WEBHOOK_SECRET, of `<t>.<raw body>`. A missing, wrong or
-stale (more than API['WEBHOOK_TOLERANCE'] seconds off) signature changes nothing. A good
+stale (more than API['WEBHOOK_TOLERANCE'] seconds off) signature changes nothing, and so does a
+header outside the bounds below (too long, too many parts, a timestamp of more than 12 digits,
+a v1 that is not hex): each is a 400, parsed without any arithmetic on its size. A good
 event is delivered to the order's process through the engine's inbox, which keeps it,
 journals it and ignores a second delivery of the same event id; the order workflow's
 `on_message` hook (fulfillment.payment_events) decides what it does to the order.
@@ -10,6 +12,7 @@ journals it and ignores a second delivery of the same event id; the order workfl
 
 import hashlib
 import hmac
+import re
 import uuid
 
 from django.db import models
@@ -22,6 +25,13 @@ from processes.journal import Actor
 from processes.models import ActorType
 
 SENDER = Actor(ActorType.SYSTEM, "payment-webhook")
+# Bounds of the X-Signature header: a handful of signatures while a secret is rotated, a Unix
+# time in seconds (12 digits reach the year 33658), a SHA-256 in hex (64 digits; up to 128 accepted).
+MAX_HEADER_LENGTH = 1024
+MAX_SIGNATURES = 8
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"[0-9a-fA-F]{1,128}")
+MALFORMED = "X-Signature must look like t=<unix time>,v1=<hex HMAC-SHA256>."
 
 
 class Delivery(models.TextChoices):
@@ -70,15 +80,26 @@ def payment_event_receive(*, event: dict) -> str:
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
+    """The timestamp and v1 signatures of a header, or InvalidSignature when it is out of bounds.
+
+    Other schemes' parts (v0=...) are skipped, as Stripe's are. A v1 that is not hex could
+    never match (and compare_digest refuses non-ASCII text): it is refused, not compared.
+    """
+    if len(header) > MAX_HEADER_LENGTH:
+        raise InvalidSignature(f"X-Signature is longer than {MAX_HEADER_LENGTH} characters.")
     timestamp, signatures = None, []
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
-        if name == "t" and value.isascii() and value.isdigit():
+        if name == "t" and timestamp is None and TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif name == "v1" and value:
-            signatures.append(value)
+        elif name == "t" or (name == "v1" and not SIGNATURE.fullmatch(value)):
+            raise InvalidSignature(MALFORMED)
+        elif name == "v1":
+            signatures.append(value.lower())
+    if len(signatures) > MAX_SIGNATURES:
+        raise InvalidSignature(f"X-Signature carries more than {MAX_SIGNATURES} v1 signatures.")
     if timestamp is None or not signatures:
-        raise InvalidSignature("X-Signature must look like t=<unix time>,v1=<hex HMAC-SHA256>.")
+        raise InvalidSignature(MALFORMED)
     return timestamp, signatures
 
 

@@ -14,6 +14,8 @@ index-backed aggregates, whatever the number of orders:
 - queue depth from the broker; sweeper lag from the sweeper's lease;
 - each supervised worker cluster's state, restarts and last task (the few `WorkerCluster` rows
   their supervisors keep, processes.worker_supervisor);
+- rate-limit checks the API let pass uncounted because their Redis did not answer
+  (`ThrottleUnavailable`, one row per limit, written by fulfillment.api.rate_windows);
 - each step's flow control, per flow key: its circuit's state (one series per state, 1 for
   the current one), the processes it holds and those waiting their turn (the circuits table,
   tiny, and the partial `held` index), the share of its latest calls that failed and of due
@@ -25,6 +27,7 @@ neither configured, /metrics is off (403).
 
 import hmac
 import ipaddress
+import logging
 import math
 from datetime import timedelta
 
@@ -34,6 +37,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from fulfillment.api.models import ThrottleUnavailable
 from fulfillment.models import Order, OrderState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
@@ -41,6 +45,8 @@ from processes import clock
 from processes import conf as engine_conf
 from processes.flow.figures import flows
 from processes.models import AttemptOutcome, CircuitState, StepAttempt, WorkerCluster, WorkerClusterState
+
+logger = logging.getLogger("fulfillment.ops.metrics")
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -58,6 +64,7 @@ class FulfillmentCollector:
         yield from self._queue_and_sweeper(now)
         yield from self._circuits()
         yield from self._worker_clusters(now)
+        yield self._throttles_unavailable()
 
     def _orders(self):
         per_state = GaugeMetricFamily("fulfillment_orders", "Orders in each state.", labels=["state"])
@@ -136,7 +143,9 @@ class FulfillmentCollector:
 
     def _queue_and_sweeper(self, now):
         yield GaugeMetricFamily(
-            "fulfillment_queue_depth", "Wake-ups waiting in the broker's queue.", value=broker().queue_size()
+            "fulfillment_queue_depth",
+            "Wake-ups waiting in the broker's queue (NaN: the broker did not answer).",
+            value=_queue_depth(),
         )
         lag = sweeper_heartbeat.lag_seconds(now)
         yield GaugeMetricFamily(
@@ -213,6 +222,26 @@ class FulfillmentCollector:
                 started.add_metric(series, max(0.0, (now - cluster.last_started_at).total_seconds()))
             restarts.add_metric(series, cluster.restarts)
         yield from (state, started, restarts)
+
+    def _throttles_unavailable(self):
+        uncounted = CounterMetricFamily(
+            "fulfillment_api_throttle_unavailable",
+            "Rate-limit checks the API let pass uncounted because their Redis did not answer, by limit.",
+            labels=["scope"],
+        )
+        for scope, requests in ThrottleUnavailable.objects.order_by("scope").values_list("scope", "requests"):
+            uncounted.add_metric([scope], requests)
+        return uncounted
+
+
+def _queue_depth() -> float:
+    """The broker's queue length; NaN when it does not answer, so the other figures still go out
+    (a Redis outage is when the API's uncounted-request figure matters)."""
+    try:
+        return broker().queue_size()
+    except Exception:
+        logger.warning("the broker did not answer /metrics' queue depth", exc_info=True)
+        return math.nan
 
 
 def _registry() -> CollectorRegistry:

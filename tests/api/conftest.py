@@ -4,10 +4,10 @@ import copy
 import json
 
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from fulfillment.api.clients import api_client_create
+from fulfillment.api.models import RateWindow, ThrottleUnavailable
 from fulfillment.api.webhooks import signature_make
 from processes import clock
 from tests.factories import ADDRESS
@@ -24,10 +24,11 @@ ORDER_BODY = {
 @pytest.fixture(autouse=True)
 def api_settings(settings, db):
     """A known webhook secret, a rate no test reaches by accident, and fresh throttle counts
-    (a transactional test commits its counts into the database cache)."""
+    (a transactional test commits its counts into the database)."""
     settings.PAYMENT_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.API = {"THROTTLE_RATE": "100000/min", "WEBHOOK_THROTTLE_RATE": "100000/min"}
-    caches["api"].clear()
+    RateWindow.objects.all().delete()
+    ThrottleUnavailable.objects.all().delete()
     return settings
 
 

@@ -180,3 +180,60 @@ def test_an_oversized_webhook_is_400(order, settings):
     event["data"]["object"]["padding"] = "x" * 1000
     response = signed_webhook(APIClient(), event)
     assert response.status_code == 400 and response.json()["code"] == "body_too_large"
+
+
+def _good_header(event: dict) -> str:
+    from fulfillment.api.webhooks import signature_make
+
+    raw = json.dumps(event).encode()
+    return signature_make(body=raw, secret="whsec_test_secret", timestamp=int(clock.now().timestamp()))
+
+
+MALFORMED = "X-Signature must look like t=<unix time>,v1=<hex HMAC-SHA256>."
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        ("t=" + "9" * 400 + ",v1=abc", MALFORMED),
+        ("t=1" + "0" * 12 + ",v1=abc", MALFORMED),
+        ("t=-1700000000,v1=abc", MALFORMED),
+        ("t=1.7e9,v1=abc", MALFORMED),
+        ("t=soon,v1=abc", MALFORMED),
+        ("t=１７００,v1=abc", MALFORMED),
+        ("", MALFORMED),
+        (" , ,", MALFORMED),
+        ("v1=abc", MALFORMED),
+        ("t=1700000000", MALFORMED),
+        ("t=1700000000,v1=", MALFORMED),
+        ("t=1700000000,v1=é", MALFORMED),
+        ("t=1700000000,v1=zz", MALFORMED),
+        ("t=1700000000,v1=" + "a" * 129, MALFORMED),
+        ("{good},t=1700000000", MALFORMED),
+        ("{good}" + ",v1=ab" * 8, "X-Signature carries more than 8 v1 signatures."),
+        ("{good}," + " " * 1024, "X-Signature is longer than 1024 characters."),
+        ("t=999999999999,v1=abc", "The signature's timestamp is more than 300 seconds off."),
+    ],
+)
+def test_a_malformed_signature_header_is_400_and_changes_nothing(order, header, detail):
+    """Whatever the header holds (huge, negative or non-numeric time, too long, too many parts,
+    non-hex signatures), the answer is a clear 400 and nothing reaches the order: never a 500."""
+    event = payment_event(order.pk)
+    before = journal(order)
+    header = header.replace("{good}", _good_header(event))
+
+    response = post_raw(APIClient(), WEBHOOK, json.dumps(event), HTTP_X_SIGNATURE=header)
+
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid_signature", "detail": detail}
+    assert not ProcessMessage.objects.exists() and journal(order) == before
+
+
+def test_the_good_signature_among_eight_is_accepted(order):
+    """The bounds leave room for a rotation: eight v1 parts, upper-case hex, a foreign scheme."""
+    event = payment_event(order.pk)
+    good = _good_header(event)
+    timestamp, _, digest = good.partition(",v1=")
+    header = f"{timestamp},v0=legacy" + ",v1=ab" * 7 + f",v1={digest.upper()}"
+    response = post_raw(APIClient(), WEBHOOK, json.dumps(event), HTTP_X_SIGNATURE=header)
+    assert response.status_code == 200 and response.json() == {"status": "delivered"}

@@ -12,7 +12,7 @@ from processes.flow import limiter_stores
 from processes.models import Hold, ServiceLimiter, StepAttempt
 from tests.circuit_scenarios import run_until_at_rest
 from tests.conftest import ENGINE_DB
-from tests.external_processes import ThrowawayRedis, redis_client_or_skip
+from tests.external_processes import redis_client_or_skip, throwaway_redis
 from tests.factories import make_catalogue, place_order, run_due
 
 pytestmark = ENGINE_DB
@@ -48,7 +48,7 @@ def test_a_limit_kept_in_redis_holds_the_carrier_to_five_calls_a_second(limits_i
 
 
 def test_while_the_limits_redis_is_down_no_limited_call_goes_and_then_they_do(catalogue, settings):
-    redis = ThrowawayRedis()
+    redis = throwaway_redis()
     redis.start()
     settings.PROCESSES = {**getattr(settings, "PROCESSES", {}), "LIMITS_REDIS_URL": redis.url}
     settings.CARRIER_RATE_LIMIT = 5
