@@ -30,19 +30,26 @@ run: demo-data
 # Production-like on one machine: DJANGO_ENV=production on PostgreSQL and Redis, the Procfile's
 # release step, then gunicorn and the workers (the sweeper runs inside them). Needs SECRET_KEY.
 # Plain HTTP here, so no HTTPS redirect; /metrics answers this machine only.
+# gunicorn listens on this machine only, at http://127.0.0.1:8000 (honcho would hand the web
+# process PORT=5000 and gunicorn.conf.py's platform default is 0.0.0.0:$PORT); to be reached
+# from elsewhere: make serve GUNICORN_BIND=0.0.0.0:8000. honcho's own PORT follows the bind.
 SERVE_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fulfillment)
 SERVE_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+SERVE_BIND ?= $(or $(GUNICORN_BIND),127.0.0.1:8000)
+SERVE_PORT = $(lastword $(subst :, ,$(SERVE_BIND)))
 SERVE_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_ENV=production \
-	DATABASE_URL='$(SERVE_DATABASE_URL)' REDIS_URL='$(SERVE_REDIS_URL)' \
+	DATABASE_URL='$(SERVE_DATABASE_URL)' REDIS_URL='$(SERVE_REDIS_URL)' GUNICORN_BIND='$(SERVE_BIND)' \
 	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
 	SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-false}" \
 	METRICS_ALLOWED_IPS="$${METRICS_ALLOWED_IPS:-127.0.0.1,::1}"
 serve: venv
 	@test -n "$$SECRET_KEY" || { echo 'make serve runs as production: set SECRET_KEY, e.g.' \
 	  'export SECRET_KEY=$$($(PY) -c "from django.core.management.utils import get_random_secret_key as k; print(k())")'; exit 1; }
+	@case '$(SERVE_PORT)' in ''|*[!0-9]*) echo "make serve: GUNICORN_BIND='$(SERVE_BIND)' is not HOST:PORT" \
+	  "(e.g. 127.0.0.1:8000, 0.0.0.0:8000, [::1]:8000)"; exit 1;; esac
 	@DATABASE_URL='$(SERVE_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
 	$(SERVE_ENV) sh -c "$$(sed -n 's/^release: //p' Procfile)"
-	$(SERVE_ENV) $(VENV)/bin/honcho start -f Procfile web worker
+	$(SERVE_ENV) $(VENV)/bin/honcho start -f Procfile --port $(SERVE_PORT) web worker
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,10 @@
 Read by gunicorn from the working directory. Sync workers: each serves one request at a time
 and keeps one database connection (two when a page reads the simulators' ledgers), so
 WEB_CONCURRENCY × web servers bounds the web's share of PostgreSQL's connections.
+
+Where it listens: GUNICORN_BIND when set (`make serve` sets 127.0.0.1:8000, this machine only),
+else every interface on $PORT, as platforms that run the Procfile (Heroku, Dokku) expect: they
+set PORT and route to it from outside. honcho and foreman set PORT too, to 5000 by default.
 """
 
 from fulfillment.environment import env_int, env_str

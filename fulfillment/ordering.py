@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from fulfillment.countries import NotACountry, country_code_check
 from fulfillment.errors import InvalidOrder
 from fulfillment.models import Order, OrderLine, Product, Warehouse
 from processes.control import process_start
@@ -77,3 +78,7 @@ def _check_address(address) -> None:
     missing = [field for field in ADDRESS_FIELDS if not str(address.get(field) or "").strip()]
     if missing:
         raise InvalidOrder(f"shipping_address is missing {', '.join(missing)}.")
+    try:
+        country_code_check(address["country"])
+    except NotACountry as error:
+        raise InvalidOrder(f"shipping_address country: {error}") from None

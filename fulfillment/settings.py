@@ -190,6 +190,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# A sign-in without a safe `next` lands on its role's pages (fulfillment/landing.py), not on
+# Django's default /accounts/profile/, which this site does not have.
+LOGIN_REDIRECT_URL = "landing"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

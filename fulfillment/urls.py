@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from fulfillment.landing import landing
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", landing, name="landing"),
     path("admin/", admin.site.urls),
     # The client REST API; DRF's login pages (for the browsable API) first, as api/ ends in a catch-all.
     path("api/auth/", include("rest_framework.urls")),

@@ -4,13 +4,13 @@ Input fields are strict about JSON types (DRF's own accept 2 for "2" and "2" for
 wrong type is a 400 that names the field, never a surprise further in.
 """
 
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fulfillment.api import conf
 from fulfillment.api.timeline import StepStatus, order_steps
 from fulfillment.api.webhooks import Delivery
+from fulfillment.countries import NotACountry, country_code_check, country_codes
 from fulfillment.models import OrderState, Product
 from processes.models import ActorType
 
@@ -28,6 +28,23 @@ class StrictCharField(serializers.CharField):
 
 class StrictEmailField(serializers.EmailField, StrictCharField):
     """An email field that refuses anything but a string."""
+
+
+@extend_schema_field({"type": "string", "enum": list(country_codes()), "example": "DE"})
+class CountryCodeField(StrictCharField):
+    """A country as an upper-case ISO 3166-1 alpha-2 code (the rule is fulfillment.countries').
+
+    Taken exactly as sent, like the schema's enum says: " DE" is refused, not trimmed.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return country_code_check(super().to_internal_value(data))
+        except NotACountry as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -48,10 +65,9 @@ class AddressIn(serializers.Serializer):
     line2 = StrictCharField(max_length=200, allow_blank=True, default="")
     city = StrictCharField(max_length=100)
     postal_code = StrictCharField(max_length=20)
-    country = StrictCharField(
-        max_length=2,
-        validators=[RegexValidator(r"^[A-Z]{2}\Z", "Use the two-letter ISO 3166 code, e.g. DE.")],
-        help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
+    country = CountryCodeField(
+        help_text="ISO 3166-1 alpha-2 country code in upper case, e.g. DE. Codes ISO does not list "
+        "(XX, UK, EU) and lower case (de) are refused with 400."
     )
 
 

@@ -9,14 +9,7 @@ app_name = "warehouse"
 
 urlpatterns = [
     path("", views.task_list, name="tasks"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="warehouse/login.html",
-            next_page=reverse_lazy("warehouse:tasks"),
-        ),
-        name="login",
-    ),
+    path("login/", views.WorkerLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("warehouse:login")), name="logout"),
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
     path("tasks/<int:task_id>/claim/", views.task_claim, name="claim"),

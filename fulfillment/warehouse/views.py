@@ -5,11 +5,13 @@ pick service, and shows what happened. Refusals come back as a plain message on 
 """
 
 from django.contrib import messages
+from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fulfillment.errors import PickMismatch, PickRefused
+from fulfillment.landing import landing_url
 from fulfillment.picking import (
     pick_notices_take,
     pick_task_claim,
@@ -18,10 +20,22 @@ from fulfillment.picking import (
     pick_task_report_problem,
 )
 from fulfillment.warehouse import selectors
-from fulfillment.warehouse.access import worker_required
+from fulfillment.warehouse.access import is_warehouse_worker, worker_required
 from fulfillment.warehouse.forms import ConfirmPickForm, ProblemForm
 from fulfillment.warehouse.labels import barcode_svg
 from processes import clock
+
+
+class WorkerLoginView(LoginView):
+    """The warehouse sign-in page: a worker lands on the task list unless `next` names a page of
+    this site; anyone else (an operator who came here by mistake) where their role starts."""
+
+    template_name = "warehouse/login.html"
+
+    def get_default_redirect_url(self):
+        if is_warehouse_worker(self.request.user):
+            return reverse("warehouse:tasks")
+        return landing_url(self.request.user)
 
 
 @require_GET

@@ -28,6 +28,17 @@ def test_schema_is_openapi_3_with_every_endpoint():
     assert key["required"] is True and key["in"] == "header"
 
 
+def test_the_schema_lists_the_iso_3166_countries_an_address_takes():
+    """The address's country is an enum of the codes the API accepts, and says so in words."""
+    schema = yaml.safe_load(APIClient().get("/api/schema/").content)["components"]["schemas"]
+    country = schema["AddressInRequest"]["properties"]["country"]
+    assert country["allOf"] == [{"$ref": "#/components/schemas/CountryEnum"}]
+    assert "ISO 3166-1 alpha-2" in country["description"] and "refused" in country["description"]
+    codes = schema["CountryEnum"]["enum"]
+    assert {"DE", "GB", "NO", "US"} <= set(codes) and len(codes) == len(set(codes)) >= 249
+    assert not {"XX", "UK", "EU", "de"} & set(codes)
+
+
 def test_swagger_ui_comes_from_the_sidecar_package_not_a_cdn():
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from fulfillment.api.models import IdempotencyRecord
 from fulfillment.models import Order
 from tests.api.conftest import place, post_raw
 
@@ -78,9 +79,38 @@ def test_missing_address_fields_are_each_named(shop, body, catalogue):
             "line1": ["This field may not be blank."],
             "city": ["This field is required."],
             "postal_code": ["This field is required."],
-            "country": ["Use the two-letter ISO 3166 code, e.g. DE."],
+            "country": ["Country codes are upper case: send DE."],
         }
     }
+
+
+NOT_A_COUNTRY = "Not an ISO 3166-1 alpha-2 country code: send two upper-case letters, e.g. DE or GB."
+
+
+@pytest.mark.parametrize("country", ["XX", "UK", "EU", "QZ", "DEU", "Germany", "D", "ß", " DE", "DE\n"])
+def test_a_country_iso_3166_does_not_list_is_refused(shop, body, catalogue, country):
+    """Two capital letters are not enough: the code must be one ISO 3166-1 lists (UK is GB), as
+    sent (the schema's enum has no spaces)."""
+    body["shipping_address"]["country"] = country
+    assert errors_of(place(shop, body)) == {"shipping_address": {"country": [NOT_A_COUNTRY]}}
+    assert not Order.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("country", "message"), [("", "This field may not be blank."), (49, "Not a valid string.")]
+)
+def test_a_country_that_is_not_a_code_is_refused(shop, body, catalogue, country, message):
+    body["shipping_address"]["country"] = country
+    assert errors_of(place(shop, body)) == {"shipping_address": {"country": [message]}}
+
+
+@pytest.mark.parametrize("country", ["DE", "GB", "SS", "AX"])
+def test_a_listed_upper_case_country_is_placed(shop, body, catalogue, country):
+    body["shipping_address"]["country"] = country
+    response = place(shop, body)
+    assert response.status_code == 201, response.content
+    assert Order.objects.get().shipping_address["country"] == country
 
 
 def test_missing_fields(shop, catalogue):

@@ -81,6 +81,17 @@ def test_blank_address_fields_count_as_missing(catalogue):
     assert_nothing_written()
 
 
+@pytest.mark.parametrize(
+    ("country", "message"),
+    [("XX", "not an ISO 3166-1 alpha-2 country code"), ("gb", "upper case: send GB"), (44, "not an ISO")],
+)
+def test_a_country_iso_3166_does_not_list_is_refused(catalogue, country, message):
+    """The demo, soak and benchmark tools place orders without the API: the service checks too."""
+    with pytest.raises(InvalidOrder, match=f"(?i)shipping_address country: .*{message}"):
+        place(address={**ADDRESS, "country": country})
+    assert_nothing_written()
+
+
 def test_address_must_be_an_object(catalogue):
     """A string where an address object belongs is refused."""
     with pytest.raises(InvalidOrder, match="shipping_address must be an object"):
