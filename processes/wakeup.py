@@ -30,9 +30,16 @@ def send_wakeups(label: str, pks: list[str]) -> None:
     for pk in pks:
         try:
             async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}")
-        except Exception:
-            # The row is still due: the sweeper re-sends the wake-up after REDELIVER_AFTER.
-            logger.exception("could not enqueue %s %s; the sweeper will retry", label, pk)
+        except Exception as error:
+            # The row is still due: the sweeper re-sends the wake-up after REDELIVER_AFTER. One
+            # line, no traceback: while the broker is down every wake-up comes here.
+            logger.warning(
+                "could not enqueue %s %s (%s: %s); the sweeper will retry",
+                label,
+                pk,
+                type(error).__name__,
+                error,
+            )
 
 
 def worker_name() -> str:
