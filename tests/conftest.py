@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(items):
     other tests that start worker clusters in another, beside the rest: they mostly wait on
     their workers, and the tests within each group share Redis databases."""
     for item in items:
-        if "run_soak" in getattr(item, "fixturenames", ()):
+        if {"run_soak", "run_infra_soak"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("soaks"))
         elif item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("clusters"))

@@ -8,6 +8,7 @@ gone before pytest-django flushes the tables.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,3 +71,46 @@ def soak_redis_url():
     yield url
     client.delete(queue)
     client.close()
+
+
+@pytest.fixture
+def run_infra_soak(tmp_path):
+    """`soak --faults infra` as a child process: it starts and removes servers of its own and
+    never touches the test database (nor the shared PostgreSQL and Redis). Returns its report."""
+    if os.geteuid() != 0 and shutil.which("initdb") is None:
+        pytest.skip("initdb is not on PATH: the infra soak needs PostgreSQL's server programs")
+
+    def run(*args: str, timeout: float) -> dict:
+        environment = {
+            key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")
+        }
+        environment.update(SECRET_KEY=settings.SECRET_KEY, PYTHONUNBUFFERED="1")
+        command = [
+            sys.executable,
+            "manage.py",
+            "soak",
+            "--faults",
+            "infra",
+            "--json",
+            "--log-dir",
+            str(tmp_path),
+        ]
+        done = subprocess.run(
+            [*command, *args],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        print(done.stderr[-20000:])  # the running commentary, shown when the test fails
+        try:
+            report = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(
+                f"the soak printed no report (exit {done.returncode}):\n{done.stdout}"
+            ) from None
+        report["exit_status"] = done.returncode
+        return report
+
+    return run
