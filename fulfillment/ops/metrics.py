@@ -12,6 +12,8 @@ index-backed aggregates, whatever the number of orders:
   around each external call. They describe that window, so they are gauges (a gauge
   histogram) rather than ever-growing counters: graph them as they are, no `rate()`;
 - queue depth from the broker; sweeper lag from the sweeper's lease;
+- the outbox of emails to people: pending, given up, and how long the oldest pending has
+  waited (one aggregate over its partial index of unsent messages);
 - each step's flow control, per flow key: its circuit's state (one series per state, 1 for
   the current one), the processes it holds and those waiting their turn (the circuits table,
   tiny, and the partial `held` index), the share of its latest calls that failed and of due
@@ -38,6 +40,7 @@ from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
 from processes.flow.figures import flows
 from processes.models import AttemptOutcome, CircuitState, StepAttempt
+from processes.outbox import outbox_figures
 
 # Upper bounds (seconds) of the step duration buckets: external calls take milliseconds to seconds.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -53,6 +56,7 @@ class FulfillmentCollector:
         yield from self._due_work(now)
         yield from self._attempts(now)
         yield from self._queue_and_sweeper(now)
+        yield from self._outbox(now)
         yield from self._circuits()
 
     def _orders(self):
@@ -139,6 +143,24 @@ class FulfillmentCollector:
             "fulfillment_sweeper_lag_seconds",
             "Seconds since the sweeper loop's lease ran out (0 while a loop runs; +Inf: never seen).",
             value=math.inf if lag is None else lag,
+        )
+
+    def _outbox(self, now):
+        figures = outbox_figures(now)
+        yield GaugeMetricFamily(
+            "processes_outbox_pending_messages",
+            "Emails to people (alerts, pick warnings) written but not sent yet.",
+            value=figures.pending,
+        )
+        yield GaugeMetricFamily(
+            "processes_outbox_oldest_pending_age_seconds",
+            "How long the oldest email not sent yet has waited (0: none).",
+            value=figures.oldest_pending_age,
+        )
+        yield GaugeMetricFamily(
+            "processes_outbox_failed_messages",
+            "Emails the outbox gave up on after its attempts (see the admin's outbox list).",
+            value=figures.failed,
         )
 
     def _circuits(self):
