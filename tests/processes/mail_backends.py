@@ -37,3 +37,18 @@ class DyingEmailBackend(EmailBackend):
             DyingEmailBackend.deaths -= 1
             raise WorkerKilled
         return super().send_messages(messages)
+
+
+class SlowEmailBackend(EmailBackend):
+    """A mail server that takes its time: each send waits until the test sets `answer`,
+    after telling it through `sending` that it has begun; `started` counts the sends begun."""
+
+    sending = None  # threading.Event, set by the test
+    answer = None
+    started = 0
+
+    def send_messages(self, messages):
+        SlowEmailBackend.started += 1
+        SlowEmailBackend.sending.set()
+        assert SlowEmailBackend.answer.wait(timeout=10), "the test never let the send finish"
+        return super().send_messages(messages)

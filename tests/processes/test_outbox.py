@@ -2,15 +2,21 @@
 mailbox, whatever dies or fails between the commit and the mail server's answer."""
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 
 from processes import clock, conf, outbox, sweeper
 from processes.models import OutboxMessage, OutboxStatus
-from tests.processes.mail_backends import DyingEmailBackend, FlakyEmailBackend, WorkerKilled
+from tests.processes.mail_backends import (
+    DyingEmailBackend,
+    FlakyEmailBackend,
+    SlowEmailBackend,
+    WorkerKilled,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +230,40 @@ def test_subjects_are_one_line(flaky, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         write(subject="circuit opened: carrier said\r\n503 Service Unavailable")
     assert [sent.subject for sent in mail.outbox] == ["circuit opened: carrier said 503 Service Unavailable"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_rounds_at_once_send_a_message_once(settings):
+    """While one worker is sending a message (its claim committed, the server slow to answer),
+    a sweep on another connection finds nothing due: no second send, no waiting on a lock."""
+    settings.EMAIL_BACKEND = "tests.processes.mail_backends.SlowEmailBackend"
+    SlowEmailBackend.sending, SlowEmailBackend.answer = threading.Event(), threading.Event()
+    SlowEmailBackend.started = 0
+    OutboxMessage.objects.create(  # as enqueue writes it, without its after-commit send
+        key=KEY,
+        kind="test",
+        subject="s",
+        body="b",
+        from_email="a@example.com",
+        to=["b@example.com"],
+        next_attempt_at=clock.now(),
+    )
+    results = {}
+
+    def first_worker():
+        try:
+            results["first"] = outbox.deliver_due()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=first_worker)
+    worker.start()
+    assert SlowEmailBackend.sending.wait(timeout=10)
+    try:
+        results["second"] = outbox.deliver_due()
+    finally:
+        SlowEmailBackend.answer.set()
+        worker.join(timeout=10)
+
+    assert results == {"first": 1, "second": 0} and SlowEmailBackend.started == 1
+    assert len(mail.outbox) == 1 and row().status == OutboxStatus.SENT
