@@ -117,7 +117,7 @@ def test_metrics_cost_the_same_queries_for_many_orders(catalogue, client, metric
         with CaptureQueriesContext(connection) as many:
             scrape(client)
 
-    # Eight for the orders, queue and sweeper; flow control reads its circuits, the recent flow
+    # Eight for the orders, queue, sweeper and outbox; flow control reads its circuits, the recent flow
     # keys and who waits (three), then each step's health (one per step and key: four here).
     flow_steps = len(circuit_steps())
     assert len(many) == len(one) <= 8 + 3 + flow_steps, [query["sql"] for query in many]
