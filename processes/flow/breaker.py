@@ -224,6 +224,7 @@ def raise_alert(circuit: Circuit, change: str, why: str, now: datetime) -> None:
     recipients = [address for _, address in settings.ADMINS]
     to = f"email to {', '.join(recipients)} queued" if recipients else "nobody to email"
     event(circuit, CircuitEventKind.ALERT, f"{facts['event']} alert: {to}", now)
+    transaction.on_commit(lambda: _announce(facts), robust=True)
     outbox.enqueue(
         key=f"circuit:{circuit.pk}:{change}:{facts['at']}",
         kind=facts["event"],
@@ -233,10 +234,10 @@ def raise_alert(circuit: Circuit, change: str, why: str, now: datetime) -> None:
         to=recipients,
         circuit=circuit,
     )
-    transaction.on_commit(lambda: _announce(facts), robust=True)
 
 
 def _announce(facts: dict) -> None:
+    """The alert's JSON log line and signal, best effort after commit (the email is durable)."""
     logger.error(json.dumps(facts, sort_keys=True))
     signals.circuit_changed.send(
         sender=Circuit,
