@@ -211,6 +211,9 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerE
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")
 ADMINS = [("Operators", env_str("OPERATORS_EMAIL", "operators@fulfillment.localhost"))]
 SERVER_EMAIL = env_str("SERVER_EMAIL", "alerts@fulfillment.localhost")
+# Seconds an SMTP connection may take before a send fails: the outbox delivers alerts from the
+# sweeper loop (processes/outbox.py), which a mail server that hangs must not stall.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1, maximum=300)
 # Where people reach this site: links in emails (needs-attention alerts) start with it.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):

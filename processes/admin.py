@@ -1,4 +1,5 @@
-"""The engine's journal, read-only: transitions, notes and every attempt at a step.
+"""The engine's journal, read-only: transitions, notes and every attempt at a step; and the
+outbox of emails to people, also read-only.
 
 Append-only by design, so nobody may add, change or delete a row here. The operator
 dashboard links to the attempts filtered by step, direction and time.
@@ -10,7 +11,7 @@ from django import forms
 from django.contrib import admin
 
 from processes import clock
-from processes.models import ProcessEvent, RolloutSetting, StepAttempt
+from processes.models import OutboxMessage, ProcessEvent, RolloutSetting, StepAttempt
 from processes.workflow import registry
 
 
@@ -61,6 +62,40 @@ class StepAttemptAdmin(JournalAdmin):
         "duration_ms",
     ]
     list_filter = ["outcome", "direction", "step", "process_type"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """The emails to people (alerts, pick warnings), newest first: pending ones with their
+    next attempt and last error, and those the outbox gave up on, which a person must read."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "subject",
+        "recipients",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["status", "kind", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["subject", "key"]
+    search_help_text = "Words of the subject, the message's key, or a process id."
+    show_full_result_count = False
+
+    @admin.display(description="To")
+    def recipients(self, message):
+        return ", ".join(message.to)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        try:
+            return queryset.filter(process_id=uuid.UUID(term)), False
+        except ValueError:
+            pass
+        return super().get_search_results(request, queryset, search_term)
 
 
 class RolloutSettingForm(forms.ModelForm):

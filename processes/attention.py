@@ -8,7 +8,9 @@ An attention episode runs from the moment the flag goes up until an operator cle
 operators are alerted when an episode begins, never again during it: the callers hold the
 process row locked, so "was it already flagged?" is answered once per episode, whatever
 raises it a second time (a worker reporting a problem on a wait that already timed out, ...).
-The alert's Message-ID is fixed per episode, so a mail relay that deduplicates drops a repeat.
+The email is written to the outbox in the transaction that raises the flag (processes.outbox),
+so a worker that dies after the commit loses no alert; its Message-ID is fixed per episode, so
+a mail relay that deduplicates drops a repeat. The log line and the signal go out on commit.
 """
 
 import hashlib
@@ -16,12 +18,11 @@ import json
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from processes import clock, journal, signals
-from processes.models import ActorType, EventKind, ProcessEvent
+from processes import clock, journal, outbox, signals
+from processes.models import EventKind
 
 logger = logging.getLogger("processes.attention")
 
@@ -40,8 +41,13 @@ def raise_attention(process, reason: str, *, about_step: bool = True) -> None:
     process.next_run_at = None
     process.stop_holding()  # a person has it now, not its step's flow control
     journal.note(process, EventKind.ATTENTION, f"still needs attention: {reason}" if ongoing else reason)
-    if ongoing:
-        return  # the operators heard about this episode when it began
+    if not ongoing:  # else the operators heard about this episode when it began
+        _alert_new_episode(process, reason)
+
+
+def _alert_new_episode(process, reason: str) -> None:
+    """The email goes into the outbox in the caller's transaction; the log line and the signal
+    go out on commit."""
     facts = {
         "event": "process_needs_attention",
         "process": process.label(),
@@ -53,7 +59,17 @@ def raise_attention(process, reason: str, *, about_step: bool = True) -> None:
         "episode": clock.now().strftime("%Y%m%dT%H%M%S.%f"),
     }
     model = type(process)
+    facts["url"] = admin_url(model, facts["process_id"])
     transaction.on_commit(lambda: alert_operators(model, facts), robust=True)
+    recipients = [address for _, address in settings.ADMINS]
+    outbox.enqueue(
+        key=f"attention:{facts['process']}:{facts['process_id']}:{facts['episode']}",
+        kind="attention",
+        **_alert_message(facts),
+        to=recipients,
+        process=process,
+        receipt=f"operators alerted by email ({', '.join(recipients)})",
+    )
 
 
 def clear_attention(process, reason: str) -> None:
@@ -64,8 +80,8 @@ def clear_attention(process, reason: str) -> None:
 
 
 def alert_operators(model, facts: dict) -> None:
-    """Tell the operators: a JSON log line, the `needs_attention` signal and one email."""
-    facts = {**facts, "url": admin_url(model, facts["process_id"])}
+    """Tell the operators' log and listeners: a JSON log line and the `needs_attention` signal
+    (the email is in the outbox)."""
     logger.error(json.dumps(facts, sort_keys=True))
     signals.needs_attention.send(
         sender=model,
@@ -74,23 +90,6 @@ def alert_operators(model, facts: dict) -> None:
         step=facts["step"],
         reason=facts["reason"],
     )
-    recipients = [address for _, address in settings.ADMINS]
-    if not recipients:
-        return
-    sent = _alert_message(facts, recipients).send(fail_silently=True)
-    if sent:
-        ProcessEvent.objects.create(
-            process_type=facts["process"],
-            process_id=facts["process_id"],
-            kind=EventKind.NOTE,
-            from_state=facts["state"],
-            to_state=facts["state"],
-            step=facts["step"],
-            actor_type=ActorType.SYSTEM,
-            actor="alerting",
-            reason=f"operators alerted by email ({', '.join(recipients)})",
-            created_at=clock.now(),
-        )
 
 
 def admin_url(model, process_id) -> str:
@@ -103,20 +102,19 @@ def admin_url(model, process_id) -> str:
     return getattr(settings, "SITE_URL", "").rstrip("/") + path
 
 
-def _alert_message(facts: dict, recipients: list[str]) -> EmailMessage:
+def _alert_message(facts: dict) -> dict:
     name = f"{facts['process']} {facts['process_id']}"
     link = f"\n\nOpen it: {facts['url']}\n" if facts["url"] else "\n"
-    return EmailMessage(
-        subject=f"{settings.EMAIL_SUBJECT_PREFIX}{name} needs attention",
-        body=(
+    return {
+        "subject": f"{settings.EMAIL_SUBJECT_PREFIX}{name} needs attention",
+        "body": (
             f"{name} needs attention.\n\n"
             f"State {facts['state']}, step {facts['step'] or '-'} ({facts['direction']}).\n\n"
             f"{facts['reason']}{link}"
         ),
-        from_email=settings.SERVER_EMAIL,
-        to=recipients,
-        headers={"Message-ID": _episode_message_id(facts)},
-    )
+        "from_email": settings.SERVER_EMAIL,
+        "headers": {"Message-ID": _episode_message_id(facts)},
+    }
 
 
 def _episode_message_id(facts: dict) -> str:

@@ -27,7 +27,16 @@ def check_engine_settings(app_configs=None, **kwargs):
             )
     if not errors:
         errors.extend(_check_queue_timeouts(values))
+        errors.extend(_check_outbox_retries(values))
     return errors
+
+
+def _check_outbox_retries(values) -> list[Error]:
+    first, cap = values["OUTBOX_RETRY_FIRST"], values["OUTBOX_RETRY_MAX"]
+    if first <= cap:
+        return []
+    message = f"PROCESSES['OUTBOX_RETRY_MAX']={cap} must be at least OUTBOX_RETRY_FIRST={first}."
+    return [Error(message, id="processes.E008")]
 
 
 def _check_url(key: str, value) -> list[Error]:

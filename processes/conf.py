@@ -60,6 +60,14 @@ DEFAULTS = {
     # pages and /readyz call a cluster silent (its supervisor or machine is gone).
     "WORKER_REPORT_EVERY": 5.0,
     "WORKER_SILENT_AFTER": 30.0,
+    # The outbox of emails to people (processes.outbox): a failed send is tried again after
+    # OUTBOX_RETRY_FIRST seconds, doubling up to OUTBOX_RETRY_MAX, OUTBOX_ATTEMPTS times in all
+    # before the message is marked failed for a person to look at; one delivery round (after a
+    # commit, or a sweep) sends at most OUTBOX_BATCH messages.
+    "OUTBOX_RETRY_FIRST": 30.0,
+    "OUTBOX_RETRY_MAX": 3600.0,
+    "OUTBOX_ATTEMPTS": 10,
+    "OUTBOX_BATCH": 20,
     # Finished processes whose attempt detail one prune_journal batch deletes.
     "PRUNE_BATCH": 500,
 }

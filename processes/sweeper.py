@@ -5,7 +5,8 @@ expired lease, a wait past its deadline) and whose wake-up is missing or looks l
 partial index on `next_run_at`. Rows are taken with SKIP LOCKED, so sweepers on several machines
 share the work instead of doubling it. A sweeper task loops for about a minute, sweeping every
 SWEEP_INTERVAL, then hands over to its successor; a django-q2 Schedule restarts the loop if the
-chain ever breaks (a killed worker, a lost message).
+chain ever breaks (a killed worker, a lost message). Each sweep also delivers the outbox's due
+emails (processes.outbox).
 """
 
 import logging
@@ -16,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django_q.tasks import async_task
 
-from processes import clock, conf
+from processes import clock, conf, outbox
 from processes.flow import sweep
 from processes.models import SweeperLease
 from processes.wakeup import send_wakeups, worker_name
@@ -36,9 +37,13 @@ def due_queryset(model, now):
 
 
 def sweep_once() -> int:
-    """Send wake-ups for every process that is due and not (or no longer) in the queue."""
+    """Send wake-ups for every process that is due and not (or no longer) in the queue, and
+    the outbox's due emails (those whose delivery after commit failed or never ran); returns
+    the processes woken."""
     sweep.tick()
-    return sum(_sweep(registry.model_class(label)) for label in registry.labels())
+    woken = sum(_sweep(registry.model_class(label)) for label in registry.labels())
+    outbox.deliver_due()
+    return woken
 
 
 def _sweep(model) -> int:

@@ -16,6 +16,8 @@ index-backed aggregates, whatever the number of orders:
   their supervisors keep, processes.worker_supervisor);
 - rate-limit checks the API let pass uncounted because their Redis did not answer
   (`ThrottleUnavailable`, one row per limit, written by fulfillment.api.rate_windows);
+- the outbox of emails to people: pending, given up, and how long the oldest pending has
+  waited (one aggregate over its partial index of unsent messages);
 - each step's flow control, per flow key: its circuit's state (one series per state, 1 for
   the current one), the processes it holds and those waiting their turn (the circuits table,
   tiny, and the partial `held` index), the share of its latest calls that failed and of due
@@ -45,6 +47,7 @@ from processes import clock
 from processes import conf as engine_conf
 from processes.flow.figures import flows
 from processes.models import AttemptOutcome, CircuitState, StepAttempt, WorkerCluster, WorkerClusterState
+from processes.outbox import outbox_figures
 
 logger = logging.getLogger("fulfillment.ops.metrics")
 
@@ -62,6 +65,7 @@ class FulfillmentCollector:
         yield from self._due_work(now)
         yield from self._attempts(now)
         yield from self._queue_and_sweeper(now)
+        yield from self._outbox(now)
         yield from self._circuits()
         yield from self._worker_clusters(now)
         yield self._throttles_unavailable()
@@ -152,6 +156,24 @@ class FulfillmentCollector:
             "fulfillment_sweeper_lag_seconds",
             "Seconds since the sweeper loop's lease ran out (0 while a loop runs; +Inf: never seen).",
             value=math.inf if lag is None else lag,
+        )
+
+    def _outbox(self, now):
+        figures = outbox_figures(now)
+        yield GaugeMetricFamily(
+            "processes_outbox_pending_messages",
+            "Emails to people (alerts, pick warnings) written but not sent yet.",
+            value=figures.pending,
+        )
+        yield GaugeMetricFamily(
+            "processes_outbox_oldest_pending_age_seconds",
+            "How long the oldest email not sent yet has waited (0: none).",
+            value=figures.oldest_pending_age,
+        )
+        yield GaugeMetricFamily(
+            "processes_outbox_failed_messages",
+            "Emails the outbox gave up on after its attempts (see the admin's outbox list).",
+            value=figures.failed,
         )
 
     def _circuits(self):

@@ -4,26 +4,21 @@ The engine asks the pick step for its pending timers under the order's row lock 
 order's `next_run_at` at the earliest, so the sweeper fires them from its index; no job is
 scheduled per task. Each timer records on the task that it fired (`warned_at`,
 `escalated_at`) or removes its own cause (a stale claim is released), so it is never returned
-again and fires exactly once. Emails go out after commit, with a Message-ID fixed per task
-and timer, so a relay that deduplicates drops a repeat.
+again and fires exactly once. Its email is written to the outbox in the same transaction
+(processes.outbox) with a Message-ID fixed per task and timer, so a relay that deduplicates
+drops a repeat.
 """
 
-import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import transaction
 
 from fulfillment.models import Order, PickNotice, PickTask
 from fulfillment.warehouse import conf
-from processes import clock, journal
+from processes import clock, journal, outbox
 from processes.models import EventKind
 
-logger = logging.getLogger("fulfillment.warehouse")
-
 WARNING, UNCLAIMED, CLAIM_STALE = "warning", "unclaimed", "claim_stale"
-MAIL_ATTEMPTS = 3
 
 
 def pick_timers(*, order: Order) -> dict[str, datetime]:
@@ -54,7 +49,8 @@ def _warn(order: Order, task: PickTask) -> None:
     task.warned_at = clock.now()
     task.save(update_fields=["warned_at"])
     left = _minutes(task.due_at - task.warned_at)
-    _mail_after_commit(
+    _mail(
+        order,
         task,
         WARNING,
         subject=f"Pick close to late: order {order.pk} ({left} min left)",
@@ -67,7 +63,8 @@ def _escalate(order: Order, task: PickTask) -> None:
     task.escalated_at = clock.now()
     task.save(update_fields=["escalated_at"])
     waited = _minutes(task.escalated_at - task.created_at)
-    _mail_after_commit(
+    _mail(
+        order,
         task,
         UNCLAIMED,
         subject=f"Pick unclaimed for {waited} min: order {order.pk}",
@@ -99,26 +96,19 @@ def _describe(order: Order, task: PickTask) -> str:
     )
 
 
-def _mail_after_commit(task: PickTask, kind: str, *, subject: str, body: str, to: list[str]) -> None:
-    message = EmailMessage(
+def _mail(order: Order, task: PickTask, kind: str, *, subject: str, body: str, to: list[str]) -> None:
+    """Into the outbox, in the timer's transaction: it goes out after commit, retried until sent."""
+    key = f"pick-{kind}-{task.pk}"
+    outbox.enqueue(
+        key=key,
+        kind=f"pick_{kind}",
         subject=subject,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
-        headers={"Message-ID": f"<pick-{kind}-{task.pk}@fulfillment.localhost>"},
+        headers={"Message-ID": f"<{key}@fulfillment.localhost>"},
+        process=order,
     )
-    transaction.on_commit(lambda: _send(message), robust=True)
-
-
-def _send(message: EmailMessage) -> None:
-    """Send, trying a few times at once: the flag on the task is the durable record."""
-    for attempt in range(1, MAIL_ATTEMPTS + 1):
-        try:
-            message.send()
-            return
-        except Exception:
-            if attempt == MAIL_ATTEMPTS:
-                logger.exception("could not send %r", message.subject)
 
 
 def _minutes(delta) -> int:

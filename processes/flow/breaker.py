@@ -1,17 +1,18 @@
 """A circuit's own changes: open, close, hold and release processes, and the alerts.
 
 Every function here works on a circuit row the caller holds locked (`lock`), inside the
-caller's transaction; alerts and wake-ups go out after commit.
+caller's transaction; an alert's email is written to the outbox in that transaction
+(processes.outbox), its log line and signal and the wake-ups go out after commit.
 """
 
 import json
 import logging
 from datetime import datetime, timedelta
 
-from django.core.mail import mail_admins
+from django.conf import settings
 from django.db import transaction
 
-from processes import clock, conf, journal, signals
+from processes import clock, conf, journal, outbox, signals
 from processes.models import (
     ActorType,
     Circuit,
@@ -95,7 +96,7 @@ def open_circuit(
     kind = CircuitEventKind.REOPENED if reopen else CircuitEventKind.OPENED
     event(circuit, kind, f"{why}; next probe in {cooldown:.0f}s", now)
     if not reopen:
-        alert_on_commit(circuit, "opened", why, now)
+        raise_alert(circuit, "opened", why, now)
 
 
 def probe_failed(circuit: Circuit, step: Step, process, error: str, now: datetime) -> None:
@@ -145,7 +146,7 @@ def close_circuit(circuit: Circuit, kind: str, why: str, now: datetime, *, actor
     lasted = (now - since).total_seconds()
     event(circuit, kind, f"{why} (it was {was} for {lasted:.0f}s)", now, actor=actor)
     if alerted and not settling:
-        alert_on_commit(circuit, "closed", why, now)
+        raise_alert(circuit, "closed", why, now)
     label, step, key = circuit.process_type, circuit.step, circuit.key
     note = f"{circuit.where} resumed by {actor}: {why}" if actor else ""
     transaction.on_commit(lambda: wake_held(label, step, key, note=note, actor=actor), robust=True)
@@ -201,12 +202,18 @@ def wake_held(label: str, step: str, key: str = "", *, note: str = "", actor: st
 
 
 def _opening_alerted(circuit: Circuit) -> bool:
-    """Was the last alert of this circuit its opening's, so that its closing is still owed?"""
+    """Was the last alert of this circuit its opening's, so that its closing is still owed?
+
+    Alerts are recorded in the transaction that raises them, with their email in the outbox:
+    what was raised is owed, whether or not the email has gone out yet."""
     latest = circuit.events.filter(kind=CircuitEventKind.ALERT).values_list("detail", flat=True).first()
     return latest is not None and latest.startswith("circuit_opened")
 
 
-def alert_on_commit(circuit: Circuit, change: str, why: str, now: datetime) -> None:
+def raise_alert(circuit: Circuit, change: str, why: str, now: datetime) -> None:
+    """One alert per opening or closing of an incident, recorded on the (locked) circuit with
+    its email to ADMINS in the outbox, in the caller's transaction; a JSON log line and the
+    `circuit_changed` signal on commit."""
     facts = {
         "event": f"circuit_{change}",
         "process": circuit.process_type,
@@ -214,12 +221,23 @@ def alert_on_commit(circuit: Circuit, change: str, why: str, now: datetime) -> N
         "reason": why,
         "at": now.isoformat(),
     }
-    circuit_id = circuit.pk
-    transaction.on_commit(lambda: _alert(circuit_id, facts), robust=True)
+    recipients = [address for _, address in settings.ADMINS]
+    to = f"email to {', '.join(recipients)} queued" if recipients else "nobody to email"
+    event(circuit, CircuitEventKind.ALERT, f"{facts['event']} alert: {to}", now)
+    transaction.on_commit(lambda: _announce(facts), robust=True)
+    outbox.enqueue(
+        key=f"circuit:{circuit.pk}:{change}:{facts['at']}",
+        kind=facts["event"],
+        subject=f"{settings.EMAIL_SUBJECT_PREFIX}{circuit.where} circuit {change}: {why}",
+        body=json.dumps(facts, indent=2, sort_keys=True),
+        from_email=settings.SERVER_EMAIL,
+        to=recipients,
+        circuit=circuit,
+    )
 
 
-def _alert(circuit_id: int, facts: dict) -> None:
-    """One alert per opening or closing: a JSON log line, a signal and one email to ADMINS."""
+def _announce(facts: dict) -> None:
+    """The alert's JSON log line and signal, best effort after commit (the email is durable)."""
     logger.error(json.dumps(facts, sort_keys=True))
     signals.circuit_changed.send(
         sender=Circuit,
@@ -227,14 +245,6 @@ def _alert(circuit_id: int, facts: dict) -> None:
         step=facts["step"],
         change=facts["event"],
         reason=facts["reason"],
-    )
-    subject = f"{facts['step']} circuit {facts['event'].removeprefix('circuit_')}: {facts['reason']}"[:200]
-    mail_admins(subject, json.dumps(facts, indent=2, sort_keys=True), fail_silently=True)
-    CircuitEvent.objects.create(
-        circuit_id=circuit_id,
-        kind=CircuitEventKind.ALERT,
-        detail=f"{facts['event']} alert sent",
-        created_at=clock.now(),
     )
 
 

@@ -28,7 +28,7 @@ def tick(now: datetime | None = None) -> None:
             elif circuit.state == CircuitState.CLOSED and due(circuit.close_alert_at, now):
                 circuit.close_alert_at = None
                 circuit.save(update_fields=["close_alert_at"])
-                breaker.alert_on_commit(circuit, "closed", circuit.reason, now)
+                breaker.raise_alert(circuit, "closed", circuit.reason, now)
     stale = now - timedelta(seconds=conf.get("REDRIVE_STALE"))
     dead = Redrive.objects.filter(finished_at__isnull=True).filter(
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, requested_at__lt=stale)

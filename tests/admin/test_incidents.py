@@ -91,7 +91,9 @@ def test_step_page_shows_history_and_waiting_orders(ops_client, catalogue):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Opened" in page and "circuit_opened alert sent" in page
+    assert (
+        "Opened" in page and "circuit_opened alert: email to operators@fulfillment.localhost queued" in page
+    )
     assert len(response.context["held_processes"]) == 2
     assert {b["name"] for b in response.context["buttons"]} == {"pause", "resume", "redrive"}
 

@@ -117,8 +117,43 @@ def test_metrics_cost_the_same_queries_for_many_orders(catalogue, client, metric
         with CaptureQueriesContext(connection) as many:
             scrape(client)
 
-    # Eight for the orders, queue and sweeper, one for the worker clusters, one for the limits
+    # Eight for the orders, queue, sweeper and outbox, one for the worker clusters, one for the limits
     # the API let pass while their Redis was down; flow control reads its circuits, the recent
     # flow keys and who waits (three), then each step's health (one per step and key: four here).
     flow_steps = len(circuit_steps())
     assert len(many) == len(one) <= 10 + 3 + flow_steps, [query["sql"] for query in many]
+
+
+@pytest.mark.django_db
+def test_metrics_report_the_outbox(client, metrics_settings, settings):
+    """Emails not sent yet, how long the oldest has waited, and those given up on."""
+    from processes.models import OutboxMessage, OutboxStatus
+
+    def message(key, status, age):
+        created = clock.now() - timedelta(seconds=age)
+        OutboxMessage.objects.create(
+            key=key,
+            kind="test",
+            subject=key,
+            body="",
+            from_email="a@example.com",
+            to=["b@example.com"],
+            status=status,
+            created_at=created,
+            next_attempt_at=None if status != OutboxStatus.PENDING else created,
+            sent_at=created if status == OutboxStatus.SENT else None,
+        )
+
+    with clock.frozen():
+        empty = scrape(client)
+        message("sent", OutboxStatus.SENT, 900)
+        message("old", OutboxStatus.PENDING, 75)
+        message("new", OutboxStatus.PENDING, 5)
+        message("failed", OutboxStatus.FAILED, 20_000)
+        metrics = scrape(client)
+
+    assert empty["processes_outbox_pending_messages"][()] == 0
+    assert empty["processes_outbox_oldest_pending_age_seconds"][()] == 0
+    assert metrics["processes_outbox_pending_messages"][()] == 2
+    assert metrics["processes_outbox_oldest_pending_age_seconds"][()] == 75
+    assert metrics["processes_outbox_failed_messages"][()] == 1

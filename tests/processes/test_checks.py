@@ -127,3 +127,11 @@ def test_queue_timeout_must_outlast_the_sweeper_loop(settings):
 
     assert [error.id for error in errors] == ["processes.E004"]
     assert "Q_CLUSTER['timeout']=90" in errors[0].msg and "(85.0s)" in errors[0].msg
+
+
+def test_outbox_retry_cap_below_the_first_delay_is_refused(settings):
+    settings.PROCESSES = {**settings.PROCESSES, "OUTBOX_RETRY_FIRST": 60.0, "OUTBOX_RETRY_MAX": 30.0}
+
+    assert messages(check_engine_settings()) == [
+        ("processes.E008", "PROCESSES['OUTBOX_RETRY_MAX']=30.0 must be at least OUTBOX_RETRY_FIRST=60.0.")
+    ]
