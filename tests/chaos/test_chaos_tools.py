@@ -4,8 +4,10 @@ stop for the last tenth of the orders."""
 
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from django_q.models import OrmQ
@@ -18,6 +20,7 @@ from fulfillment.models import Order
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.outages import outage_set, service_down
 from fulfillment.soak import SoakConfig, SoakReport, _draining
+from processes.cluster_processes import children, cluster_processes, descendants
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE
 from tests.conftest import ENGINE_DB
@@ -54,14 +57,24 @@ def test_busy_workers_are_the_holders_of_step_and_sweeper_leases(catalogue):
     assert chaos.busy_workers() == {4242: "step", 4343: "sweeper"}
 
 
-def test_children_are_read_from_proc():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+def test_children_and_descendants_are_read_from_proc():
+    sleeper = "import time; time.sleep(30)"
+    script = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); {sleeper}"
+    child = subprocess.Popen([sys.executable, "-c", script])
     try:
-        assert child.pid in chaos.children(os.getpid())
+        deadline = time.monotonic() + 10
+        while len(descendants(child.pid)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.pid in children(os.getpid())
+        grandchildren = descendants(child.pid)
+        assert len(grandchildren) == 1 and grandchildren[0] in descendants(os.getpid())
+        assert [p.role for p in cluster_processes(child.pid)] == ["other"]  # not named by django-q2
     finally:
+        for pid in descendants(child.pid):
+            os.kill(pid, signal.SIGKILL)
         child.kill()
         child.wait()
-    assert chaos.children(2**22 + 1) == []  # no such process
+    assert children(2**22 + 1) == []  # no such process
 
 
 def test_outage_window_goes_down_once_a_fifth_is_placed_and_one_is_done():
