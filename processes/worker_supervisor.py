@@ -19,11 +19,13 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,7 +96,7 @@ class Supervisor:
         self.restarts, self.wedges, self.quick_exits = 0, 0, 0
         self.last_restart: tuple[float, str] | None = None
         self.state = WorkerClusterState.STARTING
-        self.stopping = False
+        self.stopping = threading.Event()  # set by SIGTERM or SIGINT
         self.last_report = 0.0
 
     def run(self) -> None:
@@ -104,11 +106,8 @@ class Supervisor:
         self._say(f"supervising {' '.join(self.argv)} as {self.name}")
         self._spawn()
         try:
-            while not self.stopping:
-                time.sleep(1.0)
+            while not self.stopping.wait(1.0):
                 _reap(keep=self.child.pid)
-                if self.stopping:
-                    break
                 self._check()
                 if time.monotonic() - self.last_report >= self.report_every:
                     self._report()
@@ -117,6 +116,7 @@ class Supervisor:
             outcome = self._stop_cluster(self.grace)
             self._say(f"cluster {outcome}; supervisor stopped")
             self._report()
+            shutil.rmtree(self.heartbeat_dir, ignore_errors=True)
 
     def _check(self) -> None:
         code = self.child.poll()
@@ -142,10 +142,10 @@ class Supervisor:
         self._say(f"replacing the cluster ({reason}); old cluster {outcome}")
         if time.monotonic() - self.child_started < QUICK_EXIT:
             self.quick_exits += 1
-            time.sleep(min(30.0, 2.0**self.quick_exits))
+            self.stopping.wait(min(30.0, 2.0**self.quick_exits))
         else:
             self.quick_exits = 0
-        if not self.stopping:
+        if not self.stopping.is_set():
             self._spawn()
 
     def _spawn(self) -> None:
@@ -182,7 +182,7 @@ class Supervisor:
         return outcome
 
     def _on_stop_signal(self, signum, frame) -> None:
-        self.stopping = True
+        self.stopping.set()
 
     def _report(self) -> None:
         self.last_report = time.monotonic()
