@@ -40,24 +40,22 @@ def on_task_finished(**kwargs) -> None:
     beat(FINISHED)
 
 
-class RedisBroker(Redis):
+class _NotesEachTake:
+    """Notes the moment the pusher takes tasks from the broker (mixed into a django-q2 broker)."""
+
+    def dequeue(self):
+        tasks = super().dequeue()
+        if tasks:
+            beat(PULLED)
+        return tasks
+
+
+class RedisBroker(_NotesEachTake, Redis):
     """django-q2's Redis broker, noting each task the pusher takes."""
 
-    def dequeue(self):
-        tasks = super().dequeue()
-        if tasks:
-            beat(PULLED)
-        return tasks
 
-
-class OrmBroker(ORM):
+class OrmBroker(_NotesEachTake, ORM):
     """django-q2's database broker, noting each batch the pusher takes."""
-
-    def dequeue(self):
-        tasks = super().dequeue()
-        if tasks:
-            beat(PULLED)
-        return tasks
 
 
 @dataclass(frozen=True)

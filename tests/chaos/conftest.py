@@ -46,14 +46,7 @@ def run_soak(transactional_db, tmp_path):
         print(done.stderr)  # the soak's running commentary: pytest shows it when a test fails
         for log in sorted(tmp_path.glob("cluster-*.log")):
             print(f"----- {log.name} (last lines) -----\n" + "\n".join(log.read_text().splitlines()[-40:]))
-        try:
-            report = json.loads(done.stdout)
-        except json.JSONDecodeError:
-            raise AssertionError(
-                f"the soak printed no report (exit {done.returncode}):\n{done.stdout}"
-            ) from None
-        report["exit_status"] = done.returncode
-        return report
+        return report_of(done)
 
     yield run
     wait_for_sessions_to_close(chaos.APP_NAME)
@@ -85,16 +78,8 @@ def run_infra_soak(tmp_path):
             key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")
         }
         environment.update(SECRET_KEY=settings.SECRET_KEY, PYTHONUNBUFFERED="1")
-        command = [
-            sys.executable,
-            "manage.py",
-            "soak",
-            "--faults",
-            "infra",
-            "--json",
-            "--log-dir",
-            str(tmp_path),
-        ]
+        command = [sys.executable, "manage.py", "soak", "--faults", "infra", "--json"]
+        command += ["--log-dir", str(tmp_path)]
         done = subprocess.run(
             [*command, *args],
             cwd=settings.BASE_DIR,
@@ -104,13 +89,16 @@ def run_infra_soak(tmp_path):
             timeout=timeout,
         )
         print(done.stderr[-20000:])  # the running commentary, shown when the test fails
-        try:
-            report = json.loads(done.stdout)
-        except json.JSONDecodeError:
-            raise AssertionError(
-                f"the soak printed no report (exit {done.returncode}):\n{done.stdout}"
-            ) from None
-        report["exit_status"] = done.returncode
-        return report
+        return report_of(done)
 
     return run
+
+
+def report_of(done: subprocess.CompletedProcess) -> dict:
+    """The soak's JSON report with its exit status, or a failure that shows what it printed."""
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"the soak printed no report (exit {done.returncode}):\n{done.stdout}") from None
+    report["exit_status"] = done.returncode
+    return report
