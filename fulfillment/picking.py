@@ -149,18 +149,24 @@ def pick_notices_take(*, worker) -> list[PickNotice]:
 
 def simulated_picker_run(*, delay: float) -> int:
     """Claim and confirm every open pick task older than `delay` seconds, as a tireless
-    worker would, through the same services as the warehouse pages."""
+    worker would, through the same services as the warehouse pages. Tasks it claimed before
+    without confirming them (the database went away between the two) it confirms first, as a
+    worker back on the network would."""
     cutoff = clock.now() - timedelta(seconds=delay)
+    picker = simulated_picker_user()
+    claimed = list(
+        PickTask.objects.filter(status=PickTask.Status.CLAIMED, assignee=picker).values_list("pk", flat=True)
+    )
     task_ids = list(
         PickTask.objects.filter(status=PickTask.Status.OPEN, created_at__lte=cutoff)
         .order_by("due_at")
         .values_list("pk", flat=True)[:200]
     )
-    picker = simulated_picker_user() if task_ids else None
     done = 0
-    for task_id in task_ids:
+    for task_id in [*claimed, *task_ids]:
         try:
-            pick_task_claim(task_id=task_id, worker=picker)
+            if task_id not in claimed:
+                pick_task_claim(task_id=task_id, worker=picker)
         except PickRefused:
             continue  # a person took it, or it was cancelled meanwhile
         try:

@@ -1,4 +1,5 @@
-"""The simulated picker keeps going when another picker got to a task first."""
+"""The simulated picker keeps going when another picker got to a task first, and finishes
+what it claimed before a lost connection."""
 
 from fulfillment import picking
 from fulfillment.models import PickTask
@@ -20,6 +21,20 @@ def test_a_task_done_by_another_picker_meanwhile_is_not_given_back(catalogue):
     picking.pick_task_confirm(task_id=task.pk, worker=picker, picked=picking.exact_pick(task.pk))
 
     picking._give_back(task.pk, picker)  # raised PickTaskClosed before, killing `make run`
+
+    task.refresh_from_db()
+    assert task.status == PickTask.Status.DONE
+
+
+def test_a_task_it_claimed_but_never_confirmed_is_confirmed_on_its_next_run(catalogue):
+    """The database went away between its claim and its confirmation (soak --faults infra):
+    it must not leave the order waiting half an hour for the stale-claim timer."""
+    with clock.frozen():
+        order = drive(place_order(), pick=False)
+    task = PickTask.objects.get(order=order)
+    picking.pick_task_claim(task_id=task.pk, worker=picking.simulated_picker_user())
+
+    assert picking.simulated_picker_run(delay=0) == 1
 
     task.refresh_from_db()
     assert task.status == PickTask.Status.DONE
