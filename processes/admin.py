@@ -1,5 +1,5 @@
-"""The engine's journal, read-only: transitions, notes and every attempt at a step; and the
-outbox of emails to people, also read-only.
+"""The engine's journal, read-only: transitions, notes and every attempt at a step; the
+outbox of emails to people and the worker clusters' reports, also read-only.
 
 Append-only by design, so nobody may add, change or delete a row here. The operator
 dashboard links to the attempts filtered by step, direction and time.
@@ -10,8 +10,8 @@ import uuid
 from django import forms
 from django.contrib import admin
 
-from processes import clock
-from processes.models import OutboxMessage, ProcessEvent, RolloutSetting, StepAttempt
+from processes import clock, conf
+from processes.models import OutboxMessage, ProcessEvent, RolloutSetting, StepAttempt, WorkerCluster
 from processes.workflow import registry
 
 
@@ -133,3 +133,29 @@ class RolloutSettingAdmin(admin.ModelAdmin):
 
 # The Incidents page (Circuit) lives in its own module; importing it registers it.
 from processes import incidents_admin  # noqa: E402, F401
+
+
+@admin.register(WorkerCluster)
+class WorkerClusterAdmin(ReadOnlyAdmin):
+    """The supervised worker clusters as their supervisors report them (`run_workers`): which
+    run where, whether each takes work, and why one was last replaced."""
+
+    list_display = [
+        "name",
+        "queue",
+        "condition_now",
+        "workers_busy",
+        "workers_idle",
+        "last_started_at",
+        "restarts",
+        "wedges",
+        "last_restart_at",
+        "last_restart_reason",
+        "last_seen_at",
+    ]
+    list_filter = ["state", "host", "queue"]
+    ordering = ["-last_seen_at"]
+
+    @admin.display(description="state")
+    def condition_now(self, cluster: WorkerCluster) -> str:
+        return cluster.condition(clock.now(), conf.get("WORKER_SILENT_AFTER"))
