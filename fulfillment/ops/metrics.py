@@ -33,6 +33,7 @@ import logging
 import math
 from datetime import timedelta
 
+from django.db import DatabaseError, close_old_connections
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CollectorRegistry, generate_latest
@@ -296,4 +297,14 @@ def metrics(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    try:
+        body = generate_latest(_registry())
+    except DatabaseError as error:
+        # The figures are read from the database: without it there are none to give. Say so
+        # in JSON like the other refusals; Prometheus records the scrape as failed.
+        close_old_connections()
+        logger.warning("metrics unavailable: %s: %s", type(error).__name__, error)
+        response = JsonResponse({"detail": "The database does not answer: no figures to give."}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)

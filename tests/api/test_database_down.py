@@ -61,6 +61,7 @@ def served(postgres, tmp_path):
         PGAPPNAME="fulfillment-database-down-test",
         PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET,
         LOG_REQUESTS="1",
+        METRICS_ALLOWED_IPS="127.0.0.1",
     )
     manage("migrate", "--no-input", env=env)
     credentials = json.loads(manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
@@ -117,6 +118,7 @@ def test_with_the_database_down_every_api_answer_is_a_json_503_then_normal_again
             status, response_headers, text = server.request(method, path, body, **headers)
             answers[f"{name} #{attempt}"] = (status, response_headers, text, time.monotonic() - started)
     anonymous = server.request("GET", "/api/orders/")
+    figures = server.request("GET", "/metrics")
 
     for name, (status, headers, text, seconds) in answers.items():
         assert status == 503, f"{name}: {status} {text[:200]}"
@@ -130,6 +132,8 @@ def test_with_the_database_down_every_api_answer_is_a_json_503_then_normal_again
     assert anonymous[0] == 401 and json.loads(anonymous[2])["code"] == "not_authenticated", (
         "no credentials needs no database: still the honest answer"
     )
+    status, headers, _ = figures
+    assert (status, headers["Content-Type"], headers["Retry-After"]) == (503, "application/json", "5")
     assert "<html" not in server.log().lower()
 
     postgres.start()
