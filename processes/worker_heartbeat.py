@@ -1,7 +1,8 @@
 """Signs of life from inside a django-q2 cluster, for the supervisor that started it.
 
 Three moments tell whether a cluster takes its work: its pusher took a task from the broker
-(`pulled`), a worker started one (`started`), the monitor recorded one's end (`finished`).
+that still waits for a worker (`pulled`: the first taken since a worker last started one), a
+worker started one (`started`), the monitor recorded one's end (`finished`).
 Each is the modification time of a file in the directory the supervisor names in
 PROCESSES_HEARTBEAT_DIR: one system call per task, nothing in the database, and shared by the
 cluster's processes without any lock of theirs (a wedged cluster is one whose queue lock is
@@ -32,6 +33,18 @@ def beat(moment: str) -> None:
         os.utime(Path(directory) / moment)
 
 
+def note_taken() -> None:
+    """The pusher took tasks: note when, unless tasks it took earlier still wait for a worker
+    (none started since), so that `pulled` says how long the oldest waiting task has waited."""
+    directory = os.environ.get(ENVIRONMENT)
+    if not directory:
+        return
+    pulled, started = Path(directory) / PULLED, Path(directory) / STARTED
+    with contextlib.suppress(OSError):
+        if pulled.stat().st_mtime <= started.stat().st_mtime:
+            os.utime(pulled)
+
+
 def on_task_started(**kwargs) -> None:
     beat(STARTED)
 
@@ -46,7 +59,7 @@ class _NotesEachTake:
     def dequeue(self):
         tasks = super().dequeue()
         if tasks:
-            beat(PULLED)
+            note_taken()
         return tasks
 
 
@@ -68,7 +81,8 @@ class Heartbeat:
 
     @property
     def work_inside(self) -> bool:
-        """Has the cluster taken a task from the broker since a worker last started one?"""
+        """Has the cluster taken a task from the broker since a worker last started one? Then
+        `pulled` is when the first of those was taken."""
         return self.pulled > self.started
 
 

@@ -1,12 +1,13 @@
 """What the worker supervisor calls wedged, at the production defaults, and how /readyz reads
 the clusters' reports (processes.worker_supervisor; the real wedge is in tests/cluster)."""
 
+import os
 from datetime import timedelta
 
 import pytest
 
 from fulfillment.ops.readiness import worker_clusters
-from processes import clock
+from processes import clock, worker_heartbeat
 from processes.cluster_processes import ClusterProcess
 from processes.models import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
@@ -90,3 +91,23 @@ def test_readiness_needs_one_running_cluster_when_clusters_report():
 
     report("e:5", WorkerClusterState.RUNNING)
     assert worker_clusters()["ok"] is True
+
+
+def test_the_pusher_notes_when_the_oldest_waiting_task_was_taken(tmp_path, monkeypatch):
+    """Under steady traffic the pusher takes a task every few seconds: `pulled` must keep the
+    first one still waiting, or a wedged cluster never looks like one (seen by hand: replaced
+    after 112 s instead of 30)."""
+    monkeypatch.setenv(worker_heartbeat.ENVIRONMENT, str(tmp_path))
+    worker_heartbeat.reset(tmp_path, at=100.0)
+
+    worker_heartbeat.note_taken()  # nothing was waiting: the first task taken since a start
+    first = worker_heartbeat.read(tmp_path).pulled
+    assert first > 100.0
+    os.utime(tmp_path / worker_heartbeat.PULLED, (first - 5, first - 5))  # taken 5 s ago
+    worker_heartbeat.note_taken()  # another task while the first still waits
+    assert worker_heartbeat.read(tmp_path).pulled == first - 5
+
+    worker_heartbeat.on_task_started()  # a worker took it
+    worker_heartbeat.note_taken()
+    beat = worker_heartbeat.read(tmp_path)
+    assert beat.pulled >= beat.started > first - 5
