@@ -79,7 +79,8 @@ def sweep_loop(run_seconds: float | None = None) -> int:
             sweeps += 1
             time.sleep(conf.get("SWEEP_INTERVAL"))
     finally:
-        SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="", lease_until=None)
+        # Free, but its time stays: "alive until then" for /readyz and `revive_if_dead`.
+        SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="")
         async_task(LOOP_TASK, task_name="sweeper loop")
     return sweeps
 
@@ -101,6 +102,20 @@ def ensure_sweeper() -> bool:
     if not alive:
         async_task(LOOP_TASK, task_name="sweeper loop")
     return not alive
+
+
+def revive_if_dead(after: float = 10.0) -> bool:
+    """Start a sweeper loop if none has held the lease for `after` seconds; True if enqueued.
+
+    The worker supervisors call it every few seconds: a loop that died with its successor
+    unsent (the broker or the database was down at its hand-over) is back within seconds of
+    their return, instead of waiting for the minutely schedule.
+    """
+    since = clock.now() - timedelta(seconds=after)
+    if SweeperLease.objects.filter(name=LOOP_LEASE, lease_until__gte=since).exists():
+        return False
+    async_task(LOOP_TASK, task_name="sweeper loop")
+    return True
 
 
 def _loop_lease_seconds() -> float:

@@ -12,7 +12,8 @@ from outside:
   left after a grace) and started again; the engine recovers the work it held (leases, the
   sweeper's redelivery);
 - every few seconds the supervisor reports to a `WorkerCluster` row, which /readyz, /metrics
-  and the pages read.
+  and the pages read, and starts a sweeper loop if none ran for a while (one that died at its
+  hand-over while the broker or the database was down).
 """
 
 import contextlib
@@ -34,7 +35,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections
 
-from processes import conf, worker_heartbeat
+from processes import conf, sweeper, worker_heartbeat
 from processes.cluster_processes import ClusterProcess, children, cluster_processes, descendants
 from processes.models import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
@@ -210,6 +211,8 @@ class Supervisor:
         }
         try:
             WorkerCluster.objects.update_or_create(name=self.name, defaults=values)
+            if self.state == WorkerClusterState.RUNNING and sweeper.revive_if_dead():
+                self._say("no sweeper loop ran for 10 s: started one")
         except Exception:
             # The database blinks: keep supervising, report again at the next turn.
             logger.warning("could not report cluster %s", self.name, exc_info=True)

@@ -35,14 +35,9 @@ def broker_reachable() -> None:
 
 
 class SweeperHeartbeat:
-    """When the sweeper loop was last known alive: the end of its lease, which it renews each sweep.
-
-    Between two loops (one hands over to the next every few seconds) the lease row is briefly
-    free and carries no time, so the last end seen by this process stands in for it.
-    """
-
-    def __init__(self):
-        self.last_seen: datetime | None = None
+    """When the sweeper loop was last known alive: the end of its lease, which it renews each
+    sweep and keeps when it hands over to the next loop. Read from the database each time, so
+    every web process gives the same answer."""
 
     def lag_seconds(self, now: datetime | None = None) -> float | None:
         """Seconds since the sweeper's lease ran out: 0 while a loop holds it, None if never seen."""
@@ -50,11 +45,9 @@ class SweeperHeartbeat:
         lease_until = (
             SweeperLease.objects.filter(name=LOOP_LEASE).values_list("lease_until", flat=True).first()
         )
-        if lease_until is not None and (self.last_seen is None or lease_until > self.last_seen):
-            self.last_seen = lease_until
-        if self.last_seen is None:
+        if lease_until is None:
             return None
-        return max(0.0, (now - self.last_seen).total_seconds())
+        return max(0.0, (now - lease_until).total_seconds())
 
 
 sweeper_heartbeat = SweeperHeartbeat()

@@ -5,8 +5,6 @@ import os
 import pytest
 from django.core.management.utils import get_random_secret_key
 
-from fulfillment.ops.readiness import sweeper_heartbeat
-
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 
 
@@ -25,14 +23,6 @@ def production_environment(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
-
-
-@pytest.fixture(autouse=True)
-def fresh_sweeper_heartbeat():
-    """The heartbeat remembers the last lease it saw; each test starts from nothing."""
-    sweeper_heartbeat.last_seen = None
-    yield
-    sweeper_heartbeat.last_seen = None
 
 
 @pytest.fixture
