@@ -167,7 +167,8 @@ class Killer:
     task queue (a multiprocessing.Queue), and the monitor that of the result queue: killing
     one there leaves the lock taken for good, and the cluster silently stops taking tasks
     (django-q2 #23). By default the soak spares them; with `wedges` (the infra profile) it kills
-    them too, and the clusters' supervisors must find the wedge and replace the cluster.
+    them too (every idle worker of a cluster at once, so that the lock holder is among them),
+    and the clusters' supervisors must find the wedge and replace the cluster.
     """
 
     SHARES = {"whole_cluster": 0.2, "sweeper_worker": 0.15, "worker_in_step": 0.65}
@@ -220,15 +221,22 @@ class Killer:
         return f"killed cluster {cluster.number}"
 
     def _kill_wedging(self, living: list[Cluster], kind: str) -> str | None:
-        """Kill an idle worker or a monitor: the kills that wedge a django-q2 cluster."""
+        """Kill the idle workers of one cluster (one of them holds its task queue's read lock,
+        so the cluster wedges for sure), or its monitor: what django-q2 #23 is made of."""
         role = "worker" if kind == "idle_worker" else "monitor"
-        pids = sorted(p.pid for c in living for p in c.processes() if p.role == role and not p.busy)
-        if not pids:
+        victims = {
+            cluster.number: pids
+            for cluster in living
+            if (pids := [p.pid for p in cluster.processes() if p.role == role and not p.busy])
+        }
+        if not victims:
             return None
-        pid = self.rng.choice(pids)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        return f"killed {kind.replace('_', ' ')} {pid}"
+        number = self.rng.choice(sorted(victims))
+        for pid in victims[number]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        what = f"{len(victims[number])} idle workers" if role == "worker" else "the monitor"
+        return f"killed {what} of cluster {number}"
 
     def _kill_worker(self, living: list[Cluster], kind: str) -> str | None:
         ours = {pid for cluster in living for pid in cluster.worker_pids()}
