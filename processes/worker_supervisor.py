@@ -212,7 +212,7 @@ class Supervisor:
         try:
             WorkerCluster.objects.update_or_create(name=self.name, defaults=values)
             if self.state == WorkerClusterState.RUNNING and sweeper.revive_if_dead():
-                self._say("no sweeper loop ran for 10 s: started one")
+                self._say("no sweeper loop held its lease in the last 10 s: started one")
         except Exception:
             # The database blinks: keep supervising, report again at the next turn.
             logger.warning("could not report cluster %s", self.name, exc_info=True)
