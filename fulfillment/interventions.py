@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from fulfillment.gateways import Charge, Label
-from fulfillment.models import Order, OrderState
+from fulfillment.models import Order
 from fulfillment.picking import PICK_STEP
 from processes.exceptions import ProcessStateError
 from processes.interventions import (
@@ -24,15 +24,6 @@ from processes.journal import Actor
 from processes.models import ActorType, Direction, RunStatus
 from processes.versions import process_migrate_version
 from processes.workflow import registry
-
-# Before the goods are picked a customer may still cancel; later only compensation undoes it.
-CANCELLABLE = (
-    OrderState.RECEIVED,
-    OrderState.PAYMENT_CHARGED,
-    OrderState.INVENTORY_RESERVED,
-    OrderState.LABEL_CREATED,
-    OrderState.AWAITING_PICK,
-)
 
 
 def operator(user) -> Actor:
@@ -55,7 +46,7 @@ def order_cancel(*, order_id, user, reason: str) -> Order:
     """Cancel an order that is not picked yet: compensation, refused once the goods are picked."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.state not in CANCELLABLE or order.direction != Direction.FORWARD:
+        if not order.is_cancellable():
             raise ProcessStateError(
                 f"Order {order.pk} is {order.get_state_display().lower()}: it can no longer be cancelled"
                 " (compensate it instead if it must be undone)."
@@ -119,7 +110,7 @@ def order_available_actions(order: Order) -> dict[str, str]:
     return {
         "retry": retry,
         "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
-        "cancel": "" if forward and order.state in CANCELLABLE else "it is picked, finished or compensating",
+        "cancel": "" if order.is_cancellable() else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
         "migrate": _migrate_refusal(order),

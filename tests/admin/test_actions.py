@@ -5,7 +5,7 @@ name and reason."""
 import pytest
 from django.urls import reverse
 
-from fulfillment.models import Order, OrderState
+from fulfillment.models import FraudCheck, Order, OrderState
 from processes import clock
 from processes.models import EventKind, ProcessEvent
 from tests.admin.conftest import SCENARIOS
@@ -22,7 +22,7 @@ SKIP_FIELDS = {
 ALLOWED = {
     "retry": ["due_payment", "backing_off_label", "attention_confirmation", "attention_compensating"],
     "compensate": ["due_payment", "backing_off_label", "awaiting_pick", "attention_confirmation"],
-    "cancel": ["due_payment", "backing_off_label", "awaiting_pick"],
+    "cancel": ["due_payment", "fraud_cleared", "backing_off_label", "awaiting_pick"],
     "skip": ["backing_off_label", "awaiting_pick", "attention_confirmation"],
     "resolve": ["attention_confirmation", "attention_compensating"],
 }
@@ -130,6 +130,19 @@ def test_cancel_journals_the_cancellation(ops_client, catalogue):
     assert order.state == OrderState.CANCELLED
     start = ProcessEvent.objects.get(process_id=order.pk, transition="start_compensation")
     assert start.actor == "olga" and start.reason == f"cancelled: {REASON}"
+
+
+def test_cancel_of_a_fraud_cleared_order_tells_the_screener_and_never_charges(ops_client, catalogue):
+    """A v2 order the screener cleared may be cancelled by an operator, as by its client."""
+    order = SCENARIOS["fraud_cleared"]()
+
+    act(ops_client, "cancel", [order])
+    with clock.frozen():
+        order = drive(order)
+
+    assert order.state == OrderState.CANCELLED
+    assert payment_ledger(order)["charges"] == 0
+    assert FraudCheck.objects.get(order=order).cancelled_at is not None
 
 
 def test_skip_label_with_the_tracking_number_entered(ops_client, catalogue):
