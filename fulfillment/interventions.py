@@ -6,11 +6,8 @@ ProcessStateError, journals and wakes the order after commit. Permissions are ch
 interface (the admin), never here.
 """
 
-from decimal import Decimal
-
 from django.db import transaction
 
-from fulfillment.gateways import Charge, Label
 from fulfillment.models import Order
 from fulfillment.picking import PICK_STEP
 from processes.exceptions import ProcessStateError
@@ -57,13 +54,18 @@ def order_cancel(*, order_id, user, reason: str) -> Order:
 
 
 def order_skip_step(*, order_id, user, step: str, reason: str, entered: dict) -> Order:
-    """Mark the current step done by hand with the result the operator `entered`."""
+    """Mark the current step done by hand with the result the operator `entered`, as the step
+    reads and checks it (Step.manual_result: ManualResultRefused when it will not do)."""
     order = Order.objects.get(pk=order_id)
     if order.direction != Direction.FORWARD:
         raise ProcessStateError(f"Order {order.pk} is being undone: only a forward step can be done by hand.")
     if step == PICK_STEP and order.run_status != RunStatus.WAITING:
         raise ProcessStateError(f"Order {order.pk} has no open pick task to mark as picked yet.")
-    result = manual_result(order, step, entered)
+    if order.step != step:
+        raise ProcessStateError(
+            f"Order {order.pk} is not at step {step!r} (it is at {order.step or 'none'})."
+        )
+    result = registry.for_process(order).step(step).manual_result(order, entered)
     return process_skip_step(
         model=Order, process_id=order_id, step=step, result=result, actor=operator(user), reason=reason
     )
@@ -81,22 +83,6 @@ def order_migrate_version(*, order_id, user, reason: str, to_version: int | None
     return process_migrate_version(
         model=Order, process_id=order_id, to_version=version, actor=operator(user), reason=reason
     )
-
-
-def manual_result(order: Order, step: str, entered: dict):
-    """The step's result as its `record` expects it, from what the operator typed."""
-    if step == "charge_payment":
-        amount = entered.get("amount") or order.total
-        return Charge(charge_id=entered["charge_id"], amount=Decimal(amount), currency=order.currency)
-    if step == "create_label":
-        carrier, tracking = entered["carrier"], entered["tracking_number"]
-        url = entered.get("label_url") or f"manual://{carrier}/{tracking}"
-        return Label(carrier=carrier, tracking_number=tracking, label_url=url)
-    if step == PICK_STEP:
-        return {"worker_id": None}
-    if step == "send_confirmation":
-        return entered.get("message_id") or f"<order-{order.pk}.confirmation.manual@fulfillment.localhost>"
-    return None  # reserve_inventory: our own rows, written by the step itself
 
 
 def order_available_actions(order: Order) -> dict[str, str]:

@@ -23,7 +23,7 @@ ALLOWED = {
     "retry": ["due_payment", "backing_off_label", "attention_confirmation", "attention_compensating"],
     "compensate": ["due_payment", "backing_off_label", "awaiting_pick", "attention_confirmation"],
     "cancel": ["due_payment", "fraud_cleared", "backing_off_label", "awaiting_pick"],
-    "skip": ["backing_off_label", "awaiting_pick", "attention_confirmation"],
+    "skip": ["due_fraud_check", "backing_off_label", "awaiting_pick", "attention_confirmation"],
     "resolve": ["attention_confirmation", "attention_compensating"],
 }
 REFUSED = {
@@ -169,6 +169,20 @@ def test_skip_payment_with_a_duplicate_charge_id_is_refused(ops_client, catalogu
 
     assert any("already recorded for another order" in m for m in messages_of(response))
     assert snapshot(order) == before
+
+
+def test_skip_fraud_check_with_half_an_assessment_is_refused(ops_client, catalogue):
+    """An assessment id without its score is refused with the step's message; nothing changes."""
+    order = SCENARIOS["due_fraud_check"]()
+    before = snapshot(order)
+    page = ops_client.get(reverse("admin:fulfillment_order_operator", args=["skip"]), {"ids": str(order.pk)})
+    assert b'name="assessment_id"' in page.content and b'name="score"' in page.content
+
+    response = act(ops_client, "skip", [order], assessment_id="fa_by_hand_1")
+
+    assert any("both the screener's assessment id and its score" in m for m in messages_of(response))
+    assert snapshot(order) == before and not FraudCheck.objects.filter(order=order).exists()
+    assert not operator_events(order).exists()
 
 
 def test_skip_form_asks_for_the_steps_result(ops_client, catalogue):
