@@ -6,12 +6,9 @@ ProcessStateError, journals and wakes the order after commit. Permissions are ch
 interface (the admin), never here.
 """
 
-from decimal import Decimal
-
 from django.db import transaction
 
-from fulfillment.gateways import Charge, Label
-from fulfillment.models import Order, OrderState
+from fulfillment.models import Order
 from fulfillment.picking import PICK_STEP
 from processes.exceptions import ProcessStateError
 from processes.interventions import (
@@ -24,15 +21,6 @@ from processes.journal import Actor
 from processes.models import ActorType, Direction, RunStatus
 from processes.versions import process_migrate_version
 from processes.workflow import registry
-
-# Before the goods are picked a customer may still cancel; later only compensation undoes it.
-CANCELLABLE = (
-    OrderState.RECEIVED,
-    OrderState.PAYMENT_CHARGED,
-    OrderState.INVENTORY_RESERVED,
-    OrderState.LABEL_CREATED,
-    OrderState.AWAITING_PICK,
-)
 
 
 def operator(user) -> Actor:
@@ -55,7 +43,7 @@ def order_cancel(*, order_id, user, reason: str) -> Order:
     """Cancel an order that is not picked yet: compensation, refused once the goods are picked."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.state not in CANCELLABLE or order.direction != Direction.FORWARD:
+        if not order.is_cancellable():
             raise ProcessStateError(
                 f"Order {order.pk} is {order.get_state_display().lower()}: it can no longer be cancelled"
                 " (compensate it instead if it must be undone)."
@@ -66,13 +54,18 @@ def order_cancel(*, order_id, user, reason: str) -> Order:
 
 
 def order_skip_step(*, order_id, user, step: str, reason: str, entered: dict) -> Order:
-    """Mark the current step done by hand with the result the operator `entered`."""
+    """Mark the current step done by hand with the result the operator `entered`, as the step
+    reads and checks it (Step.manual_result: ManualResultRefused when it will not do)."""
     order = Order.objects.get(pk=order_id)
     if order.direction != Direction.FORWARD:
         raise ProcessStateError(f"Order {order.pk} is being undone: only a forward step can be done by hand.")
     if step == PICK_STEP and order.run_status != RunStatus.WAITING:
         raise ProcessStateError(f"Order {order.pk} has no open pick task to mark as picked yet.")
-    result = manual_result(order, step, entered)
+    if order.step != step:
+        raise ProcessStateError(
+            f"Order {order.pk} is not at step {step!r} (it is at {order.step or 'none'})."
+        )
+    result = registry.for_process(order).step(step).manual_result(order, entered)
     return process_skip_step(
         model=Order, process_id=order_id, step=step, result=result, actor=operator(user), reason=reason
     )
@@ -92,22 +85,6 @@ def order_migrate_version(*, order_id, user, reason: str, to_version: int | None
     )
 
 
-def manual_result(order: Order, step: str, entered: dict):
-    """The step's result as its `record` expects it, from what the operator typed."""
-    if step == "charge_payment":
-        amount = entered.get("amount") or order.total
-        return Charge(charge_id=entered["charge_id"], amount=Decimal(amount), currency=order.currency)
-    if step == "create_label":
-        carrier, tracking = entered["carrier"], entered["tracking_number"]
-        url = entered.get("label_url") or f"manual://{carrier}/{tracking}"
-        return Label(carrier=carrier, tracking_number=tracking, label_url=url)
-    if step == PICK_STEP:
-        return {"worker_id": None}
-    if step == "send_confirmation":
-        return entered.get("message_id") or f"<order-{order.pk}.confirmation.manual@fulfillment.localhost>"
-    return None  # reserve_inventory: our own rows, written by the step itself
-
-
 def order_available_actions(order: Order) -> dict[str, str]:
     """Why each action would be refused now ('' when it is allowed): for showing the buttons.
 
@@ -119,7 +96,7 @@ def order_available_actions(order: Order) -> dict[str, str]:
     return {
         "retry": retry,
         "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
-        "cancel": "" if forward and order.state in CANCELLABLE else "it is picked, finished or compensating",
+        "cancel": "" if order.is_cancellable() else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
         "migrate": _migrate_refusal(order),

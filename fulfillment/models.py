@@ -100,6 +100,9 @@ UNDOABLE = [
     S.AWAITING_PICK,
     S.PICKED,
 ]
+# Until its goods are picked an order may be cancelled, by its client (the API) or by an
+# operator (the admin): one rule for both. Later only an operator's compensation undoes it.
+CANCELLABLE = [state for state in UNDOABLE if state != S.PICKED]
 
 
 class Order(Process):
@@ -137,6 +140,10 @@ class Order(Process):
 
     def __str__(self):
         return f"Order {self.pk}"
+
+    def is_cancellable(self) -> bool:
+        """Whether the order may still be cancelled at its state, by its client or an operator."""
+        return self.state in CANCELLABLE
 
     # Guards: each reads the rows the step wrote, so a transition proves its precondition.
     def has_fraud_clearance(self) -> bool:

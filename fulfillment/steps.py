@@ -6,12 +6,15 @@
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
+from django import forms
 from django.conf import settings
 
 from fulfillment import fraud, inventory, notifications, payments, picking, shipping
-from fulfillment.gateways import fraud_screener, payment_gateway, shipping_carrier
+from fulfillment.gateways import Assessment, Charge, Label, fraud_screener, payment_gateway, shipping_carrier
 from fulfillment.warehouse import timers
+from processes.exceptions import ManualResultRefused
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
 # Every step that calls a service slows down once its service answers fewer than half of its
@@ -71,6 +74,35 @@ class ScreenForFraud(Step):
             idempotency_key=ctx.idempotency_key,
         )
 
+    # An operator clears the order by hand: after reviewing it themselves (nothing entered), or
+    # with an assessment made on the screener's own site.
+    manual_fields = {
+        "assessment_id": lambda: forms.CharField(
+            max_length=64,
+            required=False,
+            help_text="If you screened the order on the screener's own site, its assessment id; "
+            "leave empty if you reviewed the order yourself.",
+        ),
+        "score": lambda: forms.IntegerField(
+            required=False, min_value=0, max_value=100, help_text="That assessment's risk score (0–100)."
+        ),
+    }
+
+    def manual_result(self, order, entered):
+        """The screener's assessment as entered, or the operator's own review: `manual:<order>`
+        with score 0 (no screener scored it); the journal names the operator and the reason."""
+        assessment_id, score = entered.get("assessment_id") or "", entered.get("score")
+        if not assessment_id and score is None:
+            return Assessment(assessment_id=f"manual:{order.pk}", score=0)
+        if not assessment_id or score is None:
+            raise ManualResultRefused(
+                "Enter both the screener's assessment id and its score, or neither if you reviewed"
+                " the order yourself."
+            )
+        if not 0 <= int(score) <= 100:
+            raise ManualResultRefused(f"A risk score is between 0 and 100, not {score}.")
+        return Assessment(assessment_id=assessment_id, score=int(score))
+
     def record(self, order, assessment, ctx):
         fraud.fraud_record_assessment(order=order, assessment=assessment)
         order.clear_fraud_check()
@@ -101,6 +133,21 @@ class ChargePayment(Step):
             reference=str(order.pk),
             idempotency_key=ctx.idempotency_key,
         )
+
+    manual_fields = {
+        "charge_id": lambda: forms.CharField(
+            max_length=64, help_text="The charge id from the payment provider's dashboard."
+        ),
+        "amount": lambda: forms.DecimalField(
+            required=False, max_digits=12, decimal_places=2, help_text="Leave empty for the order's total."
+        ),
+    }
+
+    def manual_result(self, order, entered):
+        if not entered.get("charge_id"):
+            raise ManualResultRefused("Enter the charge id from the payment provider's dashboard.")
+        amount = Decimal(entered.get("amount") or order.total)
+        return Charge(charge_id=entered["charge_id"], amount=amount, currency=order.currency)
 
     def record(self, order, charge, ctx):
         payments.payment_record_charge(order=order, charge=charge)
@@ -156,6 +203,21 @@ class CreateLabel(Step):
             account=shipping.carrier_account(order),
         )
 
+    manual_fields = {
+        "carrier": lambda: forms.CharField(max_length=32, initial="SIMPOST"),
+        "tracking_number": lambda: forms.CharField(max_length=64),
+        "label_url": lambda: forms.CharField(
+            max_length=300, required=False, help_text="Where the label can be printed, if known."
+        ),
+    }
+
+    def manual_result(self, order, entered):
+        carrier, tracking = entered.get("carrier"), entered.get("tracking_number")
+        if not carrier or not tracking:
+            raise ManualResultRefused("Enter the carrier and the tracking number of the label you made.")
+        url = entered.get("label_url") or f"manual://{carrier}/{tracking}"
+        return Label(carrier=carrier, tracking_number=tracking, label_url=url)
+
     def record(self, order, label, ctx):
         shipping.shipment_record_label(order=order, label=label)
         order.mark_label_created()
@@ -193,6 +255,9 @@ class WaitForPick(WaitStep):
     def expected_duration(self):
         return self.timeout
 
+    def manual_result(self, order, entered):
+        return {"worker_id": None}  # picked, by nobody the system knows
+
     def record(self, order, result, ctx):
         picking.pick_task_open(order=order, due_in=self.timeout)
         order.open_pick()
@@ -223,6 +288,15 @@ class SendConfirmation(Step):
 
     def call(self, order, ctx):
         return notifications.confirmation_send(order=order)
+
+    manual_fields = {
+        "message_id": lambda: forms.CharField(
+            max_length=200, required=False, help_text="The Message-ID of the email you sent, if known."
+        ),
+    }
+
+    def manual_result(self, order, entered):
+        return entered.get("message_id") or f"<order-{order.pk}.confirmation.manual@fulfillment.localhost>"
 
     def record(self, order, message_id, ctx):
         notifications.confirmation_record(order=order, message_id=message_id)

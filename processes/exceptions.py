@@ -54,3 +54,10 @@ class PayloadTooLarge(StepError):
         super().__init__(
             f"the result of step {step!r} is {size} bytes of JSON, over the journal's cap of {limit} bytes"
         )
+
+
+class ManualResultRefused(ValueError):
+    """What an operator entered to do a step by hand will not do as the step's result.
+
+    The message says what is missing or wrong; nothing was changed.
+    """

@@ -204,6 +204,9 @@ class Step:
     # permanent errors and OwnTransientError), for a client library whose exceptions cannot
     # say so themselves: they never count against the service's health.
     own_errors: tuple[type[BaseException], ...] = ()
+    # What an operator enters to do the step by hand (processes.interventions.process_skip_step),
+    # as {name: factory of the form field that asks for it}; `manual_result` checks it.
+    manual_fields: "dict[str, Callable[[], Any]]" = {}
 
     def call(self, process, ctx: StepContext) -> Any:
         return None
@@ -215,6 +218,14 @@ class Step:
         return None
 
     def undo_record(self, process, result, ctx: StepContext) -> None:
+        return None
+
+    def manual_result(self, process, entered: dict) -> Any:
+        """The result `record` expects, from what an operator `entered` to do the step by hand.
+
+        Raise ManualResultRefused, saying what is missing, when it will not do. By default the
+        step needs nothing entered (its `record` writes only our own rows).
+        """
         return None
 
     def flow_key(self, process) -> str:

@@ -25,8 +25,8 @@ from django_fsm import TransitionNotAllowed
 from fulfillment import interventions
 from fulfillment.errors import InvalidOrder, PickRefused
 from fulfillment.models import Order
-from processes.exceptions import IllegalTransition, ProcessStateError, StepError
-from processes.workflow import registry
+from processes.exceptions import IllegalTransition, ManualResultRefused, ProcessStateError, StepError
+from processes.workflow import Step, registry
 
 logger = logging.getLogger("fulfillment.admin")
 
@@ -36,6 +36,7 @@ REFUSALS = (
     IllegalTransition,
     IntegrityError,
     StepError,
+    ManualResultRefused,
     InvalidOrder,
     PickRefused,
     Order.DoesNotExist,
@@ -66,13 +67,13 @@ class RetryForm(ReasonForm):
 
 
 class SkipForm(ReasonForm):
-    """What the operator did by hand instead of the step; the fields depend on the step."""
+    """What the operator did by hand instead of the step; the step declares the fields."""
 
     step = forms.CharField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, step: str, **kwargs):
-        super().__init__(*args, initial={"step": step}, **kwargs)
-        for name, field in SKIP_FIELDS.get(step, {}).items():
+    def __init__(self, *args, step: Step, **kwargs):
+        super().__init__(*args, initial={"step": step.name}, **kwargs)
+        for name, field in step.manual_fields.items():
             self.fields[name] = field()
 
     def service_arguments(self) -> dict:
@@ -92,30 +93,6 @@ class MigrateForm(ReasonForm):
 
     def service_arguments(self) -> dict:
         return {**super().service_arguments(), "to_version": self.cleaned_data["to_version"]}
-
-
-SKIP_FIELDS: dict[str, dict[str, Callable[[], forms.Field]]] = {
-    "charge_payment": {
-        "charge_id": lambda: forms.CharField(
-            max_length=64, help_text="The charge id from the payment provider's dashboard."
-        ),
-        "amount": lambda: forms.DecimalField(
-            required=False, max_digits=12, decimal_places=2, help_text="Leave empty for the order's total."
-        ),
-    },
-    "create_label": {
-        "carrier": lambda: forms.CharField(max_length=32, initial="SIMPOST"),
-        "tracking_number": lambda: forms.CharField(max_length=64),
-        "label_url": lambda: forms.CharField(
-            max_length=300, required=False, help_text="Where the label can be printed, if known."
-        ),
-    },
-    "send_confirmation": {
-        "message_id": lambda: forms.CharField(
-            max_length=200, required=False, help_text="The Message-ID of the email you sent, if known."
-        ),
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -246,7 +223,7 @@ def _bound_form(request, action: OperatorAction, orders: list[Order]):
         return None, "The orders have moved on since this page was shown; look at them again."
     if step in SINGLE_ORDER_STEPS and len(orders) > 1:
         return None, f"The result of {step} is different for every order: enter it one order at a time."
-    return SkipForm(data, step=step), ""
+    return SkipForm(data, step=registry.for_process(orders[0]).step(step)), ""
 
 
 def _run(request, action: OperatorAction, orders: list[Order], form: ReasonForm) -> None:

@@ -14,7 +14,8 @@ from processes.interventions import process_compensate
 from processes.journal import Actor
 from processes.models import ActorType, Direction
 
-# States a client can no longer cancel from, and why (an operator still can).
+# Why a client can no longer cancel an order at its state (Order.is_cancellable says whether);
+# an operator can still compensate it.
 NOT_CANCELLABLE = {
     OrderState.PICKED: "its items have been picked",
     OrderState.COMPLETED: "it is completed",
@@ -66,12 +67,11 @@ def order_cancel_by_client(*, client, order_id, reason: str) -> Order:
 def _cancel(*, client, order_id, reason: str) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id, owner=client)
-        if order.state in NOT_CANCELLABLE:
-            raise OrderNotCancellable(
-                f"The order can no longer be cancelled: {NOT_CANCELLABLE[order.state]}."
-            )
         if order.direction == Direction.COMPENSATE:
             return order  # already being cancelled, or cancelled
+        if not order.is_cancellable():
+            why = NOT_CANCELLABLE.get(order.state, f"it is {order.get_state_display().lower()}")
+            raise OrderNotCancellable(f"The order can no longer be cancelled: {why}.")
         if order.lease_owner and order.lease_until and order.lease_until > clock.now():
             raise OrderBusy(f"Step {order.step} of the order is running right now; try again in a moment.")
         return process_compensate(model=Order, process_id=order.pk, actor=client_actor(client), reason=reason)

@@ -12,6 +12,7 @@ from fulfillment.roles import OPERATORS, SUPPORT, roles_sync
 from fulfillment.simulators.faults import fault_add
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner
+from processes.models import RolloutSetting
 from tests.factories import after_quiet_window, drive, place_order, run_due
 
 
@@ -99,6 +100,31 @@ def cancelled():
         return drive(place_order(token="tok_declined"))
 
 
+def place_v2_order():
+    """An order placed on workflow v2 (fraud check first); later orders start on v1 again."""
+    rollout = RolloutSetting.objects.create(workflow="fulfillment.order", percent=100)
+    order = place_order()
+    rollout.delete()
+    assert order.workflow_version == 2
+    return order
+
+
+def due_fraud_check():
+    """Just placed on workflow v2: the fraud check is due (received, ready)."""
+    return place_v2_order()
+
+
+def fraud_cleared():
+    """On workflow v2 the screener cleared the order; its charge failed once and waits to retry."""
+    order = place_v2_order()
+    fault_add(service="payment", operation="charge", mode="unavailable", times=1)
+    with clock.frozen(clock.now()):
+        run_due(order)  # the fraud check passes, then the charge's first attempt fails
+    order.refresh_from_db()
+    assert (order.state, order.step) == ("fraud_cleared", "charge_payment"), (order.state, order.step)
+    return order
+
+
 def running_payment():
     """A worker holds the payment step's lease right now (its call is in flight)."""
     order = place_order()
@@ -118,5 +144,7 @@ SCENARIOS = {
         completed,
         cancelled,
         running_payment,
+        due_fraud_check,
+        fraud_cleared,
     ]
 }

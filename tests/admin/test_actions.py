@@ -5,7 +5,7 @@ name and reason."""
 import pytest
 from django.urls import reverse
 
-from fulfillment.models import Order, OrderState
+from fulfillment.models import FraudCheck, Order, OrderState
 from processes import clock
 from processes.models import EventKind, ProcessEvent
 from tests.admin.conftest import SCENARIOS
@@ -22,8 +22,8 @@ SKIP_FIELDS = {
 ALLOWED = {
     "retry": ["due_payment", "backing_off_label", "attention_confirmation", "attention_compensating"],
     "compensate": ["due_payment", "backing_off_label", "awaiting_pick", "attention_confirmation"],
-    "cancel": ["due_payment", "backing_off_label", "awaiting_pick"],
-    "skip": ["backing_off_label", "awaiting_pick", "attention_confirmation"],
+    "cancel": ["due_payment", "fraud_cleared", "backing_off_label", "awaiting_pick"],
+    "skip": ["due_fraud_check", "backing_off_label", "awaiting_pick", "attention_confirmation"],
     "resolve": ["attention_confirmation", "attention_compensating"],
 }
 REFUSED = {
@@ -132,6 +132,19 @@ def test_cancel_journals_the_cancellation(ops_client, catalogue):
     assert start.actor == "olga" and start.reason == f"cancelled: {REASON}"
 
 
+def test_cancel_of_a_fraud_cleared_order_tells_the_screener_and_never_charges(ops_client, catalogue):
+    """A v2 order the screener cleared may be cancelled by an operator, as by its client."""
+    order = SCENARIOS["fraud_cleared"]()
+
+    act(ops_client, "cancel", [order])
+    with clock.frozen():
+        order = drive(order)
+
+    assert order.state == OrderState.CANCELLED
+    assert payment_ledger(order)["charges"] == 0
+    assert FraudCheck.objects.get(order=order).cancelled_at is not None
+
+
 def test_skip_label_with_the_tracking_number_entered(ops_client, catalogue):
     """A label made on the carrier's own site is entered by hand; the order goes on with it."""
     order = SCENARIOS["backing_off_label"]()
@@ -156,6 +169,20 @@ def test_skip_payment_with_a_duplicate_charge_id_is_refused(ops_client, catalogu
 
     assert any("already recorded for another order" in m for m in messages_of(response))
     assert snapshot(order) == before
+
+
+def test_skip_fraud_check_with_half_an_assessment_is_refused(ops_client, catalogue):
+    """An assessment id without its score is refused with the step's message; nothing changes."""
+    order = SCENARIOS["due_fraud_check"]()
+    before = snapshot(order)
+    page = ops_client.get(reverse("admin:fulfillment_order_operator", args=["skip"]), {"ids": str(order.pk)})
+    assert b'name="assessment_id"' in page.content and b'name="score"' in page.content
+
+    response = act(ops_client, "skip", [order], assessment_id="fa_by_hand_1")
+
+    assert any("both the screener's assessment id and its score" in m for m in messages_of(response))
+    assert snapshot(order) == before and not FraudCheck.objects.filter(order=order).exists()
+    assert not operator_events(order).exists()
 
 
 def test_skip_form_asks_for_the_steps_result(ops_client, catalogue):

@@ -7,11 +7,12 @@ import pytest
 
 from fulfillment.models import Order
 from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.faults import fault_add
 from processes import clock
-from processes.models import ProcessEvent
+from processes.models import ProcessEvent, RolloutSetting
 from tests.api.conftest import ORDER_BODY, client_for, place
 from tests.conftest import ENGINE_DB
-from tests.factories import drive, payment_ledger
+from tests.factories import drive, payment_ledger, run_due
 
 
 def place_order(shop) -> Order:
@@ -113,3 +114,19 @@ def test_cancel_reason_must_be_text(catalogue):
     assert response.status_code == 400 and response.json()["errors"] == {"reason": ["Not a valid string."]}
     order.refresh_from_db()
     assert order.state == "received"
+
+
+@ENGINE_DB
+def test_a_fraud_cleared_v2_order_is_cancelled_without_a_charge(catalogue):
+    """Between the fraud check and the charge (workflow v2) the client may still cancel."""
+    RolloutSetting.objects.create(workflow="fulfillment.order", percent=100)
+    fault_add(service="payment", operation="charge", mode="unavailable", times=1)
+    shop = client_for("shop")
+    with clock.frozen():
+        order = place_order(shop)
+        run_due(order)
+        order.refresh_from_db()
+        assert (order.workflow_version, order.state) == (2, "fraud_cleared")
+        assert cancel(shop, order).status_code == 202
+        order = drive(order)
+    assert order.state == "cancelled" and payment_ledger(order)["charges"] == 0
