@@ -21,7 +21,7 @@ ORDERS = 50
 # an unlucky order.
 SHORT_SOAK = ["--orders", str(ORDERS), "--workers", "3", "--kill-every", "2", "--faults", "heavy"]
 SHORT_SOAK += ["--timeout", "360"]
-# A lost wake-up is sent again after 5 s instead of 30 (the README's production-default soaks
+# A lost wake-up is sent again after 5 s instead of 30 (docs/flow-control.md's production-default soaks
 # run the 30 s). The circuits keep their production cool-downs (30 s, up to 5 min).
 FAST_REDELIVERY = {"REDELIVER_AFTER": "5"}
 

@@ -9,7 +9,7 @@ METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 
 
 def production_environment(**overrides: str) -> dict[str, str]:
-    """The environment of a production web server, as the README's deployment section lists it."""
+    """The environment of a production web server, as docs/production.md lists it."""
     env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "SECRET_KEY")}
     env.update(
         DJANGO_ENV="production",
