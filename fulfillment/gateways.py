@@ -122,6 +122,49 @@ class ShippingCarrier(Protocol):
         """Void whatever label was made under `label_key`, if any."""
 
 
+@dataclass(frozen=True)
+class PaymentLedger:
+    """What a payment gateway holds for one order: successful charges and refunds."""
+
+    charged: Decimal
+    refunded: Decimal
+    charges: int
+
+
+@dataclass(frozen=True)
+class LabelLedger:
+    """How many labels a carrier holds for one order."""
+
+    live: int
+    voided: int
+
+
+class ReadsPaymentLedger(Protocol):
+    """Optional: a gateway whose own records can be read back per order (the simulator's can;
+    a real provider's client may, through its reporting API). The order page cross-checks our
+    rows against it."""
+
+    def ledger_for(self, reference: str) -> PaymentLedger: ...
+
+
+class ReadsLabelLedger(Protocol):
+    """Optional, as ReadsPaymentLedger, for a carrier's labels."""
+
+    def labels_for(self, reference: str) -> LabelLedger: ...
+
+
+def payment_ledger(reference: str) -> PaymentLedger | None:
+    """The payment gateway's own record of one order, or None if it cannot be read back."""
+    read = getattr(payment_gateway(), "ledger_for", None)
+    return read(reference) if read else None
+
+
+def label_ledger(reference: str) -> LabelLedger | None:
+    """The carrier's own record of one order's labels, or None if it cannot be read back."""
+    read = getattr(shipping_carrier(), "labels_for", None)
+    return read(reference) if read else None
+
+
 def payment_gateway() -> PaymentGateway:
     return import_string(settings.PAYMENT_GATEWAY)()
 

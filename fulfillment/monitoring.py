@@ -11,18 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 
+from fulfillment.gateways import label_ledger, payment_ledger
 from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
 from fulfillment.workflow import ORDER_STEPS
 from processes import clock
 from processes.models import AttemptOutcome, Direction, ProcessEvent, StepAttempt
 
 ORDER_LABEL = Order._meta.label_lower
-SIMULATED_GATEWAYS = "fulfillment.simulators."
 # Where finished orders end: these states only grow. Past EXACT_COUNT_LIMIT orders in one of
 # them the dashboard shows PostgreSQL's estimate instead of counting most of an index.
 FINAL_STATES = (OrderState.COMPLETED, OrderState.CANCELLED)
@@ -131,27 +130,22 @@ class LedgerCheck:
 
 
 def order_ledger_check(order: Order) -> LedgerCheck:
-    """Compare our Payment and Shipment rows with the simulators' own ledgers for this order.
+    """Compare our Payment and Shipment rows with the gateway's and the carrier's own records.
 
-    Only the simulators expose a ledger; with a real gateway the check says it is unavailable.
+    Available when both can be read back (gateways.ReadsPaymentLedger, ReadsLabelLedger): the
+    simulators can; a real provider's client may.
     """
-    if not (
-        settings.PAYMENT_GATEWAY.startswith(SIMULATED_GATEWAYS)
-        and settings.SHIPPING_CARRIER.startswith(SIMULATED_GATEWAYS)
-    ):
+    gateway, carrier = payment_ledger(str(order.pk)), label_ledger(str(order.pk))
+    if gateway is None or carrier is None:
         return LedgerCheck(available=False)
-    from fulfillment.simulators.carrier import labels
-    from fulfillment.simulators.payment import ledger
-
-    gateway, carrier = ledger(str(order.pk)), labels(str(order.pk))
     check = LedgerCheck(
         available=True,
-        gateway_charged=gateway["charged"],
-        gateway_refunded=gateway["refunded"],
-        gateway_charges=gateway["charges"],
+        gateway_charged=gateway.charged,
+        gateway_refunded=gateway.refunded,
+        gateway_charges=gateway.charges,
         ours_live_labels=order.shipments.filter(voided_at__isnull=True).count(),
-        carrier_live_labels=carrier["live"],
-        carrier_voided_labels=carrier["voided"],
+        carrier_live_labels=carrier.live,
+        carrier_voided_labels=carrier.voided,
     )
     payment = getattr(order, "payment", None)
     if payment is not None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from fulfillment.gateways import AddressRejected, Label, LabelVoid
+from fulfillment.gateways import AddressRejected, Label, LabelLedger, LabelVoid
 from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
@@ -45,6 +45,11 @@ class CarrierSimulator:
         )
         fault_after_effect(Service.CARRIER, Operation.CREATE_LABEL, mode)
         return _label(record.response["tracking_number"])
+
+    def labels_for(self, reference: str) -> LabelLedger:
+        """ReadsLabelLedger: this carrier's own record of one order's labels."""
+        held = labels(reference)
+        return LabelLedger(live=held["live"], voided=held["voided"])
 
     def void_label(
         self, *, label_key: str, reference: str, idempotency_key: str, account: str = ""

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
-from fulfillment.gateways import Charge, IssuerUnavailable, PaymentDeclined, Refund
+from fulfillment.gateways import Charge, IssuerUnavailable, PaymentDeclined, PaymentLedger, Refund
 from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import chance, fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
@@ -50,6 +50,11 @@ class PaymentGatewaySimulator:
         )
         fault_after_effect(Service.PAYMENT, Operation.CHARGE, mode)
         return _charge_answer(record)
+
+    def ledger_for(self, reference: str) -> PaymentLedger:
+        """ReadsPaymentLedger: this gateway's own record of one order."""
+        held = ledger(reference)
+        return PaymentLedger(charged=held["charged"], refunded=held["refunded"], charges=held["charges"])
 
     def refund(self, *, charge_key: str, reference: str, idempotency_key: str) -> Refund:
         """Refund in full the successful charge made under `charge_key`; no charge refunds nothing."""

@@ -96,3 +96,22 @@ def test_ledger_disagreement_is_flagged_in_red(ops_client, catalogue):
     assert "console-ledger console-disagree" in page
     assert "The external ledgers disagree with our records" in page
     assert 'class="console-mismatch"' in page and "✗ disagree" in page
+
+
+class GatewayWithoutLedger(PaymentGatewaySimulator):
+    """A payment gateway that cannot read its records back, as many real clients are: the
+    simulator's charges, minus `ledger_for`."""
+
+    ledger_for = None  # getattr finds None: no reading back
+
+
+def test_the_ledger_check_is_unavailable_when_a_gateway_cannot_read_its_records_back(
+    ops_client, catalogue, settings
+):
+    """The order page asks the gateway through the optional ReadsPaymentLedger interface, never
+    by recognising the simulators' settings path."""
+    order = SCENARIOS["awaiting_pick"]()
+    settings.PAYMENT_GATEWAY = f"{__name__}.GatewayWithoutLedger"
+
+    assert order_ledger_check(order).available is False
+    assert order_page(ops_client, order)  # the page still renders, without the cross-check
