@@ -11,8 +11,8 @@ from processes import conf
 @register()
 def check_engine_settings(app_configs=None, **kwargs):
     errors = []
-    values = {**conf.DEFAULTS, **getattr(settings, "PROCESSES", {})}
-    for key in sorted(set(values) - set(conf.DEFAULTS)):
+    values = conf.SETTINGS.values()
+    for key in conf.SETTINGS.unknown():
         errors.append(Error(f"PROCESSES[{key!r}] is not a setting of the engine.", id="processes.E001"))
     for key, default in conf.DEFAULTS.items():
         if isinstance(default, str):

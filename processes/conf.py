@@ -4,7 +4,7 @@ Read at call time, never at import, so tests can override them; `processes.check
 bad values at start-up with a message that names the key.
 """
 
-from django.conf import settings
+from processes.app_settings import AppSettings
 
 DEFAULTS = {
     # Seconds between two sweeps of the sweeper loop: bounds how late a due retry starts.
@@ -73,5 +73,5 @@ DEFAULTS = {
 }
 
 
-def get(name: str):
-    return {**DEFAULTS, **getattr(settings, "PROCESSES", {})}[name]
+SETTINGS = AppSettings("PROCESSES", DEFAULTS)
+get = SETTINGS.get

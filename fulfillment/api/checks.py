@@ -2,7 +2,6 @@
 
 import re
 
-from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from fulfillment.api import conf
@@ -17,10 +16,9 @@ NUMBERS = ("MAX_LINES", "MAX_QUANTITY", "MAX_BODY_BYTES", "IDEMPOTENCY_KEY_TTL",
 
 @register()
 def check_api_settings(app_configs=None, **kwargs):
-    values = {**conf.DEFAULTS, **getattr(settings, "API", {})}
+    values = conf.SETTINGS.values()
     errors = [
-        Error(f"API[{key!r}] is not a setting of the API.", id="api.E001")
-        for key in sorted(set(values) - set(conf.DEFAULTS))
+        Error(f"API[{key!r}] is not a setting of the API.", id="api.E001") for key in conf.SETTINGS.unknown()
     ]
     for key in NUMBERS:
         value = values[key]

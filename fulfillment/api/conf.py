@@ -6,6 +6,8 @@ refuses bad values at start-up with a message that names the key.
 
 from django.conf import settings
 
+from processes.app_settings import AppSettings
+
 DEFAULTS = {
     # Most lines one order may have, and the largest quantity of one line.
     "MAX_LINES": 50,
@@ -33,8 +35,8 @@ DEFAULTS = {
 }
 
 
-def get(name: str):
-    return {**DEFAULTS, **getattr(settings, "API", {})}[name]
+SETTINGS = AppSettings("API", DEFAULTS)
+get = SETTINGS.get
 
 
 def webhook_secret() -> str:

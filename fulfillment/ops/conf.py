@@ -6,8 +6,9 @@ names the variable; the rest of the package reads `get(name)` at call time.
 
 import ipaddress
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from processes.app_settings import AppSettings
 
 DEFAULTS = {
     # Bearer token that /metrics asks for ("Authorization: Bearer <token>"); "" accepts none.
@@ -23,8 +24,8 @@ MIN_TOKEN_LENGTH = 16
 LOG_FORMATS = ("json", "plain")
 
 
-def get(name: str):
-    return {**DEFAULTS, **getattr(settings, "OPS", {})}[name]
+SETTINGS = AppSettings("OPS", DEFAULTS)
+get = SETTINGS.get
 
 
 def metrics_token(raw: str) -> str:

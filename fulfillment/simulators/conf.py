@@ -5,9 +5,10 @@ A system check refuses values that would make the random faults meaningless. Thi
 also imported by settings.py (for `outage_services`), so it must not import models.
 """
 
-from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
+
+from processes.app_settings import AppSettings
 
 # The values of models.Service, repeated here because settings cannot import models.
 SERVICES = ("payment", "carrier", "mail")
@@ -23,9 +24,8 @@ DEFAULTS = {
 _RATES = ("TRANSIENT_ERROR_RATE", "AMBIGUOUS_TIMEOUT_RATE")
 
 
-def simulator_setting(name: str):
-    """Return one key of `settings.SIMULATORS`, or its default."""
-    return {**DEFAULTS, **getattr(settings, "SIMULATORS", {})}[name]
+SETTINGS = AppSettings("SIMULATORS", DEFAULTS)
+simulator_setting = SETTINGS.get  # one key of `settings.SIMULATORS`, or its default
 
 
 def outage_services(variable: str, names: list[str]) -> list[str]:
@@ -59,8 +59,7 @@ def degraded_services(variable: str, entries: list[str]) -> dict[str, float]:
 @register()
 def check_simulator_settings(app_configs, **kwargs) -> list[Error]:
     errors = []
-    configured = getattr(settings, "SIMULATORS", {})
-    for name in configured.keys() - DEFAULTS.keys():
+    for name in SETTINGS.unknown():
         errors.append(Error(f"SIMULATORS has an unknown key {name!r}.", id="simulators.E001"))
     for name in _RATES:
         value = simulator_setting(name)

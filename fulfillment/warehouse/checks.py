@@ -13,7 +13,7 @@ def check_warehouse_settings(app_configs=None, **kwargs):
     values = conf.values()
     errors = [
         Error(f"WAREHOUSE[{key!r}] is not a setting of the warehouse pages.", id="fulfillment.E101")
-        for key in sorted(set(values) - set(conf.DEFAULTS))
+        for key in conf.SETTINGS.unknown()
     ]
     timeout = getattr(settings, "PICK_TIMEOUT", None)
     if not _positive_whole(timeout):

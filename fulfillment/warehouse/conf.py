@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from processes.app_settings import AppSettings
+
 DEFAULTS = {
     # Seconds after a task opens when it counts as close to late: flagged, shift lead emailed once.
     "WARNING_AFTER": 3 * 3600,
@@ -29,12 +31,8 @@ ENVIRONMENT = {
 }
 
 
-def values() -> dict:
-    return {**DEFAULTS, **getattr(settings, "WAREHOUSE", {})}
-
-
-def get(name: str):
-    return values()[name]
+SETTINGS = AppSettings("WAREHOUSE", DEFAULTS)
+values, get = SETTINGS.values, SETTINGS.get
 
 
 def seconds(name: str) -> timedelta:
