@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "processes",
     "fulfillment.apps.FulfillmentConfig",
     "fulfillment.simulators",
+    # The proving tools (soak, bench, demo data...): an app only so that their commands are found.
+    "fulfillment.proving",
     "fulfillment.api.apps.ApiConfig",
 ]
 

@@ -15,7 +15,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from fulfillment.throwaway_servers import ThrowawayPostgres, ThrowawayRedis, free_port, postgres_installed
+from fulfillment.proving.throwaway_servers import (
+    ThrowawayPostgres,
+    ThrowawayRedis,
+    free_port,
+    postgres_installed,
+)
 
 
 def wait_for_sessions_to_close(app_name: str, *, timeout: float = 15.0) -> None:
@@ -58,14 +63,14 @@ def emptied_redis_database(url: str, why: str):
 
 
 def throwaway_redis() -> ThrowawayRedis:
-    """A Redis of the test's own (fulfillment.throwaway_servers), or skip without redis-server."""
+    """A Redis of the test's own (fulfillment.proving.throwaway_servers), or skip without redis-server."""
     if shutil.which("redis-server") is None:
         pytest.skip("no redis-server on this machine")
     return ThrowawayRedis()
 
 
 def throwaway_postgres() -> ThrowawayPostgres:
-    """A PostgreSQL of the test's own (fulfillment.throwaway_servers), or skip without one."""
+    """A PostgreSQL of the test's own (fulfillment.proving.throwaway_servers), or skip without one."""
     if not postgres_installed():
         pytest.skip("no PostgreSQL server programs on this machine")
     return ThrowawayPostgres()

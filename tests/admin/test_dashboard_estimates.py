@@ -4,9 +4,9 @@ so; the states of orders in flight stay exact counts."""
 import pytest
 from django.urls import reverse
 
-from fulfillment.generation import orders_generate
 from fulfillment.models import Order, OrderState
 from fulfillment.monitoring import _planned_rows, dashboard_figures
+from fulfillment.proving.generation import orders_generate
 
 # Committed and flushed after each test: rows rolled back would leave the table's pages behind,
 # and the planner's guess of its size would sway the plans of later tests.

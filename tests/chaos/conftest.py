@@ -1,8 +1,8 @@
 """Run `manage.py soak` as a child process against pytest's test database, and clean up after.
 
-The soak starts its own clusters (fulfillment.chaos) and must see committed data, so the
+The soak starts its own clusters (fulfillment.proving.chaos) and must see committed data, so the
 tests that use it are transactional. Every database session of the soak and of its clusters
-carries the application name fulfillment.chaos.APP_NAME: the teardown waits until they are all
+carries the application name fulfillment.proving.chaos.APP_NAME: the teardown waits until they are all
 gone before pytest-django flushes the tables.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from fulfillment import chaos
+from fulfillment.proving import chaos
 from tests.external_processes import redis_client_or_skip, wait_for_sessions_to_close
 
 

@@ -13,13 +13,13 @@ import pytest
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
-from fulfillment import chaos
 from fulfillment.gateways import ServiceUnavailable
-from fulfillment.invariants import INVARIANTS
 from fulfillment.models import Order
+from fulfillment.proving import chaos
+from fulfillment.proving.invariants import INVARIANTS
+from fulfillment.proving.soak import SoakConfig, SoakReport, _draining
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.outages import outage_set, service_down
-from fulfillment.soak import SoakConfig, SoakReport, _draining
 from processes.cluster_processes import children, cluster_processes, descendants
 from processes.models import SweeperLease
 from processes.sweeper import LOOP_LEASE

@@ -6,8 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from fulfillment.invariants import INVARIANTS
 from fulfillment.models import Order
+from fulfillment.proving.invariants import INVARIANTS
 from processes import clock
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order

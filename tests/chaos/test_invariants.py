@@ -14,8 +14,8 @@ from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import F
 
-from fulfillment import invariants
 from fulfillment.models import Order, OrderState, Payment, Reservation, Shipment
+from fulfillment.proving import invariants
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.models import LabelRecord, RefundRecord, SentMail
 from fulfillment.simulators.payment import PaymentGatewaySimulator

@@ -9,8 +9,8 @@ that stopped a step on this noise would hold its orders for 30 s and more, and f
 
 import pytest
 
-from fulfillment.invariants import INVARIANTS, invariants_check
 from fulfillment.models import Order
+from fulfillment.proving.invariants import INVARIANTS, invariants_check
 from tests.conftest import ENGINE_DB
 
 pytestmark = [pytest.mark.cluster, ENGINE_DB]

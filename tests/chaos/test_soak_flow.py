@@ -7,10 +7,10 @@ from uuid import uuid4
 import pytest
 from django.core.management import CommandError, call_command
 
-from fulfillment.flow_waits import flow_waits
-from fulfillment.invariants import INVARIANTS
 from fulfillment.models import Order
-from fulfillment.soak import SoakReport
+from fulfillment.proving.flow_waits import flow_waits
+from fulfillment.proving.invariants import INVARIANTS
+from fulfillment.proving.soak import SoakReport
 from processes import clock
 from processes.models import EventKind, ProcessEvent, StepAttempt
 

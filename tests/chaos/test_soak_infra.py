@@ -6,7 +6,7 @@ down, orders placed while Redis was). Production timings: nothing here is shorte
 
 import pytest
 
-from fulfillment.invariants import INVARIANTS
+from fulfillment.proving.invariants import INVARIANTS
 
 ORDERS = 60
 

@@ -10,10 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 
-from fulfillment.invariants import INVARIANTS, invariants_check
 from fulfillment.models import Order
+from fulfillment.proving.invariants import INVARIANTS, invariants_check
+from fulfillment.proving.soak import SoakReport
 from fulfillment.simulators.models import LabelRecord, Outage, RefusedCall
-from fulfillment.soak import SoakReport
 from tests.conftest import ENGINE_DB
 
 pytestmark = ENGINE_DB

@@ -3,9 +3,9 @@ address our own tools and test factories place orders with uses one."""
 
 import pytest
 
-from fulfillment import benchmarks, generation, soak
 from fulfillment.countries import NotACountry, country_code_check, country_codes
-from fulfillment.management.commands import place_demo_orders
+from fulfillment.proving import benchmarks, generation, soak
+from fulfillment.proving.management.commands import place_demo_orders
 from tests import factories
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 
-from fulfillment.generation import CLIENTS, orders_generate
 from fulfillment.models import Order, OrderLine, OrderState
+from fulfillment.proving.generation import CLIENTS, orders_generate
 from processes import clock
 from processes.models import ProcessEvent, RunStatus
 

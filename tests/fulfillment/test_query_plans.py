@@ -6,8 +6,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Q
 
-from fulfillment.generation import orders_generate
-from fulfillment.query_plans import query_plans_check
+from fulfillment.proving.generation import orders_generate
+from fulfillment.proving.query_plans import query_plans_check
 
 # Committed and flushed after each test: rows rolled back would leave the table's pages behind,
 # and the planner's guess of its size would sway the plans of later tests.

@@ -125,8 +125,8 @@ def test_workers_change_nothing_but_pick_tasks(alice):
 
 def test_demo_worker_is_assigned_to_the_demo_warehouse():
     """`load_demo_data` gives the demo worker the MAIN warehouse and bins for every product."""
-    from fulfillment.demo import WORKERS, demo_data_load, demo_user_reset
     from fulfillment.models import Stock
+    from fulfillment.proving.demo import WORKERS, demo_data_load, demo_user_reset
 
     demo_data_load()
     demo_user_reset(username="worker", group_name=WORKERS, staff=False)

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fulfillment.generation import orders_generate
+from fulfillment.proving.generation import orders_generate
 
 
 class Command(BaseCommand):

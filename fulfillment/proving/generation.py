@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from fulfillment.demo import demo_data_load
 from fulfillment.models import Order, OrderLine, OrderState, Product, Warehouse
+from fulfillment.proving.demo import demo_data_load
 from processes import clock
 from processes.models import ActorType, EventKind, ProcessEvent, RunStatus
 

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from fulfillment.query_plans import ORDERS_TABLE, query_plans_check, statement_kind
+from fulfillment.proving.query_plans import ORDERS_TABLE, query_plans_check, statement_kind
 
 
 class Command(BaseCommand):

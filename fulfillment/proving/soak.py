@@ -1,5 +1,5 @@
 """The chaos soak: many orders through real clusters that are killed, with flaky services and
-lost queue messages, then the invariants (fulfillment.invariants) as the verdict.
+lost queue messages, then the invariants (fulfillment.proving.invariants) as the verdict.
 
 The soak process places the orders through `order_place` (the service the API uses), stands in
 for the warehouse with the simulated picker, kills a worker or a whole cluster every few
@@ -30,12 +30,12 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from redis.exceptions import RedisError
 
-from fulfillment.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
-from fulfillment.flow_waits import flow_waits
-from fulfillment.invariants import invariants_check, results_as_lines
 from fulfillment.models import Order, OrderState, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
+from fulfillment.proving.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
+from fulfillment.proving.flow_waits import flow_waits
+from fulfillment.proving.invariants import invariants_check, results_as_lines
 from fulfillment.simulators.calls import busiest_window
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
 from processes import clock
@@ -109,7 +109,7 @@ PROFILES = {
     # degraded service costs, measured against `none` (orders per second, waits).
     "degraded": FaultProfile(0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, degraded="carrier:0.3"),
     # `default`, on servers of the soak's own whose Redis and PostgreSQL go down during the run
-    # (fulfillment.infra_soak), and kills that wedge a cluster until its supervisor replaces it.
+    # (fulfillment.proving.infra_soak), and kills that wedge a cluster until its supervisor replaces it.
     "infra": FaultProfile(0.05, 0.02, 0, 0.05, 0.10, 0.05, 0.02, wedging_kills=True),
 }
 

@@ -4,7 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fulfillment.invariants import (
+from fulfillment.models import Order
+from fulfillment.proving.invariants import (
     INVARIANTS,
     default_grace,
     invariants_check,
@@ -12,7 +13,6 @@ from fulfillment.invariants import (
     results_as_json,
     results_as_lines,
 )
-from fulfillment.models import Order
 
 
 class Command(BaseCommand):

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from fulfillment.demo import CATALOGUE
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
+from fulfillment.proving.demo import CATALOGUE
 from processes.journal import Actor
 from processes.models import ProcessEvent
 from processes.sweeper import LOOP_TASK

@@ -20,10 +20,10 @@ from django.db import connection, transaction
 from django.test.utils import override_settings
 from django_q.tasks import async_task
 
-from fulfillment.demo import demo_data_load
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
+from fulfillment.proving.demo import demo_data_load
 from processes import runner
 from processes.journal import Actor
 from processes.models import EventKind, ProcessEvent
@@ -71,7 +71,7 @@ def bare_queue(*, tasks: int, workers: int, timeout: float) -> dict:
         _wait(lambda: _counter() >= 0, timeout)
         started = time.monotonic()
         for _ in range(tasks):
-            async_task("fulfillment.benchmarks.noop_task")
+            async_task("fulfillment.proving.benchmarks.noop_task")
         _wait(lambda: _counter() >= tasks, timeout)
         elapsed = time.monotonic() - started
     return {"tasks": tasks, "seconds": round(elapsed, 2), "tasks_per_second": round(tasks / elapsed, 1)}

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fulfillment.infra_soak import CHILD_MARK, REPORT_FILE, infra_soak_run
+from fulfillment.proving.infra_soak import CHILD_MARK, REPORT_FILE, infra_soak_run
+from fulfillment.proving.soak import PROFILES, SoakConfig, soak_run
 from fulfillment.simulators.conf import SERVICES
-from fulfillment.soak import PROFILES, SoakConfig, soak_run
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -95,7 +95,7 @@ class Command(BaseCommand):
             raise CommandError("The soak failed: see the figures above.")
 
     def _conduct_infra(self, broker: str | None, as_json: bool, options: dict) -> None:
-        """Run this soak on throwaway servers that go down (fulfillment.infra_soak)."""
+        """Run this soak on throwaway servers that go down (fulfillment.proving.infra_soak)."""
         if broker == "orm":
             raise CommandError("--faults infra runs on a Redis of its own that it restarts: no --broker orm.")
         if options["outage_service"] is not None or options["outage_seconds"] is not None:

@@ -1,7 +1,7 @@
 """`soak --faults infra`: the soak on servers of its own, whose Redis and PostgreSQL go down.
 
 This process conducts; it never touches the machine's shared servers. It starts a throwaway
-PostgreSQL and Redis (fulfillment.throwaway_servers), migrates, starts gunicorn on them, and
+PostgreSQL and Redis (fulfillment.proving.throwaway_servers), migrates, starts gunicorn on them, and
 runs the soak itself as a child (`manage.py soak --faults infra` pointed at those servers),
 which places the orders, kills busy and idle workers and monitors, and checks the invariants.
 Meanwhile it takes Redis down (killed, nothing saved) and later PostgreSQL (`pg_ctl stop -m
@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 
-from fulfillment.throwaway_servers import ThrowawayPostgres, ThrowawayRedis, free_port
+from fulfillment.proving.throwaway_servers import ThrowawayPostgres, ThrowawayRedis, free_port
 
 # Set in the child soak's environment: it runs the soak itself and writes its report there.
 CHILD_MARK, REPORT_FILE = "SOAK_INFRA_CHILD", "SOAK_REPORT_FILE"

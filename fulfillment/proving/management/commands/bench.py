@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from fulfillment import benchmarks
+from fulfillment.proving import benchmarks
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from fulfillment.demo import OPERATORS, SUPPORT, WORKERS, demo_data_load, demo_user_reset
+from fulfillment.proving.demo import OPERATORS, SUPPORT, WORKERS, demo_data_load, demo_user_reset
 
 
 class Command(BaseCommand):
