@@ -17,9 +17,8 @@ import random
 import signal
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -30,21 +29,16 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 from redis.exceptions import RedisError
 
-from fulfillment.models import Order, OrderState, Product, Stock, Warehouse
+from fulfillment.models import Order, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.picking import simulated_picker_run
 from fulfillment.proving.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
-from fulfillment.proving.flow_waits import flow_waits
-from fulfillment.proving.invariants import invariants_check, results_as_lines
-from fulfillment.simulators.calls import busiest_window
+from fulfillment.proving.soak_report import SoakReport, report_flow, report_outcomes
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
 from processes import clock
 from processes.journal import Actor
 from processes.models import (
-    CircuitEvent,
-    CircuitEventKind,
     RunStatus,
-    StepAttempt,
     SweeperLease,
     WorkerCluster,
     WorkerClusterState,
@@ -62,7 +56,6 @@ ADDRESS = {
     "country": "DE",
 }
 TICK = 0.2
-CHUNK = 1000
 # Once every order is placed and no more than this share of them still moves, the kills stop
 # and the engine must bring the rest to rest alone (as a chaos test heals before its final
 # check). Without it the killer, which only strikes busy workers, keeps striking the last few
@@ -134,124 +127,6 @@ class SoakConfig:
         return PROFILES[self.faults]
 
 
-@dataclass
-class SoakReport:
-    """The soak's figures; `ok` only when every order came to rest and every invariant holds."""
-
-    broker: str
-    clusters: int
-    workers: int
-    faults: str
-    seed: int
-    placed: int = 0
-    completed: int = 0
-    cancelled: int = 0
-    needs_attention: int = 0
-    in_flight: int = 0
-    lost: int = 0
-    timed_out: bool = False
-    kills: dict = field(default_factory=dict)
-    cluster_starts: int = 0
-    messages_dropped: int = 0
-    attempts: dict = field(default_factory=dict)
-    violations: dict = field(default_factory=dict)
-    outage: dict = field(default_factory=dict)
-    circuits_opened: int = 0  # circuits that opened (or re-opened) during the run
-    waits: dict = field(default_factory=dict)  # flow_waits: orders that waited, longest wait
-    carrier_limit: float = 0.0
-    carrier_busiest_second: int = 0  # the most label calls the carrier saw in any second
-    kills_stopped_after: float | None = None  # seconds; None when the run ended first
-    wedges_replaced: int = 0  # clusters their supervisors found wedged and replaced
-    clusters_not_running: int = 0  # at the end, once the orders came to rest
-    elapsed_seconds: float = 0.0
-    log_dir: str = ""
-
-    @property
-    def orders_per_second(self) -> float:
-        return round(self.placed / self.elapsed_seconds, 2) if self.elapsed_seconds else 0.0
-
-    @property
-    def ok(self) -> bool:
-        broken = any(self.violations.values())
-        return not (self.timed_out or self.lost or self.in_flight or broken or self.clusters_not_running)
-
-    def as_dict(self) -> dict:
-        counts = {name: len(ids) for name, ids in self.violations.items()}
-        examples = {name: ids[:10] for name, ids in self.violations.items() if ids}
-        return {
-            **asdict(self),
-            "violations": counts,
-            "violation_examples": examples,
-            "kills_total": sum(self.kills.values()),
-            "orders_per_second": self.orders_per_second,
-            "ok": self.ok,
-        }
-
-    def lines(self) -> list[str]:
-        kills = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in self.kills.items())
-        attempts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.attempts.items()))
-        return [
-            f"Soak: {self.placed} orders, {self.clusters} cluster(s) × {self.workers} workers, "
-            f"{self.broker} broker, faults {self.faults}, seed {self.seed}",
-            f"  orders placed        {self.placed}",
-            f"  completed            {self.completed}",
-            f"  cancelled            {self.cancelled}",
-            f"  needs attention      {self.needs_attention}",
-            f"  still in flight      {self.in_flight}{'  (TIMED OUT)' if self.timed_out else ''}",
-            f"  lost                 {self.lost}",
-            f"  kills done           {sum(self.kills.values())} ({kills}){self._drain_note()}",
-            f"  cluster starts       {self.cluster_starts}",
-            f"  wedged, replaced     {self.wedges_replaced}",
-            f"  clusters not working {self.clusters_not_running} (after the orders came to rest)",
-            f"  messages dropped     {self.messages_dropped}",
-            *self._outage_lines(),
-            *self._flow_lines(),
-            f"  step attempts        {attempts}",
-            f"  elapsed              {self.elapsed_seconds:.1f}s",
-            f"  orders per second    {self.orders_per_second}",
-            "Invariants (violations):",
-            *results_as_lines(self.violations),
-            "RESULT: " + ("OK" if self.ok else "FAILED"),
-        ]
-
-    def _drain_note(self) -> str:
-        if self.kills_stopped_after is None:
-            return ""
-        return f", none after {self.kills_stopped_after:g}s"
-
-    def _flow_lines(self) -> list[str]:
-        """Circuits opened, how long orders waited on flow control, the carrier's busiest second."""
-        lines = [f"  circuits opened      {self.circuits_opened}"]
-        for kind, label in (
-            ("circuit", "circuit waits"),
-            ("pace", "slowed-step waits"),
-            ("limit", "limit waits"),
-        ):
-            wait = self.waits.get(kind, {})
-            if wait.get("orders"):
-                lines.append(f"  {label:<21}{wait['orders']} orders, longest {wait['longest']:g}s")
-        if self.carrier_limit:
-            lines.append(
-                f"  carrier's busiest s  {self.carrier_busiest_second} label calls "
-                f"(limit {self.carrier_limit:g}/s)"
-            )
-        return lines
-
-    def _outage_lines(self) -> list[str]:
-        """The outage, and the calls the service refused during it (by its own records)."""
-        outage = self.outage
-        if not outage:
-            return []
-        if not outage["began"]:
-            return [f"  outage               {outage['service']} never went down (the run ended first)"]
-        refused = ", ".join(f"{n} {operation}" for operation, n in outage["refused"].items()) or "none"
-        return [
-            f"  outage               {outage['service']} down {outage['seconds']:g}s "
-            f"from {outage['began_after_seconds']:g}s",
-            f"  refused in outage    {outage['refused_total']} ({refused})",
-        ]
-
-
 class Interrupted(Exception):
     """SIGTERM or SIGINT reached the soak: stop the clusters and report what happened so far."""
 
@@ -308,8 +183,8 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     report.cluster_starts = sum(cluster.starts for cluster in clusters)
     report.messages_dropped = dropper.dropped
     report.outage = outage.summary() if outage else {}
-    _when_the_database_answers(lambda: _count_outcomes(report, placed))
-    _count_flow(report, placed, began)
+    _when_the_database_answers(lambda: report_outcomes(report, placed))
+    report_flow(report, placed, began)
     since_began = WorkerCluster.objects.filter(started_at__gte=began)
     report.wedges_replaced = sum(since_began.values_list("wedges", flat=True))
     return report
@@ -478,33 +353,3 @@ def _place(rng: random.Random, warehouse: Warehouse, profile: FaultProfile, numb
         actor=Actor("client", "soak"),
         warehouse=warehouse,
     )
-
-
-def _count_flow(report: SoakReport, placed: list[str], began) -> None:
-    """Circuits opened, waits on flow control and the carrier's busiest second, since `began`."""
-    opened = [CircuitEventKind.OPENED, CircuitEventKind.REOPENED]
-    report.circuits_opened = CircuitEvent.objects.filter(kind__in=opened, created_at__gte=began).count()
-    report.waits = flow_waits(placed)
-    if report.carrier_limit:
-        operations = ["create_label", "void_label"]
-        report.carrier_busiest_second, _ = busiest_window("carrier", operations=operations, since=began)
-
-
-def _count_outcomes(report: SoakReport, placed: list[str]) -> None:
-    """Fill in the report's figures from the database, for the orders this soak placed."""
-    states, found, flagged, moving = Counter(), 0, 0, 0
-    attempts = Counter()
-    for start in range(0, len(placed), CHUNK):
-        chunk = Order.objects.filter(pk__in=placed[start : start + CHUNK])
-        for state, status, attention in chunk.values_list("state", "run_status", "needs_attention"):
-            found += 1
-            states[state] += 1
-            flagged += attention
-            moving += status != RunStatus.FINISHED and not attention
-        outcomes = StepAttempt.objects.filter(process_id__in=placed[start : start + CHUNK])
-        attempts.update(dict(Counter(outcomes.values_list("outcome", flat=True))))
-    report.placed, report.lost = len(placed), len(placed) - found
-    report.completed, report.cancelled = states[OrderState.COMPLETED], states[OrderState.CANCELLED]
-    report.needs_attention, report.in_flight = flagged, moving
-    report.attempts = dict(attempts)
-    report.violations = invariants_check(orders=Order.objects.filter(pk__in=placed))

@@ -17,7 +17,8 @@ from fulfillment.gateways import ServiceUnavailable
 from fulfillment.models import Order
 from fulfillment.proving import chaos
 from fulfillment.proving.invariants import INVARIANTS
-from fulfillment.proving.soak import SoakConfig, SoakReport, _draining
+from fulfillment.proving.soak import SoakConfig, _draining
+from fulfillment.proving.soak_report import SoakReport
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.outages import outage_set, service_down
 from processes.cluster_processes import children, cluster_processes, descendants

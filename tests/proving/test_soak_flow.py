@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from fulfillment.models import Order
 from fulfillment.proving.flow_waits import flow_waits
 from fulfillment.proving.invariants import INVARIANTS
-from fulfillment.proving.soak import SoakReport
+from fulfillment.proving.soak_report import SoakReport
 from processes import clock
 from processes.models import EventKind, ProcessEvent, StepAttempt
 

@@ -12,7 +12,7 @@ from django.db.models import Max, Min
 
 from fulfillment.models import Order
 from fulfillment.proving.invariants import INVARIANTS, invariants_check
-from fulfillment.proving.soak import SoakReport
+from fulfillment.proving.soak_report import SoakReport
 from fulfillment.simulators.models import LabelRecord, Outage, RefusedCall
 from tests.conftest import ENGINE_DB
 
