@@ -5,14 +5,12 @@ order's row lock first, then the pick task's (the one lock order of the project)
 a release, a confirmation and the engine's timers (fulfillment.warehouse.timers) never interleave.
 """
 
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from fulfillment.errors import PickMismatch, PickRefused, PickTaskClosed, PickTaskNotHeld, PickTaskTaken
+from fulfillment.errors import PickMismatch, PickTaskClosed, PickTaskNotHeld, PickTaskTaken
 from fulfillment.models import Order, PickNotice, PickProblem, PickTask
 from processes import clock, journal
 from processes.control import process_rearm, process_signal, process_wait_failed
@@ -20,7 +18,6 @@ from processes.journal import Actor
 from processes.models import ActorType, Direction, EventKind, RunStatus
 
 PICK_STEP = "pick"
-SIMULATED_PICKER = "simulated-picker"
 
 
 @dataclass(frozen=True)
@@ -145,59 +142,6 @@ def pick_notices_take(*, worker) -> list[PickNotice]:
         notices = list(PickNotice.objects.select_for_update().filter(user=worker, seen_at__isnull=True))
         PickNotice.objects.filter(pk__in=[notice.pk for notice in notices]).update(seen_at=clock.now())
     return notices
-
-
-def simulated_picker_run(*, delay: float) -> int:
-    """Claim and confirm every open pick task older than `delay` seconds, as a tireless
-    worker would, through the same services as the warehouse pages. Tasks it claimed before
-    without confirming them (the database went away between the two) it confirms first, as a
-    worker back on the network would."""
-    cutoff = clock.now() - timedelta(seconds=delay)
-    picker = simulated_picker_user()
-    claimed = list(
-        PickTask.objects.filter(status=PickTask.Status.CLAIMED, assignee=picker).values_list("pk", flat=True)
-    )
-    task_ids = list(
-        PickTask.objects.filter(status=PickTask.Status.OPEN, created_at__lte=cutoff)
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:200]
-    )
-    done = 0
-    for task_id in [*claimed, *task_ids]:
-        try:
-            if task_id not in claimed:
-                pick_task_claim(task_id=task_id, worker=picker)
-        except PickRefused:
-            continue  # a person took it, or it was cancelled meanwhile
-        try:
-            pick_task_confirm(task_id=task_id, worker=picker, picked=exact_pick(task_id))
-            done += 1
-        except PickRefused:
-            _give_back(task_id, picker)
-    return done
-
-
-def _give_back(task_id: int, picker) -> None:
-    """Release a claim the picker could not confirm; a task done or cancelled meanwhile (by
-    a person, a timer or a compensation) has nothing to give back."""
-    with contextlib.suppress(PickRefused):
-        pick_task_release(task_id=task_id, worker=picker)
-
-
-def simulated_picker_user():
-    """The account the simulated picker claims tasks as; it cannot sign in."""
-    user, created = get_user_model().objects.get_or_create(username=SIMULATED_PICKER)
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
-
-
-def exact_pick(task_id: int) -> dict[int, PickedLine]:
-    """What a perfect picker scans: every line's SKU and quantity."""
-    order_id = PickTask.objects.values_list("order_id", flat=True).get(pk=task_id)
-    lines = Order.objects.get(pk=order_id).lines.all()
-    return {line.pk: PickedLine(line.sku, line.quantity) for line in lines}
 
 
 def _lock(task_id: int) -> tuple[Order, PickTask]:

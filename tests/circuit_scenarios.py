@@ -4,9 +4,9 @@ simulators under a frozen clock (as the console's own scenarios do)."""
 from datetime import timedelta
 
 from fulfillment.models import Order
-from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock, runner
 from processes.models import Circuit, CircuitState
 from tests.factories import after_quiet_window, drive, place_order, run_due

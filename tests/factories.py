@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from fulfillment.models import Order, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
-from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.payment import ledger
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock, runner
 from processes.journal import Actor
 from processes.models import RunStatus

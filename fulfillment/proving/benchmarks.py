@@ -22,8 +22,8 @@ from django_q.tasks import async_task
 
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
-from fulfillment.picking import simulated_picker_run
 from fulfillment.proving.demo import demo_data_load
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import runner
 from processes.journal import Actor
 from processes.models import EventKind, ProcessEvent

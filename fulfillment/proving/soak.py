@@ -31,10 +31,10 @@ from redis.exceptions import RedisError
 
 from fulfillment.models import Order, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
-from fulfillment.picking import simulated_picker_run
 from fulfillment.proving.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
 from fulfillment.proving.soak_report import SoakReport, report_flow, report_outcomes
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
 from processes.journal import Actor
 from processes.models import (

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 
 from fulfillment.models import Order
-from fulfillment.picking import simulated_picker_run
 from fulfillment.simulators.faults import fault_add
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
 from processes.models import ProcessEvent, RolloutSetting
 from tests.api.conftest import ORDER_BODY, client_for, place

@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.picker import simulated_picker_run
 from tests.external_processes import emptied_redis_database, wait_for_sessions_to_close
 
 # Every database session of a process started here carries this name (libpq reads PGAPPNAME),

@@ -27,7 +27,7 @@ def run_until_step(order, step):
         if order.step == step and order.run_status == "ready":
             return order
         if order.run_status == "waiting":
-            from fulfillment.picking import simulated_picker_run
+            from fulfillment.simulators.picker import simulated_picker_run
 
             simulated_picker_run(delay=0)
             continue

@@ -25,7 +25,7 @@ def test_pick_confirmation_keeps_an_outside_flag(catalogue):
     with clock.frozen():
         order = drive(place_order(), pick=False)
         _flag(order, about_step=False)
-        from fulfillment.picking import simulated_picker_run
+        from fulfillment.simulators.picker import simulated_picker_run
 
         simulated_picker_run(delay=0)
         order.refresh_from_db()

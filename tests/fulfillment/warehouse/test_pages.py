@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.urls import reverse
 
 from fulfillment.models import PickNotice, PickTask
-from fulfillment.picking import exact_pick, pick_task_claim, pick_task_confirm
+from fulfillment.picking import pick_task_claim, pick_task_confirm
+from fulfillment.simulators.picker import exact_pick
 from fulfillment.warehouse import conf
 from processes import clock
 from tests.conftest import ENGINE_DB

@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickProblem, PickTask
-from fulfillment.picking import exact_pick, pick_task_claim, pick_task_confirm
+from fulfillment.picking import pick_task_claim, pick_task_confirm
+from fulfillment.simulators.picker import exact_pick
 from fulfillment.steps import WaitForPick
 from processes import clock
 from processes.models import EventKind, ProcessEvent

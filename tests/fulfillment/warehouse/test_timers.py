@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickNotice, PickTask
-from fulfillment.picking import exact_pick, pick_task_claim, pick_task_confirm, pick_task_release
+from fulfillment.picking import pick_task_claim, pick_task_confirm, pick_task_release
 from fulfillment.simulators.models import SentMail
+from fulfillment.simulators.picker import exact_pick
 from processes import clock, runner, sweeper
 from processes.models import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB

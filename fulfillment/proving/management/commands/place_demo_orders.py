@@ -10,8 +10,8 @@ from django_q.tasks import async_task
 
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
-from fulfillment.picking import simulated_picker_run
 from fulfillment.proving.demo import CATALOGUE
+from fulfillment.simulators.picker import simulated_picker_run
 from processes.journal import Actor
 from processes.models import ProcessEvent
 from processes.sweeper import LOOP_TASK

@@ -3,6 +3,7 @@ what it claimed before a lost connection."""
 
 from fulfillment import picking
 from fulfillment.models import PickTask
+from fulfillment.simulators import picker as simulated
 from processes import clock
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
@@ -16,11 +17,11 @@ def test_a_task_done_by_another_picker_meanwhile_is_not_given_back(catalogue):
     with clock.frozen():
         order = drive(place_order(), pick=False)
     task = PickTask.objects.get(order=order)
-    picker = picking.simulated_picker_user()
+    picker = simulated.simulated_picker_user()
     picking.pick_task_claim(task_id=task.pk, worker=picker)
-    picking.pick_task_confirm(task_id=task.pk, worker=picker, picked=picking.exact_pick(task.pk))
+    picking.pick_task_confirm(task_id=task.pk, worker=picker, picked=simulated.exact_pick(task.pk))
 
-    picking._give_back(task.pk, picker)  # raised PickTaskClosed before, killing `make run`
+    simulated._give_back(task.pk, picker)  # raised PickTaskClosed before, killing `make run`
 
     task.refresh_from_db()
     assert task.status == PickTask.Status.DONE
@@ -32,9 +33,9 @@ def test_a_task_it_claimed_but_never_confirmed_is_confirmed_on_its_next_run(cata
     with clock.frozen():
         order = drive(place_order(), pick=False)
     task = PickTask.objects.get(order=order)
-    picking.pick_task_claim(task_id=task.pk, worker=picking.simulated_picker_user())
+    picking.pick_task_claim(task_id=task.pk, worker=simulated.simulated_picker_user())
 
-    assert picking.simulated_picker_run(delay=0) == 1
+    assert simulated.simulated_picker_run(delay=0) == 1
 
     task.refresh_from_db()
     assert task.status == PickTask.Status.DONE

@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fulfillment.picking import simulated_picker_run
+from fulfillment.simulators.picker import simulated_picker_run
 
 
 class Command(BaseCommand):
