@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 # Mid-window for minutes, hours and days alike: a test's requests never straddle two windows.
 MID_WINDOW = datetime(2026, 12, 6, 12, 30, 30, tzinfo=UTC)
 REDIS_THROTTLE_URL = "redis://127.0.0.1:6379/12"
+REDIS_WEBHOOK_THROTTLE_URL = "redis://127.0.0.1:6379/13"
 
 
 def test_past_the_rate_a_client_gets_429_with_retry_after(settings):
@@ -123,13 +124,17 @@ def _concurrently(send, *, threads: int, each: int) -> list[int]:
 
 @pytest.fixture(params=["database", "redis"])
 def store(request, settings):
-    """Where the limits count: the database table, or a Redis database of this test's own."""
+    """Where the limits count: the database table ("database"), or a Redis database of this
+    test's own (its URL). Each test gets its own Redis database, since the fixture empties it
+    before and after: sharing one, a test's flush wiped the other's counter when pytest-xdist
+    ran them at once, and 64 requests passed a limit of 40."""
     if request.param == "database":
         yield "database"
         return
-    for url in emptied_redis_database(REDIS_THROTTLE_URL, "the Redis counter is not tested"):
+    own = REDIS_WEBHOOK_THROTTLE_URL if "webhook" in request.node.name else REDIS_THROTTLE_URL
+    for url in emptied_redis_database(own, "the Redis counter is not tested"):
         settings.API = {**settings.API, "THROTTLE_REDIS_URL": url}
-        yield "redis"
+        yield url
 
 
 def _recorded(store: str, key: str) -> int:
@@ -137,7 +142,7 @@ def _recorded(store: str, key: str) -> int:
         return RateWindow.objects.get(key=key).hits
     import redis
 
-    return int(redis.Redis.from_url(REDIS_THROTTLE_URL).get(f"fulfillment:rate:{key}"))
+    return int(redis.Redis.from_url(store).get(f"fulfillment:rate:{key}"))
 
 
 @pytest.mark.django_db(transaction=True)
