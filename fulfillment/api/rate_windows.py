@@ -11,7 +11,7 @@ under-counted (DRF's SimpleRateThrottle reads a list, appends and writes it back
   RETURNING hits` on the small `api_ratewindow` table (PostgreSQL and SQLite alike); windows
   that ended are deleted at most once a minute per process, through their index.
 
-A Redis that does not answer within REDIS_TIMEOUT (a second) is a limit that cannot
+A Redis that does not answer within REDIS_TIMEOUT (a quarter second) is a limit that cannot
 be counted: the request is let through (fail open), a warning is logged, and the miss is added
 to `ThrottleUnavailable` in the database, which /metrics reads. For RETRY_REDIS_AFTER seconds
 after a miss this process does not ask Redis again (nor logs), so a dead Redis costs each
@@ -37,9 +37,7 @@ from processes import clock
 logger = logging.getLogger("fulfillment.api.throttling")
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# Long enough for a busy machine's Redis (a quarter second let CI's loaded runs through
-# uncounted); a hung Redis costs one request per process this long, once a second.
-REDIS_TIMEOUT = 1.0
+REDIS_TIMEOUT = 0.25
 RETRY_REDIS_AFTER = 1.0
 PURGE_EVERY = 60.0
 MAX_KEY_LENGTH = 200
