@@ -90,7 +90,7 @@ class Supervisor:
         self.report_every = conf.get("WORKER_REPORT_EVERY")
         self.out = out or sys.stdout
         self.heartbeat_dir = Path(tempfile.mkdtemp(prefix="processes-heartbeat-"))
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.name = cluster_name(os.getpid())
         self.started_at = _utc(time.time())
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
@@ -221,6 +221,11 @@ class Supervisor:
     def _say(self, text: str) -> None:
         self.out.write(f"[run_workers] {text}\n")
         self.out.flush()
+
+
+def cluster_name(supervisor_pid: int) -> str:
+    """The name a supervisor reports its cluster under (`WorkerCluster.name`): host and pid."""
+    return f"{socket.gethostname()}:{supervisor_pid}"
 
 
 def _utc(unix: float) -> datetime:

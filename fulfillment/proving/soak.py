@@ -15,7 +15,6 @@ published limits), and, under a carrier limit, the most calls the carrier saw in
 import logging
 import random
 import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from processes.models import (
     WorkerClusterState,
 )
 from processes.sweeper import LOOP_LEASE
+from processes.worker_supervisor import cluster_name
 
 WAREHOUSE = "SOAK"
 PLENTIFUL = [("SOAK-MUG", "12.50", 350), ("SOAK-TEE", "24.00", 200), ("SOAK-CAP", "18.90", 150)]
@@ -276,7 +276,7 @@ def _clusters_not_running(clusters: list[Cluster], *, wait: float = 180.0) -> in
     seconds, so a cluster that takes work gets some). A cluster wedged by the last kills is
     replaced meanwhile, and its successor takes work.
     """
-    names = {f"{socket.gethostname()}:{cluster.popen.pid}" for cluster in clusters if cluster.alive}
+    names = {cluster_name(cluster.popen.pid) for cluster in clusters if cluster.alive}
     since, deadline = clock.now(), time.monotonic() + wait
     while True:
         taking = WorkerCluster.objects.filter(
