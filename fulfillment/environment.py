@@ -66,6 +66,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_shares(name: str) -> dict[str, float]:
+    """`carrier:0.3,mail:0.1`: a share from 0 to 1 per name. The names are the reader's to
+    check (the settings do not know them); a malformed entry stops start-up here."""
+    shares = {}
+    for entry in env_list(name, []):
+        key, _, share = entry.partition(":")
+        try:
+            value = float(share)
+        except ValueError:
+            value = math.nan
+        if not key.strip() or not 0 <= value <= 1:
+            raise ImproperlyConfigured(
+                f"{name} has {entry!r}: use name:share with a share from 0 to 1, e.g. carrier:0.3."
+            )
+        shares[key.strip()] = value
+    return shares
+
+
 def redis_url_with_timeouts(url: str, *, connect: float, read: float) -> str:
     """`url` with socket timeouts added unless it names its own (redis-py reads them from the
     query string), so that a Redis that stops answering fails a call in seconds instead of

@@ -11,11 +11,18 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from fulfillment.environment import env_bool, env_float, env_int, env_list, env_str, redis_url_with_timeouts
+from fulfillment.environment import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_shares,
+    env_str,
+    redis_url_with_timeouts,
+)
 from fulfillment.ops import conf as ops_conf
 from fulfillment.ops import production
 from fulfillment.ops.json_logs import logging_config
-from fulfillment.simulators.conf import degraded_services, outage_services
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -309,10 +316,12 @@ SIMULATORS = {
     "LATENCY_MS": env_int("SIM_LATENCY_MS", 0),
     # Services down for as long as this process runs (SIM_OUTAGE=carrier,payment); the admin's
     # outage switch takes one down at run time instead (fulfillment/simulators/outages.py).
-    "OUTAGE": outage_services("SIM_OUTAGE", env_list("SIM_OUTAGE", [])),
+    # Unknown service names are refused by the simulators' system check, which every command
+    # runs before it starts (the settings do not import the simulators).
+    "OUTAGE": env_list("SIM_OUTAGE", []),
     # Services that refuse a share of their calls for as long as this process runs, on top of
     # the rate above: SIM_DEGRADED=carrier:0.3 (the soak's `degraded` profile).
-    "DEGRADED": degraded_services("SIM_DEGRADED", env_list("SIM_DEGRADED", [])),
+    "DEGRADED": env_shares("SIM_DEGRADED"),
 }
 # Seconds after which the simulated picker completes a pick task; unset disables it.
 # 0 completes them at the next look; a negative value is refused. The default leaves a person

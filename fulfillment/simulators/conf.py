@@ -1,16 +1,16 @@
 """The simulators' settings, read at call time so tests can change them with override_settings.
 
 `SIMULATORS` in settings may name only some keys; the rest take the defaults below (no faults).
-A system check refuses values that would make the random faults meaningless. This module is
-also imported by settings.py (for `outage_services`), so it must not import models.
+A system check refuses values that would make the random faults meaningless, and services it
+does not know (SIM_OUTAGE and SIM_DEGRADED from the environment land here unchecked: the
+settings do not import the simulators). Every management command runs the check first.
 """
 
 from django.core.checks import Error, register
-from django.core.exceptions import ImproperlyConfigured
 
 from processes.app_settings import AppSettings
 
-# The values of models.Service, repeated here because settings cannot import models.
+# The values of models.Service, repeated here so that checking the settings loads no models.
 SERVICES = ("payment", "carrier", "mail")
 DEFAULTS = {
     "TRANSIENT_ERROR_RATE": 0.0,
@@ -26,34 +26,6 @@ _RATES = ("TRANSIENT_ERROR_RATE", "AMBIGUOUS_TIMEOUT_RATE")
 
 SETTINGS = AppSettings("SIMULATORS", DEFAULTS)
 simulator_setting = SETTINGS.get  # one key of `settings.SIMULATORS`, or its default
-
-
-def outage_services(variable: str, names: list[str]) -> list[str]:
-    """The services an environment variable takes down for good; an unknown name stops start-up."""
-    for name in names:
-        if name not in SERVICES:
-            raise ImproperlyConfigured(
-                f"{variable} names an unknown service {name!r}: use {', '.join(SERVICES)}, comma-separated."
-            )
-    return list(dict.fromkeys(names))
-
-
-def degraded_services(variable: str, entries: list[str]) -> dict[str, float]:
-    """`carrier:0.3,mail:0.1` from an environment variable; a bad entry stops start-up."""
-    degraded = {}
-    for entry in entries:
-        name, _, share = entry.partition(":")
-        try:
-            rate = float(share)
-        except ValueError:
-            rate = -1.0
-        if name not in SERVICES or not 0 <= rate <= 1:
-            raise ImproperlyConfigured(
-                f"{variable} has {entry!r}: use service:share with a service among "
-                f"{', '.join(SERVICES)} and a share from 0 to 1, e.g. carrier:0.3."
-            )
-        degraded[name] = rate
-    return degraded
 
 
 @register()
@@ -85,8 +57,8 @@ def _degraded_errors(degraded) -> list[Error]:
     if sound:
         return []
     message = (
-        f"SIMULATORS['DEGRADED']={degraded!r} must map services among {', '.join(SERVICES)} "
-        "to a share of calls from 0 to 1."
+        f"SIMULATORS['DEGRADED'] (SIM_DEGRADED)={degraded!r} must map services among "
+        f"{', '.join(SERVICES)} to a share of calls from 0 to 1, e.g. carrier:0.3."
     )
     return [Error(message, id="simulators.E005")]
 
@@ -94,5 +66,8 @@ def _degraded_errors(degraded) -> list[Error]:
 def _outage_errors(outage) -> list[Error]:
     if isinstance(outage, list | tuple) and all(name in SERVICES for name in outage):
         return []
-    message = f"SIMULATORS['OUTAGE']={outage!r} must be a list of services among {', '.join(SERVICES)}."
+    message = (
+        f"SIMULATORS['OUTAGE'] (SIM_OUTAGE)={outage!r} must be a list of services among "
+        f"{', '.join(SERVICES)}, comma-separated in SIM_OUTAGE."
+    )
     return [Error(message, id="simulators.E004")]

@@ -10,14 +10,14 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
-from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.db import connections
 
+from fulfillment.environment import env_shares
 from fulfillment.gateways import ServiceUnavailable
 from fulfillment.simulators.calls import calls_received, calls_refused
 from fulfillment.simulators.carrier import CarrierSimulator
-from fulfillment.simulators.conf import SERVICES, check_simulator_settings, outage_services
+from fulfillment.simulators.conf import SERVICES, check_simulator_settings
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.mailbox import mail_deliver
 from fulfillment.simulators.models import (
@@ -262,25 +262,41 @@ def test_a_bad_switch_request_changes_nothing(client, path, data, status):
 # SIM_OUTAGE --------------------------------------------------------------------------------
 
 
-def test_an_unknown_service_in_sim_outage_is_refused_by_name():
-    with pytest.raises(ImproperlyConfigured, match="SIM_OUTAGE names an unknown service 'teleport'"):
-        outage_services("SIM_OUTAGE", ["carrier", "teleport"])
-    assert outage_services("SIM_OUTAGE", ["carrier", "payment", "carrier"]) == ["carrier", "payment"]
-
-
-def test_the_service_stops_at_start_up_on_a_bad_sim_outage():
-    """The settings module itself refuses it, before anything runs."""
-    env = {**os.environ, "SIM_OUTAGE": "carrier,teleport"}
-    done = subprocess.run(
-        [sys.executable, "-c", "import fulfillment.settings"],
+def _run(env: dict, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *command],
         cwd=django_settings.BASE_DIR,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_command_refuses_to_start_on_an_unknown_service_in_sim_outage():
+    """The settings take SIM_OUTAGE as it is (they do not import the simulators); the simulators'
+    system check, which every command runs before it starts, names the unknown service."""
+    done = _run({"SIM_OUTAGE": "carrier,teleport"}, "manage.py", "check")
     assert done.returncode != 0
-    assert "SIM_OUTAGE names an unknown service 'teleport'" in done.stderr
+    assert "simulators.E004" in done.stderr and "'teleport'" in done.stderr and "SIM_OUTAGE" in done.stderr
+
+
+def test_a_command_refuses_to_start_on_an_unknown_service_in_sim_degraded():
+    done = _run({"SIM_DEGRADED": "carrier:0.3,fax:0.1"}, "manage.py", "check")
+    assert done.returncode != 0
+    assert "simulators.E005" in done.stderr and "SIM_DEGRADED" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["carrier", "carrier:1.5", "carrier:lots", ":0.3"])
+def test_a_malformed_sim_degraded_stops_the_settings_themselves(value):
+    done = _run({"SIM_DEGRADED": value}, "-c", "import fulfillment.settings")
+    assert done.returncode != 0
+    assert f"SIM_DEGRADED has {value!r}: use name:share" in done.stderr
+
+
+def test_sim_degraded_is_read_as_a_share_per_service(monkeypatch):
+    monkeypatch.setenv("SIM_DEGRADED", "carrier:0.3, mail:0")
+    assert env_shares("SIM_DEGRADED") == {"carrier": 0.3, "mail": 0.0}
 
 
 @pytest.mark.parametrize("value", [["carrier", "fax"], "carrier"])
