@@ -142,6 +142,8 @@ class ChargePayment(Step):
             required=False, max_digits=12, decimal_places=2, help_text="Leave empty for the order's total."
         ),
     }
+    # Every charge id is one order's own: entered for one order at a time.
+    manual_one_order_at_a_time = True
 
     def manual_result(self, order, entered):
         if not entered.get("charge_id"):
@@ -210,6 +212,8 @@ class CreateLabel(Step):
             max_length=300, required=False, help_text="Where the label can be printed, if known."
         ),
     }
+    # Every tracking number is one label's own: entered for one order at a time.
+    manual_one_order_at_a_time = True
 
     def manual_result(self, order, entered):
         carrier, tracking = entered.get("carrier"), entered.get("tracking_number")

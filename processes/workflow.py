@@ -207,6 +207,9 @@ class Step:
     # What an operator enters to do the step by hand (processes.interventions.process_skip_step),
     # as {name: factory of the form field that asks for it}; `manual_result` checks it.
     manual_fields: "dict[str, Callable[[], Any]]" = {}
+    # Whether what an operator enters is one process's own (a charge id, a tracking number): the
+    # step is then done by hand for one process at a time, never for several at once.
+    manual_one_order_at_a_time: bool = False
 
     def call(self, process, ctx: StepContext) -> Any:
         return None
