@@ -124,6 +124,7 @@ class ChargePayment(Step):
     attempt_timeout = 15.0
     expected_duration = timedelta(minutes=2)
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-check (monitoring) compares its charges and refunds
 
     def call(self, order, ctx):
         return payment_gateway().charge(
@@ -187,6 +188,7 @@ class CreateLabel(Step):
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-check (monitoring) compares its live labels
 
     @property
     def limit(self):

@@ -210,6 +210,10 @@ class Step:
     # Whether what an operator enters is one process's own (a charge id, a tracking number): the
     # step is then done by hand for one process at a time, never for several at once.
     manual_one_order_at_a_time: bool = False
+    # Whether the step's service keeps its own record of what the step did, which the domain
+    # reconciles with ours (a gateway's charges, a carrier's labels): while the step is in flight
+    # the two may differ by a call whose answer was lost, until its retry records it.
+    reconciled: bool = False
 
     def call(self, process, ctx: StepContext) -> Any:
         return None
