@@ -252,6 +252,7 @@ class WaitForPick(WaitStep):
     name = picking.PICK_STEP
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.NEEDS_ATTENTION
+    manual_before_waiting = "its pick task is not open yet"
 
     @property
     def timeout(self):

@@ -281,6 +281,10 @@ class WaitStep(Step):
     timeout: timedelta = timedelta(hours=4)
     on_timeout: str = OnExhausted.NEEDS_ATTENTION
     on_problem: str = OnExhausted.NEEDS_ATTENTION
+    # Why an operator cannot do the step by hand before the process waits: done by hand, a
+    # wait step takes the operator's answer as its person's (`on_signal`), so only once the
+    # person's task is open. The domain's interface shows and raises it.
+    manual_before_waiting: str = "its task is not open yet"
 
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
