@@ -43,7 +43,8 @@ def stuck_q(now: datetime | None = None) -> Q:
 
 
 def step_choices() -> list[tuple[str, str]]:
-    return [(step.name, step.name.replace("_", " ")) for step in ORDER_STEPS]
+    """(name, what the console calls it) of every step an order can be at (Step.title)."""
+    return [(step.name, step.title) for step in ORDER_STEPS]
 
 
 # --- One order ---------------------------------------------------------------------------------

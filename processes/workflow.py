@@ -215,6 +215,12 @@ class Step:
     # the two may differ by a call whose answer was lost, until its retry records it.
     reconciled: bool = False
 
+    @property
+    def title(self) -> str:
+        """What the console calls the step: its name in words, unless the step sets its own
+        `title` (a class attribute is enough)."""
+        return self.name.replace("_", " ")
+
     def call(self, process, ctx: StepContext) -> Any:
         return None
 
