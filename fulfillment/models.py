@@ -173,19 +173,35 @@ class Order(Process):
             or self.has_fraud_clearance()
         )
 
-    @transition(field=state, source=S.RECEIVED, target=S.FRAUD_CLEARED, conditions=[has_fraud_clearance])
+    # Each transition says in `custom` what the client reads for it in the order's journal
+    # (fulfillment.api.timeline); start_compensation's words depend on who cancelled.
+    @transition(
+        field=state,
+        source=S.RECEIVED,
+        target=S.FRAUD_CLEARED,
+        conditions=[has_fraud_clearance],
+        custom={"client_words": "Fraud check passed."},
+    )
     def clear_fraud_check(self):
         """The fraud screener approved the order (workflow v2): it may be charged."""
 
     # v1 charges a received order; v2 only one the fraud screener cleared.
     @transition(
-        field=state, source=[S.RECEIVED, S.FRAUD_CLEARED], target=S.PAYMENT_CHARGED, conditions=[has_payment]
+        field=state,
+        source=[S.RECEIVED, S.FRAUD_CLEARED],
+        target=S.PAYMENT_CHARGED,
+        conditions=[has_payment],
+        custom={"client_words": "Payment charged."},
     )
     def mark_payment_charged(self):
         """The payment gateway charged the order's total."""
 
     @transition(
-        field=state, source=S.PAYMENT_CHARGED, target=S.INVENTORY_RESERVED, conditions=[has_reservation]
+        field=state,
+        source=S.PAYMENT_CHARGED,
+        target=S.INVENTORY_RESERVED,
+        conditions=[has_reservation],
+        custom={"client_words": "Items reserved in the warehouse."},
     )
     def mark_inventory_reserved(self):
         """Every line's quantity is reserved in the order's warehouse."""
@@ -195,6 +211,7 @@ class Order(Process):
         source=S.INVENTORY_RESERVED,
         target=S.LABEL_CREATED,
         conditions=[has_reservation, has_live_label],
+        custom={"client_words": "Shipping label created."},
     )
     def mark_label_created(self):
         """The carrier issued a shipping label for the reserved goods."""
@@ -204,15 +221,28 @@ class Order(Process):
         source=S.LABEL_CREATED,
         target=S.AWAITING_PICK,
         conditions=[has_live_label, has_pick_task],
+        custom={"client_words": "Waiting for the warehouse to pick the items."},
     )
     def open_pick(self):
         """A pick task waits for a warehouse worker."""
 
-    @transition(field=state, source=S.AWAITING_PICK, target=S.PICKED, conditions=[pick_is_done])
+    @transition(
+        field=state,
+        source=S.AWAITING_PICK,
+        target=S.PICKED,
+        conditions=[pick_is_done],
+        custom={"client_words": "Items picked."},
+    )
     def mark_picked(self):
         """A worker confirmed every line was picked."""
 
-    @transition(field=state, source=S.PICKED, target=S.COMPLETED, conditions=[pick_is_done, has_payment])
+    @transition(
+        field=state,
+        source=S.PICKED,
+        target=S.COMPLETED,
+        conditions=[pick_is_done, has_payment],
+        custom={"client_words": "Confirmation sent; the order is complete."},
+    )
     def complete(self):
         """The confirmation was sent: the order is fulfilled."""
 
@@ -220,7 +250,13 @@ class Order(Process):
     def start_compensation(self):
         """The order cannot be completed: undo its completed steps in reverse."""
 
-    @transition(field=state, source=S.COMPENSATING, target=S.CANCELLED, conditions=[nothing_left_to_undo])
+    @transition(
+        field=state,
+        source=S.COMPENSATING,
+        target=S.CANCELLED,
+        conditions=[nothing_left_to_undo],
+        custom={"client_words": "Cancelled: every completed step was undone."},
+    )
     def mark_cancelled(self):
         """Every effect was undone: refunded, stock released, label voided."""
 
