@@ -371,7 +371,7 @@ class PickTask(models.Model):
     """The human step: a warehouse worker claims the task, picks the order's lines, confirms.
 
     Open tasks can be claimed by one worker at a time (status CLAIMED, `assignee`); only the
-    holder confirms or releases. Changed only by the services in fulfillment.picking, under
+    holder confirms or releases. Changed only by the services in fulfillment.picking.tasks, under
     the order's row lock.
     """
 
@@ -391,7 +391,7 @@ class PickTask(models.Model):
     due_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
-    # When each human-scale timer fired (fulfillment.warehouse.timers): set once, never again.
+    # When each human-scale timer fired (fulfillment.picking.timers): set once, never again.
     warned_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     # The last problem a worker reported (the order's journal keeps every one).

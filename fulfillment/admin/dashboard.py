@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from fulfillment.monitoring import Dashboard, dashboard_figures
-from fulfillment.picking import PICK_STEP
+from fulfillment.picking.tasks import PICK_STEP
 from processes import clock
 from processes.flow.figures import open_incident_count
 

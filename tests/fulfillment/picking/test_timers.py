@@ -10,14 +10,15 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickNotice, PickTask
-from fulfillment.picking import pick_task_claim, pick_task_confirm, pick_task_release
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm, pick_task_release
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.picker import exact_pick
 from processes import clock, runner, sweeper
 from processes.models import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
-from tests.fulfillment.warehouse.conftest import client_for, fresh, operator_alerts
+from tests.fulfillment.picking.conftest import fresh, operator_alerts
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 SHIFT_LEAD = "lead@example.com"
