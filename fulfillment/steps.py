@@ -145,7 +145,7 @@ class ChargePayment(Step):
         ),
     }
     # Every charge id is one order's own: entered for one order at a time.
-    manual_one_order_at_a_time = True
+    manual_one_at_a_time = True
 
     def manual_result(self, order, entered):
         if not entered.get("charge_id"):
@@ -216,7 +216,7 @@ class CreateLabel(Step):
         ),
     }
     # Every tracking number is one label's own: entered for one order at a time.
-    manual_one_order_at_a_time = True
+    manual_one_at_a_time = True
 
     def manual_result(self, order, entered):
         carrier, tracking = entered.get("carrier"), entered.get("tracking_number")

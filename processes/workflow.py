@@ -209,7 +209,7 @@ class Step:
     manual_fields: "dict[str, Callable[[], Any]]" = {}
     # Whether what an operator enters is one process's own (a charge id, a tracking number): the
     # step is then done by hand for one process at a time, never for several at once.
-    manual_one_order_at_a_time: bool = False
+    manual_one_at_a_time: bool = False
     # Whether the step's service keeps its own record of what the step did, which the domain
     # reconciles with ours (a gateway's charges, a carrier's labels): while the step is in flight
     # the two may differ by a call whose answer was lost, until its retry records it.

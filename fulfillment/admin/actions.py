@@ -220,7 +220,7 @@ def _bound_form(request, action: OperatorAction, orders: list[Order]):
     if data is not None and data.get("step") != name:
         return None, "The orders have moved on since this page was shown; look at them again."
     step = registry.for_process(orders[0]).step(name)
-    if step.manual_one_order_at_a_time and len(orders) > 1:
+    if step.manual_one_at_a_time and len(orders) > 1:
         return None, f"The result of {name} is different for every order: enter it one order at a time."
     return SkipForm(data, step=step), ""
 

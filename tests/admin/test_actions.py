@@ -266,10 +266,10 @@ def skip_page(client, orders):
 def test_a_step_says_itself_whether_it_is_done_by_hand_one_order_at_a_time(
     ops_client, catalogue, monkeypatch
 ):
-    """The rule is the step's (Step.manual_one_order_at_a_time), not a list of names in the admin:
+    """The rule is the step's (Step.manual_one_at_a_time), not a list of names in the admin:
     a step that declares it is refused for two orders, and one that stops declaring it is not."""
-    monkeypatch.setattr(SendConfirmation, "manual_one_order_at_a_time", True)
-    monkeypatch.setattr(CreateLabel, "manual_one_order_at_a_time", False)
+    monkeypatch.setattr(SendConfirmation, "manual_one_at_a_time", True)
+    monkeypatch.setattr(CreateLabel, "manual_one_at_a_time", False)
     confirmations = [SCENARIOS["attention_confirmation"]() for _ in range(2)]
     labels = [SCENARIOS["backing_off_label"]() for _ in range(2)]
 
