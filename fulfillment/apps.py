@@ -9,7 +9,7 @@ class FulfillmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from fulfillment.warehouse import checks  # noqa: F401  (registers the pick thresholds' checks)
+        from fulfillment.picking import checks  # noqa: F401  (registers the pick thresholds' checks)
         from fulfillment.workflow import ORDER_WORKFLOWS
         from processes.workflow import registry
 

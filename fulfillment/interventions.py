@@ -9,7 +9,6 @@ interface (the admin), never here.
 from django.db import transaction
 
 from fulfillment.models import Order
-from fulfillment.picking import PICK_STEP
 from processes.exceptions import ProcessStateError
 from processes.interventions import (
     process_compensate,
@@ -20,7 +19,7 @@ from processes.interventions import (
 from processes.journal import Actor
 from processes.models import ActorType, Direction, RunStatus
 from processes.versions import process_migrate_version
-from processes.workflow import registry
+from processes.workflow import Step, WaitStep, registry
 
 
 def operator(user) -> Actor:
@@ -59,13 +58,15 @@ def order_skip_step(*, order_id, user, step: str, reason: str, entered: dict) ->
     order = Order.objects.get(pk=order_id)
     if order.direction != Direction.FORWARD:
         raise ProcessStateError(f"Order {order.pk} is being undone: only a forward step can be done by hand.")
-    if step == PICK_STEP and order.run_status != RunStatus.WAITING:
-        raise ProcessStateError(f"Order {order.pk} has no open pick task to mark as picked yet.")
     if order.step != step:
         raise ProcessStateError(
             f"Order {order.pk} is not at step {step!r} (it is at {order.step or 'none'})."
         )
-    result = registry.for_process(order).step(step).manual_result(order, entered)
+    current = registry.for_process(order).step(step)
+    too_early = _too_early_by_hand(order, current)
+    if too_early:
+        raise ProcessStateError(f"Step {step} of order {order.pk} cannot be done by hand yet: {too_early}.")
+    result = current.manual_result(order, entered)
     return process_skip_step(
         model=Order, process_id=order_id, step=step, result=result, actor=operator(user), reason=reason
     )
@@ -118,6 +119,12 @@ def _migrate_refusal(order: Order) -> str:
 def _skip_refusal(order: Order) -> str:
     if order.run_status == RunStatus.FINISHED or order.direction != Direction.FORWARD or not order.step:
         return "only a forward step can be done by hand"
-    if order.step == PICK_STEP and order.run_status != RunStatus.WAITING:
-        return "its pick task is not open yet"
+    return _too_early_by_hand(order, registry.for_process(order).step(order.step))
+
+
+def _too_early_by_hand(order: Order, step: Step) -> str:
+    """Why the step cannot be done by hand yet ('' when it can): a wait step is done by hand by
+    answering for its person, so only once the order waits (WaitStep.manual_before_waiting)."""
+    if isinstance(step, WaitStep) and order.run_status != RunStatus.WAITING:
+        return step.manual_before_waiting
     return ""

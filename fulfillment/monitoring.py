@@ -19,7 +19,8 @@ from fulfillment.gateways import label_ledger, payment_ledger
 from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
 from fulfillment.workflow import ORDER_STEPS
 from processes import clock
-from processes.models import AttemptOutcome, Direction, ProcessEvent, StepAttempt
+from processes.models import AttemptOutcome, Direction, ProcessEvent, RunStatus, StepAttempt
+from processes.workflow import registry
 
 ORDER_LABEL = Order._meta.label_lower
 # Where finished orders end: these states only grow. Past EXACT_COUNT_LIMIT orders in one of
@@ -42,7 +43,8 @@ def stuck_q(now: datetime | None = None) -> Q:
 
 
 def step_choices() -> list[tuple[str, str]]:
-    return [(step.name, step.name.replace("_", " ")) for step in ORDER_STEPS]
+    """(name, what the console calls it) of every step an order can be at (Step.title)."""
+    return [(step.name, step.title) for step in ORDER_STEPS]
 
 
 # --- One order ---------------------------------------------------------------------------------
@@ -151,12 +153,19 @@ def order_ledger_check(order: Order) -> LedgerCheck:
     if payment is not None:
         check.ours_charged = payment.amount
         check.ours_refunded = payment.amount if payment.status == payment.Status.REFUNDED else Decimal(0)
-    in_flight = order.step in ("charge_payment", "create_label") and order.run_status != "finished"
-    if not check.agrees and in_flight:
+    if not check.agrees and _reconciled_step_in_flight(order):
         check.notes.append(
             f"The order is at {order.step}: an attempt whose answer was lost is recorded by its retry."
         )
     return check
+
+
+def _reconciled_step_in_flight(order: Order) -> bool:
+    """Whether the order is at a step whose effect the cross-check compares (Step.reconciled): a
+    difference may then be an attempt whose answer was lost, until its retry records it."""
+    if not order.step or order.run_status == RunStatus.FINISHED:
+        return False
+    return registry.for_process(order).step(order.step).reconciled
 
 
 # --- The dashboard -----------------------------------------------------------------------------

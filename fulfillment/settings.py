@@ -335,7 +335,7 @@ PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.Pay
 SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")
 # Seconds a pick task may stay open before the order is flagged for an operator.
 PICK_TIMEOUT = env_int("PICK_TIMEOUT", 4 * 3600, minimum=1)
-# The warehouse floor's earlier timers, in seconds; see fulfillment/warehouse/conf.py.
+# The warehouse floor's earlier timers, in seconds; see fulfillment/picking/conf.py.
 WAREHOUSE = {
     "WARNING_AFTER": env_int("PICK_WARNING_AFTER", 3 * 3600, minimum=1),
     "UNCLAIMED_AFTER": env_int("PICK_UNCLAIMED_AFTER", 3600, minimum=1),

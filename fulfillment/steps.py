@@ -11,9 +11,10 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 
-from fulfillment import fraud, inventory, notifications, payments, picking, shipping
+from fulfillment import fraud, inventory, notifications, payments, shipping
 from fulfillment.gateways import Assessment, Charge, Label, fraud_screener, payment_gateway, shipping_carrier
-from fulfillment.warehouse import timers
+from fulfillment.picking.tasks import PICK_STEP, pick_task_cancel, pick_task_mark_done, pick_task_open
+from fulfillment.picking.timers import pick_timer_fire, pick_timers
 from processes.exceptions import ManualResultRefused
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
@@ -124,6 +125,7 @@ class ChargePayment(Step):
     attempt_timeout = 15.0
     expected_duration = timedelta(minutes=2)
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-check (monitoring) compares its charges and refunds
 
     def call(self, order, ctx):
         return payment_gateway().charge(
@@ -142,6 +144,8 @@ class ChargePayment(Step):
             required=False, max_digits=12, decimal_places=2, help_text="Leave empty for the order's total."
         ),
     }
+    # Every charge id is one order's own: entered for one order at a time.
+    manual_one_at_a_time = True
 
     def manual_result(self, order, entered):
         if not entered.get("charge_id"):
@@ -185,6 +189,7 @@ class CreateLabel(Step):
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-check (monitoring) compares its live labels
 
     @property
     def limit(self):
@@ -210,6 +215,8 @@ class CreateLabel(Step):
             max_length=300, required=False, help_text="Where the label can be printed, if known."
         ),
     }
+    # Every tracking number is one label's own: entered for one order at a time.
+    manual_one_at_a_time = True
 
     def manual_result(self, order, entered):
         carrier, tracking = entered.get("carrier"), entered.get("tracking_number")
@@ -235,17 +242,19 @@ class CreateLabel(Step):
 
 
 class WaitForPick(WaitStep):
-    """A warehouse worker claims the pick task and confirms it (fulfillment.picking).
+    """A warehouse worker claims the pick task and confirms it (fulfillment.picking.tasks).
 
-    Before the final deadline (PICK_TIMEOUT, then needs-attention, never a silent cancel) the
-    engine fires the task's timers: a warning, an escalation when nobody claimed it, and the
-    release of a claim held too long (fulfillment.warehouse.timers). A problem reported by
-    the worker goes to an operator too: a missing item may well be found elsewhere.
+    Before the final deadline (`timeout`: PICK_TIMEOUT, then needs-attention, never a silent
+    cancel) the engine fires the task's timers: a warning, an escalation when nobody claimed it,
+    and the release of a claim held too long (fulfillment.picking.timers names them all). A
+    problem reported by the worker goes to an operator too: a missing item may well be found
+    elsewhere.
     """
 
-    name = picking.PICK_STEP
+    name = PICK_STEP
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.NEEDS_ATTENTION
+    manual_before_waiting = "its pick task is not open yet"
 
     @property
     def timeout(self):
@@ -259,21 +268,21 @@ class WaitForPick(WaitStep):
         return {"worker_id": None}  # picked, by nobody the system knows
 
     def record(self, order, result, ctx):
-        picking.pick_task_open(order=order, due_in=self.timeout)
+        pick_task_open(order=order, due_in=self.timeout)
         order.open_pick()
 
     def on_signal(self, order, payload, ctx):
-        picking.pick_task_mark_done(order=order, worker_id=payload.get("worker_id"))
+        pick_task_mark_done(order=order, worker_id=payload.get("worker_id"))
         order.mark_picked()
 
     def timers(self, order):
-        return timers.pick_timers(order=order)
+        return pick_timers(order=order)
 
     def on_timer(self, order, name, ctx):
-        timers.pick_timer_fire(order=order, name=name)
+        pick_timer_fire(order=order, name=name)
 
     def undo_record(self, order, result, ctx):
-        picking.pick_task_cancel(order=order)
+        pick_task_cancel(order=order)
 
 
 class SendConfirmation(Step):

@@ -207,6 +207,19 @@ class Step:
     # What an operator enters to do the step by hand (processes.interventions.process_skip_step),
     # as {name: factory of the form field that asks for it}; `manual_result` checks it.
     manual_fields: "dict[str, Callable[[], Any]]" = {}
+    # Whether what an operator enters is one process's own (a charge id, a tracking number): the
+    # step is then done by hand for one process at a time, never for several at once.
+    manual_one_at_a_time: bool = False
+    # Whether the step's service keeps its own record of what the step did, which the domain
+    # reconciles with ours (a gateway's charges, a carrier's labels): while the step is in flight
+    # the two may differ by a call whose answer was lost, until its retry records it.
+    reconciled: bool = False
+
+    @property
+    def title(self) -> str:
+        """What the console calls the step: its name in words, unless the step sets its own
+        `title` (a class attribute is enough)."""
+        return self.name.replace("_", " ")
 
     def call(self, process, ctx: StepContext) -> Any:
         return None
@@ -274,6 +287,10 @@ class WaitStep(Step):
     timeout: timedelta = timedelta(hours=4)
     on_timeout: str = OnExhausted.NEEDS_ATTENTION
     on_problem: str = OnExhausted.NEEDS_ATTENTION
+    # Why an operator cannot do the step by hand before the process waits: done by hand, a
+    # wait step takes the operator's answer as its person's (`on_signal`), so only once the
+    # person's task is open. The domain's interface shows and raises it.
+    manual_before_waiting: str = "its task is not open yet"
 
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")

@@ -42,8 +42,6 @@ REFUSALS = (
     Order.DoesNotExist,
 )
 MAX_ORDERS = 500
-# Steps whose result is unique to one order (a charge id, a tracking number): one at a time.
-SINGLE_ORDER_STEPS = ("charge_payment", "create_label")
 
 
 class ReasonForm(forms.Form):
@@ -218,12 +216,13 @@ def _bound_form(request, action: OperatorAction, orders: list[Order]):
         return None, "A finished order has no step left to do by hand."
     if len(steps) != 1:
         return None, "Select orders that are all at the same step, to mark that step done by hand."
-    step = steps.pop()
-    if data is not None and data.get("step") != step:
+    name = steps.pop()
+    if data is not None and data.get("step") != name:
         return None, "The orders have moved on since this page was shown; look at them again."
-    if step in SINGLE_ORDER_STEPS and len(orders) > 1:
-        return None, f"The result of {step} is different for every order: enter it one order at a time."
-    return SkipForm(data, step=registry.for_process(orders[0]).step(step)), ""
+    step = registry.for_process(orders[0]).step(name)
+    if step.manual_one_at_a_time and len(orders) > 1:
+        return None, f"The result of {name} is different for every order: enter it one order at a time."
+    return SkipForm(data, step=step), ""
 
 
 def _run(request, action: OperatorAction, orders: list[Order], form: ReasonForm) -> None:

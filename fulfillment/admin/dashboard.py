@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from fulfillment.monitoring import Dashboard, dashboard_figures
+from fulfillment.picking.tasks import PICK_STEP
 from processes import clock
 from processes.flow.figures import open_incident_count
 
@@ -58,7 +59,7 @@ def _links(figures: Dashboard) -> dict:
         "stuck": order_list_url(stuck="yes"),
         "oldest_pick": reverse("admin:fulfillment_order_change", args=[pick.order_id]) if pick else "",
         "pick_age": _age(figures.now - pick.created_at) if pick else "",
-        "waiting_picks": order_list_url(step="pick"),
+        "waiting_picks": order_list_url(step=PICK_STEP),
     }
 
 

@@ -53,17 +53,8 @@ PUBLIC_ERRORS = {
 }
 INTERNAL_ERROR = "An internal error occurred."
 
-TRANSITION_REASONS = {
-    "create": "Order received.",
-    "clear_fraud_check": "Fraud check passed.",
-    "mark_payment_charged": "Payment charged.",
-    "mark_inventory_reserved": "Items reserved in the warehouse.",
-    "mark_label_created": "Shipping label created.",
-    "open_pick": "Waiting for the warehouse to pick the items.",
-    "mark_picked": "Items picked.",
-    "complete": "Confirmation sent; the order is complete.",
-    "mark_cancelled": "Cancelled: every completed step was undone.",
-}
+# The journal's first line, which the engine writes when it creates the order (no transition).
+CREATED = "Order received."
 UNDONE_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.ABANDONED, AttemptOutcome.LEASE_LOST)
 
 
@@ -83,14 +74,14 @@ def order_steps(order) -> list[StepView]:
 
 def order_events(order) -> list[EventView]:
     """The order's transitions as its client may read them."""
-    workflow = registry.for_process(order)
+    workflow, words = registry.for_process(order), _client_words(type(order))
     return [
         EventView(
             at=event.created_at,
             from_status=event.from_state or None,
             to_status=event.to_state,
             actor=event.actor_type,
-            reason=_public_reason(order, event, workflow),
+            reason=_public_reason(order, event, workflow, words),
         )
         for event in order.journal_transitions
     ]
@@ -148,9 +139,9 @@ def _last_error(attempts: list) -> str | None:
     return public_error(finished[-1])
 
 
-def _public_reason(order, event, workflow) -> str:
+def _public_reason(order, event, workflow, words: dict[str, str]) -> str:
     if event.transition != workflow.begin_compensation:
-        return TRANSITION_REASONS.get(event.transition, f"{event.transition.replace('_', ' ').capitalize()}.")
+        return words.get(event.transition) or _in_words(event.transition)
     if event.actor_type == ActorType.CLIENT:
         return f"Cancellation requested by you: {event.reason}"
     if event.actor_type == ActorType.OPERATOR:
@@ -165,6 +156,18 @@ def _public_reason(order, event, workflow) -> str:
     ]
     cause = public_error(failed[-1]) if failed else "It could not be done in time."
     return f"Step {event.step or 'unknown'} failed: {cause} Undoing what was done."
+
+
+def _client_words(model) -> dict[str, str]:
+    """What the client reads for each transition of the model: the words the transition declares
+    (`custom={"client_words": ...}` on the model), and CREATED for the order's creation."""
+    transitions = model._meta.get_field("state").get_all_transitions(model)
+    declared = {t.name: t.custom["client_words"] for t in transitions if "client_words" in t.custom}
+    return {"create": CREATED, **declared}
+
+
+def _in_words(transition: str) -> str:
+    return f"{transition.replace('_', ' ').capitalize()}."
 
 
 def _succeeded(attempts: list) -> list:

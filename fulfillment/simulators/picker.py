@@ -1,5 +1,5 @@
 """The simulated picker: a tireless warehouse worker for `make run`, the soaks, the benchmarks
-and the tests. It picks through the same services as the warehouse pages (fulfillment.picking),
+and the tests. It picks through the same services as the warehouse pages (fulfillment.picking.tasks),
 as the account `simulated-picker`, which cannot sign in."""
 
 import contextlib
@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from fulfillment.errors import PickRefused
 from fulfillment.models import Order, PickTask
-from fulfillment.picking import PickedLine, pick_task_claim, pick_task_confirm, pick_task_release
+from fulfillment.picking.tasks import PickedLine, pick_task_claim, pick_task_confirm, pick_task_release
 from processes import clock
 
 SIMULATED_PICKER = "simulated-picker"

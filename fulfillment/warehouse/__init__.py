@@ -1,1 +1,1 @@
-"""The warehouse floor: pick-task pages for workers, their thresholds and timers."""
+"""The warehouse pages: a worker's phone interface to pick tasks (picking itself: fulfillment.picking)."""

@@ -1,7 +1,7 @@
 """The warehouse pages' forms: what a worker enters to confirm a pick or report a problem.
 
 They check the shape of the input only; whether a SKU or a quantity is right is the pick
-service's decision (fulfillment.picking), which the form then shows next to the wrong line.
+service's decision (fulfillment.picking.tasks), which the form then shows next to the wrong line.
 """
 
 import re
@@ -11,7 +11,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from fulfillment.models import PickProblem
-from fulfillment.picking import PickedLine
+from fulfillment.picking.tasks import PickedLine
 from fulfillment.warehouse.selectors import PickLine
 
 SKU_ATTRS = {

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from fulfillment.models import OrderLine, PickTask, Shipment, Stock, WarehouseAssignment
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fulfillment.errors import PickMismatch, PickRefused
 from fulfillment.landing import landing_url
-from fulfillment.picking import (
+from fulfillment.picking.tasks import (
     pick_notices_take,
     pick_task_claim,
     pick_task_confirm,

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import FraudCheck, Order, OrderState
+from fulfillment.steps import CreateLabel, SendConfirmation
 from processes import clock
 from processes.models import EventKind, ProcessEvent
 from tests.admin.conftest import SCENARIOS
@@ -254,6 +255,29 @@ def test_bulk_skip_of_the_label_step_asks_for_one_order_at_a_time(ops_client, ca
     )
 
     assert b"one order at a time" in response.content and b"Yes, skip" not in response.content
+
+
+def skip_page(client, orders):
+    return client.get(
+        reverse("admin:fulfillment_order_operator", args=["skip"]), {"ids": [str(o.pk) for o in orders]}
+    )
+
+
+def test_a_step_says_itself_whether_it_is_done_by_hand_one_order_at_a_time(
+    ops_client, catalogue, monkeypatch
+):
+    """The rule is the step's (Step.manual_one_at_a_time), not a list of names in the admin:
+    a step that declares it is refused for two orders, and one that stops declaring it is not."""
+    monkeypatch.setattr(SendConfirmation, "manual_one_at_a_time", True)
+    monkeypatch.setattr(CreateLabel, "manual_one_at_a_time", False)
+    confirmations = [SCENARIOS["attention_confirmation"]() for _ in range(2)]
+    labels = [SCENARIOS["backing_off_label"]() for _ in range(2)]
+
+    refused, offered = skip_page(ops_client, confirmations), skip_page(ops_client, labels)
+
+    assert b"The result of send_confirmation is different for every order" in refused.content
+    assert b"Yes, skip" not in refused.content
+    assert b"one order at a time" not in offered.content and b"tracking_number" in offered.content
 
 
 def test_a_foreign_next_address_is_ignored(ops_client, catalogue):

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from fulfillment.models import Order, Payment, Shipment, Warehouse
 from fulfillment.monitoring import order_search_q, stuck_q
+from fulfillment.steps import ChargePayment
 from processes import clock
 from tests.factories import ADDRESS
 
@@ -63,6 +64,17 @@ def test_stuck_means_attention_or_longer_than_the_step_should_take(ops_client, w
     assert str(fresh_payment.pk) in listed(ops_client, step="charge_payment")
     assert listed(ops_client, step="pick") == {str(waiting_pick.pk)}
     assert listed(ops_client, step="none") == {str(finished.pk)}
+
+
+def test_the_step_filter_calls_each_step_by_its_title(ops_client, monkeypatch):
+    """A step's console title is its own (Step.title): its name in words by default, or the title
+    the step sets."""
+    monkeypatch.setattr(ChargePayment, "title", "Charge the customer's card")
+
+    page = ops_client.get(LIST).content.decode()
+
+    assert ">Charge the customer&#x27;s card<" in page and ">create label<" in page
+    assert ">charge payment<" not in page
 
 
 def test_list_shows_the_engine_columns(ops_client, warehouse):

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from fulfillment.monitoring import order_ledger_check, order_timeline
 from fulfillment.simulators.payment import PaymentGatewaySimulator
+from fulfillment.steps import CreateLabel, WaitForPick
 from processes import clock
 from tests.admin.conftest import SCENARIOS
 from tests.admin.test_actions import REASON, act
@@ -96,6 +97,32 @@ def test_ledger_disagreement_is_flagged_in_red(ops_client, catalogue):
     assert "console-ledger console-disagree" in page
     assert "The external ledgers disagree with our records" in page
     assert 'class="console-mismatch"' in page and "✗ disagree" in page
+
+
+def charge_behind_our_back(order):
+    PaymentGatewaySimulator().charge(
+        amount=order.total,
+        currency=order.currency,
+        token="tok_ok",
+        reference=str(order.pk),
+        idempotency_key=f"someone-else:{order.pk}",
+    )
+
+
+def test_a_step_says_itself_whether_a_lost_answer_may_explain_a_disagreement(catalogue, monkeypatch):
+    """The note that an in-flight attempt may explain the difference follows the order's step
+    (Step.reconciled), not a list of step names: the label step says so until it stops saying it,
+    and a step that starts saying it gets the note."""
+    at_label, at_pick = SCENARIOS["backing_off_label"](), SCENARIOS["awaiting_pick"]()
+    charge_behind_our_back(at_label)
+    charge_behind_our_back(at_pick)
+
+    assert "The order is at create_label" in " ".join(order_ledger_check(at_label).notes)
+    assert order_ledger_check(at_pick).notes == []
+    monkeypatch.setattr(CreateLabel, "reconciled", False)
+    monkeypatch.setattr(WaitForPick, "reconciled", True)
+    assert order_ledger_check(at_label).notes == []
+    assert "The order is at pick" in " ".join(order_ledger_check(at_pick).notes)
 
 
 class GatewayWithoutLedger(PaymentGatewaySimulator):

@@ -116,3 +116,24 @@ def test_events_hide_operator_names_and_internal_text(catalogue):
     events = json.loads(shop.get(f"/api/orders/{order.pk}/events/").content)
     assert events[-2]["actor"] == "operator"
     assert events[-2]["reason"] == "Cancelled by our customer service; undoing what was done."
+
+
+def test_every_transition_declares_the_words_its_client_reads():
+    """The words are the transition's own (custom client_words on the model), so a new step's
+    transition brings them; only the start of a compensation is told by who cancelled."""
+    transitions = Order._meta.get_field("state").get_all_transitions(Order)
+
+    assert {t.name for t in transitions if not t.custom.get("client_words")} == {"start_compensation"}
+
+
+def test_the_journal_reads_a_transitions_words_from_the_transition(catalogue, monkeypatch):
+    """Change a transition's declared words and the client reads the new ones."""
+    by_name = {t.name: t for t in Order._meta.get_field("state").get_all_transitions(Order)}
+    monkeypatch.setitem(by_name["mark_picked"].custom, "client_words", "Your items are in a box.")
+    shop = client_for("shop")
+    with clock.frozen():
+        order = drive(place_and(shop))
+
+    events = shop.get(f"/api/orders/{order.pk}/events/").json()
+
+    assert "Your items are in a box." in [event["reason"] for event in events]

@@ -6,11 +6,11 @@ from django.contrib.auth.models import Group, User
 from django.db.models import F
 
 from fulfillment.models import Order, OrderState, PickTask, Stock, WarehouseAssignment
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
 from fulfillment.warehouse.access import WORKER_GROUP
 from tests.browser.conftest import BROWSER_DB
 from tests.factories import make_catalogue, run_due
-from tests.fulfillment.warehouse.conftest import BINS, PASSWORD, order_waiting_for_pick
+from tests.fulfillment.picking.conftest import BINS, PASSWORD, order_waiting_for_pick
 
 pytestmark = BROWSER_DB
 MIN_TAP = 48  # CSS pixels: the smallest target a gloved thumb should have to hit

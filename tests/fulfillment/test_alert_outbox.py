@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from fulfillment.models import Order, PickProblem, PickTask, Stock, WarehouseAssignment
-from fulfillment.picking import pick_task_claim, pick_task_report_problem
+from fulfillment.picking.tasks import pick_task_claim, pick_task_report_problem
 from fulfillment.simulators.mailbox import mails_for
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.outages import outage_set
@@ -20,7 +20,7 @@ from processes.models import CircuitEvent, CircuitEventKind, OutboxMessage, Outb
 from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
-from tests.fulfillment.warehouse.conftest import BINS, operator_alerts
+from tests.fulfillment.picking.conftest import BINS, operator_alerts
 
 pytestmark = ENGINE_DB
 OPERATORS = "operators@fulfillment.localhost"

@@ -1,8 +1,8 @@
 """The simulated picker keeps going when another picker got to a task first, and finishes
 what it claimed before a lost connection."""
 
-from fulfillment import picking
 from fulfillment.models import PickTask
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm
 from fulfillment.simulators import picker as simulated
 from processes import clock
 from tests.conftest import ENGINE_DB
@@ -18,8 +18,8 @@ def test_a_task_done_by_another_picker_meanwhile_is_not_given_back(catalogue):
         order = drive(place_order(), pick=False)
     task = PickTask.objects.get(order=order)
     picker = simulated.simulated_picker_user()
-    picking.pick_task_claim(task_id=task.pk, worker=picker)
-    picking.pick_task_confirm(task_id=task.pk, worker=picker, picked=simulated.exact_pick(task.pk))
+    pick_task_claim(task_id=task.pk, worker=picker)
+    pick_task_confirm(task_id=task.pk, worker=picker, picked=simulated.exact_pick(task.pk))
 
     simulated._give_back(task.pk, picker)  # raised PickTaskClosed before, killing `make run`
 
@@ -33,7 +33,7 @@ def test_a_task_it_claimed_but_never_confirmed_is_confirmed_on_its_next_run(cata
     with clock.frozen():
         order = drive(place_order(), pick=False)
     task = PickTask.objects.get(order=order)
-    picking.pick_task_claim(task_id=task.pk, worker=simulated.simulated_picker_user())
+    pick_task_claim(task_id=task.pk, worker=simulated.simulated_picker_user())
 
     assert simulated.simulated_picker_run(delay=0) == 1
 

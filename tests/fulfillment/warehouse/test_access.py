@@ -8,7 +8,8 @@ from django.urls import reverse
 from fulfillment.models import PickTask, Warehouse
 from fulfillment.warehouse.access import WORKER_GROUP
 from tests.conftest import ENGINE_DB
-from tests.fulfillment.warehouse.conftest import PASSWORD, client_for, fresh, line_answers
+from tests.fulfillment.picking.conftest import PASSWORD, fresh
+from tests.fulfillment.warehouse.conftest import client_for, line_answers
 
 pytestmark = ENGINE_DB
 

@@ -3,13 +3,14 @@
 from django.urls import reverse
 
 from fulfillment.models import PickTask
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
 from processes.interventions import process_compensate
 from processes.journal import Actor
 from processes.models import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import run_due
-from tests.fulfillment.warehouse.conftest import client_for, fresh
+from tests.fulfillment.picking.conftest import fresh
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 

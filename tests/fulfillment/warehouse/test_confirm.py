@@ -4,11 +4,12 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from fulfillment.models import Order, OrderState, PickTask
-from fulfillment.picking import pick_task_claim
+from fulfillment.picking.tasks import pick_task_claim
 from processes.models import ProcessEvent, RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import run_due
-from tests.fulfillment.warehouse.conftest import client_for, fresh, line_answers
+from tests.fulfillment.picking.conftest import fresh
+from tests.fulfillment.warehouse.conftest import client_for, line_answers
 
 pytestmark = ENGINE_DB
 

@@ -5,12 +5,13 @@ from datetime import timedelta
 from django.urls import reverse
 
 from fulfillment.models import PickNotice, PickTask
-from fulfillment.picking import pick_task_claim, pick_task_confirm
+from fulfillment.picking import conf
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm
 from fulfillment.simulators.picker import exact_pick
-from fulfillment.warehouse import conf
 from processes import clock
 from tests.conftest import ENGINE_DB
-from tests.fulfillment.warehouse.conftest import BINS, client_for, order_waiting_for_pick
+from tests.fulfillment.picking.conftest import BINS, order_waiting_for_pick
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 

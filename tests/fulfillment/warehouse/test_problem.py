@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickProblem, PickTask
-from fulfillment.picking import pick_task_claim, pick_task_confirm
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm
 from fulfillment.simulators.picker import exact_pick
 from fulfillment.steps import WaitForPick
 from processes import clock
@@ -12,7 +12,8 @@ from processes.models import EventKind, ProcessEvent
 from processes.workflow import OnExhausted
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger
-from tests.fulfillment.warehouse.conftest import client_for, fresh, operator_alerts
+from tests.fulfillment.picking.conftest import fresh, operator_alerts
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 REPORT = {"problem": PickProblem.MISSING, "note": "bin A-01-1 is empty"}

@@ -3,11 +3,12 @@
 from django.urls import reverse
 
 from fulfillment.models import PickTask
-from fulfillment.picking import pick_task_claim
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
+from fulfillment.picking.tasks import pick_task_claim
 from processes.models import ProcessEvent
 from tests.conftest import ENGINE_DB
-from tests.fulfillment.warehouse.conftest import client_for, fresh
+from tests.fulfillment.picking.conftest import fresh
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 

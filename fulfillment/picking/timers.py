@@ -1,12 +1,27 @@
-"""The pick step's human-scale timers: warn, escalate, take back a stale claim.
+"""Every timer of a pick task, its setting and who fires it: warn, escalate, take back, give up.
 
-The engine asks the pick step for its pending timers under the order's row lock and keeps the
-order's `next_run_at` at the earliest, so the sweeper fires them from its index; no job is
-scheduled per task. Each timer records on the task that it fired (`warned_at`,
-`escalated_at`) or removes its own cause (a stale claim is released), so it is never returned
-again and fires exactly once. Its email is written to the outbox in the same transaction
-(processes.outbox) with a Message-ID fixed per task and timer, so a relay that deduplicates
-drops a repeat.
+Who fires them: the sweeper wakes the order at its `next_run_at` and a worker runs
+`processes.waiting.wake`, which fires each due timer through the pick step's `on_timer`
+(fulfillment.steps.WaitForPick, calling `pick_timer_fire` here) or, at the final deadline,
+gives up on the wait itself.
+
+- warning (`WARNING`): `WAREHOUSE["WARNING_AFTER"]` (env `PICK_WARNING_AFTER`) after the task
+  opened, flags it and emails the shift lead once. Here.
+- escalation (`UNCLAIMED`): `WAREHOUSE["UNCLAIMED_AFTER"]` (env `PICK_UNCLAIMED_AFTER`) after the
+  task opened, while nobody holds it, emails the shift lead and ADMINS once. Here.
+- stale claim (`CLAIM_STALE`): `WAREHOUSE["CLAIM_TIMEOUT"]` (env `PICK_CLAIM_TIMEOUT`) after a
+  claim, takes it back; its holder is told on their next visit. Here.
+- final deadline: `settings.PICK_TIMEOUT` (env `PICK_TIMEOUT`) after the task opened, the pick
+  step's `timeout`: the order needs an operator (its `on_timeout`), never a silent cancel, and a
+  worker may still pick it late. The engine's own, in processes.waiting; not here.
+
+The engine asks the pick step for its pending timers under the order's row lock (`pick_timers`)
+and keeps the order's `next_run_at` at the earliest of them and the deadline, so the sweeper
+finds the order from its index; no job is scheduled per task. Each timer here records on the
+task that it fired (`warned_at`, `escalated_at`) or removes its own cause (a stale claim is
+released), so it is never returned again and fires exactly once. Its email is written to the
+outbox in the same transaction (processes.outbox) with a Message-ID fixed per task and timer, so
+a relay that deduplicates drops a repeat. The thresholds are read in fulfillment.picking.conf.
 """
 
 from datetime import datetime
@@ -14,7 +29,7 @@ from datetime import datetime
 from django.conf import settings
 
 from fulfillment.models import Order, PickNotice, PickTask
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
 from processes import clock, journal, outbox
 from processes.models import EventKind
 

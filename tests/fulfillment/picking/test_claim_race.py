@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 
 from fulfillment.errors import PickTaskTaken
 from fulfillment.models import Order, PickTask
-from fulfillment.picking import pick_task_claim, pick_task_confirm, pick_task_release
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm, pick_task_release
 from fulfillment.simulators.picker import exact_pick
 from processes.models import ProcessEvent
 from tests.conftest import ENGINE_DB
-from tests.fulfillment.warehouse.conftest import fresh
+from tests.fulfillment.picking.conftest import fresh
 
 pytestmark = ENGINE_DB
 

@@ -5,7 +5,7 @@ from django.core.checks import Error, register
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from fulfillment.warehouse import conf
+from fulfillment.picking import conf
 
 
 @register()

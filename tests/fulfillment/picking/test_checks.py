@@ -2,8 +2,8 @@
 
 import pytest
 
-from fulfillment.warehouse import conf
-from fulfillment.warehouse.checks import check_warehouse_settings
+from fulfillment.picking import conf
+from fulfillment.picking.checks import check_warehouse_settings
 
 
 def messages(settings, **warehouse):

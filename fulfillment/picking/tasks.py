@@ -1,8 +1,8 @@
-"""Pick tasks: opened by the workflow, claimed and confirmed by a warehouse worker.
+"""Pick tasks (the PickTask rows): opened by the workflow, claimed and confirmed by a worker.
 
 The warehouse pages and the simulated picker call the same services. Every change takes the
 order's row lock first, then the pick task's (the one lock order of the project), so a claim,
-a release, a confirmation and the engine's timers (fulfillment.warehouse.timers) never interleave.
+a release, a confirmation and the engine's timers (fulfillment.picking.timers) never interleave.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """The pick step's human-scale thresholds, read lazily from `settings.WAREHOUSE` with defaults.
 
-Read at call time, never at import, so tests can override them; `fulfillment.warehouse.checks`
+Read at call time, never at import, so tests can override them; `fulfillment.picking.checks`
 refuses bad values at start-up with a message that names the key. The final deadline of a pick
 is `settings.PICK_TIMEOUT` (the wait step's timeout, owned by the engine).
 """

@@ -10,14 +10,16 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickNotice, PickTask
-from fulfillment.picking import pick_task_claim, pick_task_confirm, pick_task_release
+from fulfillment.picking import conf, timers
+from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm, pick_task_release
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.picker import exact_pick
 from processes import clock, runner, sweeper
 from processes.models import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
-from tests.fulfillment.warehouse.conftest import client_for, fresh, operator_alerts
+from tests.fulfillment.picking.conftest import fresh, operator_alerts
+from tests.fulfillment.warehouse.conftest import client_for
 
 pytestmark = ENGINE_DB
 SHIFT_LEAD = "lead@example.com"
@@ -200,3 +202,13 @@ def test_a_done_task_fires_nothing(task, alice):
     assert order.state == OrderState.COMPLETED
     assert not SentMail.objects.filter(message_id__startswith="<pick-").exists()
     assert not ProcessEvent.objects.filter(process_id=order.pk, reason__endswith="timer fired").exists()
+
+
+def test_the_timers_module_names_every_timer_its_setting_and_who_fires_it():
+    """One hop answers "who fires it?": the module's docstring lists each of its timers with its
+    setting, and the final deadline the engine fires."""
+    doc = timers.__doc__
+    for name in ("WARNING", "UNCLAIMED", "CLAIM_STALE", *conf.DURATIONS, *conf.ENVIRONMENT.values()):
+        if name != "SHIFT_LEAD_EMAIL":
+            assert f"`{name}`" in doc or f'["{name}"]' in doc, name
+    assert "PICK_TIMEOUT" in doc and "processes.waiting" in doc and "sweeper" in doc

@@ -1,0 +1,34 @@
+"""The order domain's models, one module for each kind of thing; import them from here.
+
+- `catalogue`: products, warehouses and their stock.
+- `orders`: the order (its state machine and who may cancel it when) and its lines.
+- `effects`: what each step leaves behind: fraud clearance, payment, reservations, labels, emails.
+- `picking`: pick tasks, who may pick in which warehouse, and what a worker must be told.
+
+The database keeps them honest with check and unique constraints; the code is the second line.
+"""
+
+from fulfillment.models.catalogue import Product, Stock, Warehouse
+from fulfillment.models.effects import FraudCheck, Notification, Payment, Reservation, Shipment
+from fulfillment.models.orders import CANCELLABLE, UNDOABLE, Order, OrderLine, OrderState
+from fulfillment.models.picking import PickNotice, PickProblem, PickTask, WarehouseAssignment
+
+__all__ = [
+    "CANCELLABLE",
+    "UNDOABLE",
+    "FraudCheck",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "OrderState",
+    "Payment",
+    "PickNotice",
+    "PickProblem",
+    "PickTask",
+    "Product",
+    "Reservation",
+    "Shipment",
+    "Stock",
+    "Warehouse",
+    "WarehouseAssignment",
+]
