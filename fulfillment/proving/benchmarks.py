@@ -237,9 +237,10 @@ def _place() -> Order:
 
 
 @contextmanager
-def cluster(workers: int):
-    """A real qcluster in its own process group, with the simulators quiet and no picker."""
-    env = {**os.environ, **QUIET_SERVICES, "Q_WORKERS": str(workers)}
+def cluster(workers: int, env: dict[str, str] | None = None):
+    """A real qcluster in its own process group, with the simulators quiet and no picker;
+    `env` adds to its environment."""
+    env = {**os.environ, **QUIET_SERVICES, "Q_WORKERS": str(workers), **(env or {})}
     child = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=settings.BASE_DIR,
