@@ -61,8 +61,6 @@ class Command(BaseCommand):
         """The noop bench's arguments, checked before anything runs."""
         if workflow not in WORKFLOWS:
             raise CommandError(f"--workflow must be one of {', '.join(WORKFLOWS)}, not {workflow!r}.")
-        if connection.vendor != "postgresql":
-            raise CommandError("The noop bench measures PostgreSQL: set DATABASE_URL=postgres://...")
         if not 1 <= workflows <= 1_000_000:
             raise CommandError(f"--workflows must be between 1 and 1000000, not {workflows}.")
         if rounds < 1:
@@ -73,6 +71,8 @@ class Command(BaseCommand):
             raise CommandError("--peer dbos needs DBOS Transact: pip install -e '.[bench]'.")
         if not peer_polling > 0 or peer_concurrency < 1:
             raise CommandError("--peer-polling must be positive and --peer-concurrency at least 1.")
+        if connection.vendor != "postgresql":
+            raise CommandError("The noop bench measures PostgreSQL: set DATABASE_URL=postgres://...")
         return noop_compare.NoopBench(
             workflows=workflows,
             rounds=rounds,
