@@ -27,10 +27,12 @@ from fulfillment.proving import noop_figures
 from fulfillment.proving.run_meter import RunMeter, server_connection
 
 POLL_SECONDS = 0.1
-# Chosen on this 2-core machine (docs/performance.md, "The noop bench"): a shorter interval
-# polls more than it finds, a longer one leaves executors idle between workflows.
-DEFAULT_POLLING = 0.05
-DEFAULT_CONCURRENCY = 4
+# Chosen on this 2-core machine (docs/performance.md, "The noop bench"): every executor polls
+# its queue each interval for at most worker_concurrency minus what it runs. Shorter intervals
+# spent more CPU and commits on polls without more workflows a second; 0.1 s with 8 at once
+# per executor did the most workflows a second (and 1 at once less than half as many).
+DEFAULT_POLLING = 0.1
+DEFAULT_CONCURRENCY = 8
 STATUS = "dbos.workflow_status"
 
 
