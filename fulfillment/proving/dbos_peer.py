@@ -36,6 +36,10 @@ DEFAULT_CONCURRENCY = 8
 STATUS = "dbos.workflow_status"
 
 
+class PeerFailed(RuntimeError):
+    """The peer could not run its round (an executor that did not start, say)."""
+
+
 def installed() -> bool:
     return importlib.util.find_spec("dbos") is not None
 
@@ -126,7 +130,7 @@ def _wait_ready(children, ready: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while len(list(ready.glob("*.ready"))) < len(children):
         if any(child.poll() is not None for child in children):
-            raise RuntimeError("a DBOS executor exited before it listened (its error is above)")
+            raise PeerFailed("a DBOS executor exited before it listened (its error is above)")
         if time.monotonic() > deadline:
             raise TimeoutError(f"the DBOS executors did not start within {timeout:g}s")
         time.sleep(0.05)

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         bench = self._noop_bench(workers=workers, timeout=timeout, **options)
         try:
             result = noop_compare.noop_bench_run(bench)
-        except TimeoutError as exc:
+        except (TimeoutError, dbos_peer.PeerFailed) as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
