@@ -330,6 +330,10 @@ SIMULATED_PICKER_DELAY = (
     env_float("SIMULATED_PICKER_DELAY", 60.0) if env_bool("SIMULATED_PICKER", True) else None
 )
 
+# Registers the noop bench's workflow (fulfillment/proving/noop_workflow.py) in this process:
+# `manage.py bench --workflow noop` sets it for the cluster it starts, and nothing else does.
+BENCH_NOOP_WORKFLOW = env_bool("BENCH_NOOP_WORKFLOW", False)
+
 # The external services behind fulfillment.gateways; the simulators are the default.
 PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.PaymentGatewaySimulator")
 SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")

@@ -7,6 +7,7 @@ service) measured in this process: wall and CPU time, SQL statements and commits
 """
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -237,9 +238,11 @@ def _place() -> Order:
 
 
 @contextmanager
-def cluster(workers: int):
-    """A real qcluster in its own process group, with the simulators quiet and no picker."""
-    env = {**os.environ, **QUIET_SERVICES, "Q_WORKERS": str(workers)}
+def cluster(workers: int, env: dict[str, str] | None = None, stop_grace: float = 30):
+    """A real qcluster in its own process group, with the simulators quiet and no picker;
+    `env` adds to its environment. Asked to stop, it has `stop_grace` seconds before its whole
+    group is killed (a stopping cluster waits for its running tasks, the sweeper loop's too)."""
+    env = {**os.environ, **QUIET_SERVICES, "Q_WORKERS": str(workers), **(env or {})}
     child = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=settings.BASE_DIR,
@@ -253,9 +256,10 @@ def cluster(workers: int):
     finally:
         child.terminate()
         try:
-            child.wait(timeout=30)
+            child.wait(timeout=stop_grace)
         except subprocess.TimeoutExpired:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)  # the session leader's pid is the group's id
+            child.wait()
 
 
 def _reset_counter() -> None:
