@@ -118,14 +118,13 @@ class Process(FSMModelMixin, models.Model):
         ]
 
     def save(self, *args, **kwargs):
-        """Save the row and, in the same transaction, the journal events of its transitions.
+        """Save the row; the journal writes the events of its transitions in the same
+        transaction, as the row's post_save (processes.journal).
 
         A row under `track_changes()` writes only the fields that changed since it was loaded
         (or last saved): the engine saves a locked row on every step, and a full-row UPDATE
         costs a quarter more than a narrow one (and would overwrite what a step's record wrote
         to the row with a queryset update)."""
-        from processes import journal
-
         adding = self._state.adding
         self.updated_at = clock.now()
         loaded = self.__dict__.get("_loaded")
@@ -137,7 +136,6 @@ class Process(FSMModelMixin, models.Model):
         super().save(*args, **kwargs)
         if loaded is not None:
             self.track_changes()
-        journal.flush(self, created=adding, using=kwargs.get("using"))
 
     def hold(self, by: str, key: str, now) -> bool:
         """Mark the process as waiting at its step on `by` (a `Hold`) under flow key `key`,
