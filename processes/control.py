@@ -72,7 +72,7 @@ def process_rearm(*, process) -> None:
     release). Call under the process row's lock; the caller saves."""
     workflow = registry.for_process(process)
     if process.run_status == RunStatus.WAITING and not process.needs_attention:
-        waiting.rearm(process, workflow.step(process.step))
+        progress.rearm(process, workflow.step(process.step))
 
 
 def _lock_waiting(model, process_id, step):

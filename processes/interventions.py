@@ -7,7 +7,7 @@ process after commit. Permissions are checked by the interfaces that call these.
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress, waiting
+from processes import attention, clock, journal, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
 from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
@@ -80,7 +80,7 @@ def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
         attention.clear_attention(process, f"resolved: {reason}")
         now = clock.now()
         if process.run_status == RunStatus.WAITING:
-            waiting.park(process, workflow.step(process.step), now)
+            progress.park(process, workflow.step(process.step), now)
         elif process.run_status == RunStatus.READY and process.step:
             process.next_run_at = now
         return _save_and_wake(process)
