@@ -1,0 +1,114 @@
+"""The engine's layout: its modules import each other in one direction, and never the domain.
+
+The import graph is read from the source, every `import` and `from ... import` counted, at the
+top of a module or inside a function alike: an import moved into a function still makes a
+cycle, only a later one.
+"""
+
+import ast
+from pathlib import Path
+
+import processes
+
+ENGINE = Path(processes.__file__).parent
+
+
+def engine_modules() -> dict[str, Path]:
+    """Every module of the engine by dotted name (a package by its own name), migrations aside."""
+    modules = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        parts = path.relative_to(ENGINE.parent).with_suffix("").parts
+        if "migrations" in parts:
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imported_names(name: str, path: Path) -> set[str]:
+    """What the module imports, as absolute dotted names: `from a import b` gives `a.b` (which
+    is the module `a.b` when there is one, else a name defined in `a`)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(package, node.module, node.level)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _absolute(package: str, module: str | None, level: int) -> str:
+    if not level:
+        return module
+    parts = package.split(".")[: len(package.split(".")) - (level - 1)]
+    return ".".join([*parts, module] if module else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each engine module and the engine modules it imports."""
+    modules = engine_modules()
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in imported_names(name, path):
+            while imported and imported not in modules:  # a name inside a module: the module
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of imports as the list of modules along it (the first repeated at the end)."""
+    done, path = set(), []
+
+    def visit(module):
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        path.append(module)
+        for target in sorted(graph[module]):
+            if cycle := visit(target):
+                return cycle
+        path.pop()
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if cycle := visit(module):
+            return cycle
+    return None
+
+
+def test_the_engine_has_no_import_cycle():
+    """No engine module imports, however indirectly, a module that imports it back."""
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_engine_never_imports_the_order_domain():
+    """processes/ finds workflows through its registry and never imports fulfillment."""
+    offenders = sorted(
+        f"{name} imports {imported}"
+        for name, path in engine_modules().items()
+        for imported in imported_names(name, path)
+        if imported == "fulfillment" or imported.startswith("fulfillment.")
+    )
+    assert offenders == []
+
+
+def test_the_reader_counts_function_level_and_relative_imports(tmp_path):
+    """The check itself: an import inside a function and a relative import are edges like any
+    other, and a cycle is found and named from where it starts."""
+    module = tmp_path / "a.py"
+    module.write_text("def later():\n    from . import b\n    from .c import thing\n    import d.e\n")
+    assert {"processes.b", "processes.c", "processes.c.thing", "d.e"} <= imported_names("processes.a", module)
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
