@@ -8,7 +8,7 @@ changes it, saves (journal included) and sends the wake-up after commit, in one 
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress, waiting
+from processes import attention, clock, failures, journal, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
 from processes.models import RunStatus
@@ -61,7 +61,7 @@ def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: s
         process = _lock_waiting(model, process_id, step)
         workflow = registry.for_process(process)
         current = workflow.step(step)
-        waiting.give_up(workflow, process, current, reason=reason, policy=current.on_problem, now=clock.now())
+        failures.give_up(workflow, process, current, reason=reason, then=current.on_problem, now=clock.now())
         wake_on_commit(process)
         process.save()
         return process

@@ -222,7 +222,7 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
         waiting.wake(workflow, process, step, context_for(process, step), now)
     elif process.direction == Direction.FORWARD and process.deadline_at and now >= process.deadline_at:
         reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
-        failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
+        failures.give_up(workflow, process, step, reason=reason, then=step.retry.on_exhausted, now=now)
     else:
         admitted = _admit(process, step, now)
         if not admitted.held:
