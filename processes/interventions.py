@@ -7,10 +7,10 @@ process after commit. Permissions are checked by the interfaces that call these.
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress
+from processes import attention, clock, journal, leases, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.models import Direction, EventKind, RunStatus
 from processes.runner import context_for
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry
@@ -91,15 +91,11 @@ def _lock(model, process_id):
 
 
 def _refuse_if_running(process) -> None:
-    if process.lease_owner and process.lease_until and process.lease_until > clock.now():
+    if leases.held(process, clock.now()):
         raise ProcessStateError(
             f"{_name(process)} is running {process.step} right now; try again in a moment."
         )
-    if process.lease_owner:  # an expired lease: its worker is gone
-        StepAttempt.objects.filter(
-            process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
-        ).update(outcome=AttemptOutcome.ABANDONED, finished_at=clock.now(), error_class="LeaseExpired")
-    process.lease_owner, process.lease_until = "", None
+    leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
 
 
 def _save_and_wake(process):

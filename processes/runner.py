@@ -22,12 +22,11 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 
-from processes import clock, conf, failures, journal, progress, waiting
+from processes import clock, conf, failures, journal, leases, progress, waiting
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
 from processes.journal import Actor
@@ -37,10 +36,6 @@ from processes.wakeup import wake_on_commit, worker_name
 from processes.workflow import Step, StepContext, Workflow, registry
 
 logger = logging.getLogger("processes.runner")
-
-
-class LeaseExpired(Exception):
-    """The worker that held the step's lease stopped answering (crash, kill, deploy)."""
 
 
 class _RecordFailed(Exception):
@@ -155,14 +150,14 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
         now = clock.now()
         process = model.objects.select_for_update().get(pk=claim.process.pk)
         process.track_changes()
-        if process.lease_owner != claim.worker or process.fence != claim.fence:
+        if not leases.is_own(process, claim.worker, claim.fence):
             # Someone took over after our lease expired; their attempt uses the same key.
             lost = {"outcome": AttemptOutcome.LEASE_LOST, "finished_at": now}
             lost["duration_ms"] = outcome.duration_ms
             StepAttempt.objects.filter(pk=claim.attempt_id).update(**lost)
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
-        process.lease_owner, process.lease_until = "", None
+        leases.give_back(process)
         if outcome.service_failed:
             _apply_service_failure(claim, process, outcome, now)
         else:
@@ -212,7 +207,7 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
     """Take the due process's current step: a Claim when it must call out, None when the work
     was done here (a step in the database, a lost lease, a wake-up, a deadline, a hold)."""
     step = workflow.step(process.step)
-    if process.lease_owner and process.lease_until and process.lease_until > now:
+    if leases.held(process, now):
         # Woken while its call is in flight (an operator's resume, a wake-up meant for those
         # waiting): the lease holder is alive; look again when its lease would end.
         process.next_run_at = process.lease_until
@@ -261,13 +256,10 @@ def _begin_attempt(
         attempts.append(StepAttempt(**_attempt_fields(process, ctx, worker, now), **finished))
         _log_attempt(process, ctx, worker, finished)
         return None
-    process.fence += 1
-    process.lease_owner = worker
-    process.lease_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
+    fence = leases.take(process, worker, step, now)
     process.next_run_at = process.lease_until
     attempt = StepAttempt(**_attempt_fields(process, ctx, worker, now), flow_key=admitted.key)
     attempts.append(attempt)
-    fence = process.fence
     return Claim(
         workflow, process, step, ctx, worker, fence, attempt, probe=admitted.probe, flow_key=admitted.key
     )
@@ -359,13 +351,9 @@ def _record(process, step, ctx, outcome, *, savepoint: bool) -> Outcome:
 
 def _lease_expired(workflow, process, step, now):
     """The previous holder died mid-attempt: retry with the same key, after a backoff."""
-    holder = process.lease_owner
-    StepAttempt.objects.filter(
-        process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
-    ).update(outcome=AttemptOutcome.ABANDONED, finished_at=now, error_class="LeaseExpired")
+    holder = leases.abandon(process, now)
     journal.note(process, EventKind.LEASE_EXPIRED, f"worker {holder} stopped answering during {step.name}")
-    process.lease_owner, process.lease_until = "", None
-    error = LeaseExpired(f"worker {holder} held the lease until it expired")
+    error = leases.LeaseExpired(f"worker {holder} held the lease until it expired")
     failures.attempt_failed(workflow, process, step, error, now)
 
 

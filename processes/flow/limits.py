@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from processes import clock, conf, journal
+from processes import clock, conf, journal, leases
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
 from processes.models import EventKind, Hold, where
@@ -39,7 +39,7 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
     Otherwise the process waits its turn (`next_run_at` moved, one journal line when it
     begins; the caller saves)."""
     limit: ServiceLimit = step.limit
-    lease = step.attempt_timeout + conf.get("LEASE_GRACE")
+    lease = leases.seconds(step)
     decide = dict(
         process=str(process.pk),
         waiting=process.held_by == Hold.LIMIT,

@@ -7,7 +7,7 @@ import pytest
 from fulfillment.errors import OutOfStock
 from fulfillment.gateways import PaymentDeclined, ServiceTimeout, ServiceUnavailable
 from processes.exceptions import AmbiguousError, PermanentError, RetryableError
-from processes.runner import LeaseExpired
+from processes.leases import LeaseExpired
 from processes.workflow import COMPENSATION_RETRY, OnExhausted, RetryPolicy
 
 
