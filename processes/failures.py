@@ -15,7 +15,8 @@ from django.db import transaction
 from processes import attention, conf, journal, progress, sweeper
 from processes.exceptions import PayloadTooLarge
 from processes.models import AttemptOutcome, Direction, EventKind, StepAttempt
-from processes.workflow import OnExhausted, Step, Workflow
+from processes.policies import OnExhausted
+from processes.workflow import Step, Workflow
 
 logger = logging.getLogger("processes.failures")
 

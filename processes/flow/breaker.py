@@ -24,8 +24,9 @@ from processes.models import (
     ProcessEvent,
     lock_or_create,
 )
+from processes.policies import CircuitPolicy
 from processes.wakeup import send_wakeups, wake_longest_held
-from processes.workflow import CircuitPolicy, Step, registry
+from processes.workflow import Step, registry
 
 logger = logging.getLogger("processes.circuits")
 

@@ -29,7 +29,8 @@ from processes.models import (
     StepAttempt,
     where,
 )
-from processes.workflow import CircuitPolicy, ServiceLimit, registry
+from processes.policies import CircuitPolicy, ServiceLimit
+from processes.workflow import registry
 
 NORMAL, DEGRADED, SLOWED = "normal", "degraded", "slowed"
 STOPPED, PROBING, PAUSED = "stopped", "probing", "paused"

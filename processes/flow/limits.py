@@ -1,7 +1,7 @@
 """Limits a service publishes: so many calls per second, so many at once, whatever the number
 of workers and machines.
 
-A step declares a `ServiceLimit` (processes.workflow); steps that call the same service name
+A step declares a `ServiceLimit` (processes.policies); steps that call the same service name
 it alike and share it, per flow key. The decision is `limit_state.admit`, made atomically on the
 limit's shared state (`limiter_stores`: a row under its lock in the claim's transaction, or a
 Redis key when LIMITS_REDIS_URL is set). The rate is a sliding log widened by LIMIT_MARGIN (the
@@ -27,8 +27,9 @@ from processes import clock, conf, journal, leases
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
 from processes.models import EventKind, Hold, where
+from processes.policies import ServiceLimit
 from processes.wakeup import wake_longest_held
-from processes.workflow import ServiceLimit, Step, registry
+from processes.workflow import Step, registry
 
 logger = logging.getLogger("processes.limits")
 _jitter = random.Random()

@@ -3,7 +3,7 @@
 import pytest
 
 from processes.flow.health import Health
-from processes.workflow import CircuitPolicy
+from processes.policies import CircuitPolicy
 
 POLICY = CircuitPolicy()
 

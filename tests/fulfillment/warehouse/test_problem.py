@@ -9,7 +9,7 @@ from fulfillment.simulators.picker import exact_pick
 from fulfillment.steps import WaitForPick
 from processes import clock
 from processes.models import EventKind, ProcessEvent
-from processes.workflow import OnExhausted
+from processes.policies import OnExhausted
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger
 from tests.fulfillment.warehouse.conftest import client_for, fresh, operator_alerts
