@@ -8,6 +8,7 @@ import them from processes.workflow, with Step and Workflow.
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from processes.exceptions import PermanentError
@@ -81,6 +82,11 @@ class CircuitPolicy:
     probes: the first answer closes it; `probes` service failures in a row re-open it for
     twice as long, up to `cooldown_cap`.
     When it closes, the processes it held go at `release_per_second`.
+
+    `cooldown` and `cooldown_cap` may be functions of no argument that return the seconds, for
+    a deployment's setting read each time the circuit opens rather than when the recipe is
+    imported (`cooldown=lambda: settings.CIRCUIT_COOLDOWN`); processes.checks then checks them
+    at start-up, and `cooldowns()` reads them.
     """
 
     window_seconds: float = 60.0
@@ -94,8 +100,8 @@ class CircuitPolicy:
     stop_share: float = 0.8
     stop_run: int = 10
     probes: int = 2
-    cooldown: float = 30.0
-    cooldown_cap: float = 300.0
+    cooldown: float | Callable[[], float] = 30.0
+    cooldown_cap: float | Callable[[], float] = 300.0
     release_per_second: float = 5.0
 
     def __post_init__(self):
@@ -109,15 +115,28 @@ class CircuitPolicy:
             and 1 <= self.min_calls <= self.window_attempts
             and self.pace_seconds > 0
             and self.probes >= 1
-            and 0 < self.cooldown <= self.cooldown_cap
+            and (self.reads_settings() or 0 < self.cooldown <= self.cooldown_cap)
             and self.release_per_second > 0
         )
         if not sound:
             raise ValueError(f"Inconsistent circuit policy: {self}")
 
+    def reads_settings(self) -> bool:
+        """Whether a cool-down is read when used (a function), not fixed in the recipe."""
+        return callable(self.cooldown) or callable(self.cooldown_cap)
+
+    def cooldowns(self) -> tuple[float, float]:
+        """The cool-down and its cap in seconds, as they read now."""
+        return _read(self.cooldown), _read(self.cooldown_cap)
+
     def cooldown_after(self, trips: int) -> float:
-        """The cool-down after the circuit opened `trips` times in a row (1-based)."""
-        return min(self.cooldown_cap, self.cooldown * 2 ** min(max(trips - 1, 0), 32))
+        """The cool-down after the circuit opened `trips` times in a row (1-based), read now."""
+        cooldown, cap = self.cooldowns()
+        return min(cap, cooldown * 2 ** min(max(trips - 1, 0), 32))
+
+
+def _read(seconds: float | Callable[[], float]) -> float:
+    return seconds() if callable(seconds) else seconds
 
 
 @dataclass(frozen=True)

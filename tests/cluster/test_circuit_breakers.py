@@ -238,7 +238,9 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     outage_set(service="carrier", on=False, by="test")
     completed = Order.objects.filter(pk__in=ids, run_status=RunStatus.FINISHED)
     wait_for(
-        lambda: completed.count() == 30, what="every order to complete", timeout=SERVICE_CIRCUIT.cooldown + 45
+        lambda: completed.count() == 30,
+        what="every order to complete",
+        timeout=SERVICE_CIRCUIT.cooldowns()[0] + 45,
     )
 
     assert clusters_that_called("create_label", clusters) == {cluster.popen.pid for cluster in clusters}
