@@ -104,6 +104,43 @@ def test_the_engine_never_imports_the_order_domain():
     assert offenders == []
 
 
+def test_the_engine_reads_no_setting_at_import():
+    """Settings are read when used, so that `override_settings` and a deployment's values
+    reach the engine: no module reads `settings.X` or the engine's `conf.get` while it is
+    imported (in its body, a class body, a default argument or a decorator)."""
+    offenders = sorted(
+        f"{name}:{node.lineno} reads {ast.unparse(node)} at import"
+        for name, path in engine_modules().items()
+        for node in read_at_import(ast.parse(path.read_text()))
+        if _reads_settings(node)
+    )
+    assert offenders == []
+
+
+def read_at_import(node: ast.AST):
+    """The nodes Python evaluates when the module is imported: all but function bodies."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            args = child.args
+            for evaluated in [*getattr(child, "decorator_list", []), *args.defaults, *args.kw_defaults]:
+                if evaluated is not None:
+                    yield evaluated
+                    yield from read_at_import(evaluated)
+            continue
+        yield child
+        yield from read_at_import(child)
+
+
+def _reads_settings(node: ast.AST) -> bool:
+    """`settings.X`, `getattr(settings, ...)` or `conf.get(...)`."""
+    if isinstance(node, ast.Attribute):
+        return ast.unparse(node.value) == "settings"
+    if isinstance(node, ast.Call):
+        called, first = ast.unparse(node.func), ast.unparse(node.args[0]) if node.args else ""
+        return called == "conf.get" or (called == "getattr" and first == "settings")
+    return False
+
+
 def test_the_reader_counts_function_level_and_relative_imports(tmp_path):
     """The check itself: an import inside a function and a relative import are edges like any
     other, and a cycle is found and named from where it starts."""
