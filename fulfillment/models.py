@@ -15,7 +15,7 @@ from django.db.models.functions import Upper
 from django_fsm import FSMField, transition
 
 from processes import clock
-from processes.models import Process
+from processes.models.process import Process
 
 
 class Product(models.Model):

@@ -13,7 +13,10 @@ from django.contrib import admin
 
 import processes.incidents_admin  # noqa: F401  (the Incidents page: importing it registers it)
 from processes import clock, conf
-from processes.models import OutboxMessage, ProcessEvent, RolloutSetting, StepAttempt, WorkerCluster
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.outbox import OutboxMessage
+from processes.models.rollout import RolloutSetting
+from processes.models.workers import WorkerCluster
 from processes.read_only_admin import ReadOnlyAdmin
 from processes.workflow import registry
 

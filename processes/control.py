@@ -11,7 +11,7 @@ from django.db import transaction
 from processes import attention, clock, failures, journal, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import RunStatus
+from processes.models.process import RunStatus
 from processes.runner import context_for
 from processes.wakeup import wake_on_commit
 from processes.workflow import registry

@@ -14,7 +14,8 @@ from django.db import transaction
 
 from processes import attention, conf, journal, progress, sweeper
 from processes.exceptions import PayloadTooLarge
-from processes.models import AttemptOutcome, Direction, EventKind, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, StepAttempt
+from processes.models.process import Direction
 from processes.policies import OnExhausted
 from processes.workflow import Step, Workflow
 

@@ -36,7 +36,7 @@ from processes.incident_actions import (
     key_of,
     with_key,
 )
-from processes.models import Circuit
+from processes.models.flow import Circuit
 from processes.read_only_admin import ReadOnlyAdmin
 
 

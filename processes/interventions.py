@@ -10,7 +10,8 @@ from django.db import transaction
 from processes import attention, clock, journal, leases, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import Direction, EventKind, RunStatus
+from processes.models.journal import EventKind
+from processes.models.process import Direction, RunStatus
 from processes.runner import context_for
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry

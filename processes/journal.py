@@ -12,7 +12,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from processes import clock
-from processes.models import ActorType, EventKind, Process, ProcessEvent
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.process import Process
 
 
 @dataclass(frozen=True)

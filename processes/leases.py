@@ -11,7 +11,7 @@ whoever comes next (the runner, an operator's action, a move to another version)
 from datetime import datetime, timedelta
 
 from processes import conf
-from processes.models import AttemptOutcome, StepAttempt
+from processes.models.journal import AttemptOutcome, StepAttempt
 
 
 class LeaseExpired(Exception):

@@ -7,7 +7,7 @@ does I/O. They set the engine's bookkeeping and call the workflow's FSM transiti
 from datetime import datetime
 
 from processes import journal
-from processes.models import Direction, RunStatus
+from processes.models.process import Direction, RunStatus
 from processes.workflow import Step, WaitStep, Workflow
 
 

@@ -30,7 +30,8 @@ from processes import clock, conf, failures, journal, leases, progress, waiting
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
 from processes.journal import Actor
-from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, StepAttempt
+from processes.models.process import Direction, RunStatus
 from processes.payloads import step_payload
 from processes.wakeup import wake_on_commit, worker_name
 from processes.workflow import Step, StepContext, Workflow, registry

@@ -19,7 +19,9 @@ from django.db.models import Count
 from processes import clock, journal, leases, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import Direction, EventKind, RolloutSetting, RunStatus, StepAttempt
+from processes.models.journal import EventKind, StepAttempt
+from processes.models.process import Direction, RunStatus
+from processes.models.rollout import RolloutSetting
 from processes.wakeup import wake_on_commit
 from processes.workflow import Workflow, registry
 

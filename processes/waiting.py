@@ -9,7 +9,7 @@ everything else; no job is scheduled per task.
 from datetime import datetime
 
 from processes import failures, journal, progress
-from processes.models import EventKind
+from processes.models.journal import EventKind
 from processes.workflow import WaitStep, Workflow
 
 

@@ -12,7 +12,8 @@ from fulfillment.ordering import LineRequest, order_place
 from processes import clock, leases
 from processes.interventions import process_compensate
 from processes.journal import Actor
-from processes.models import ActorType, Direction
+from processes.models.journal import ActorType
+from processes.models.process import Direction
 
 # Why a client can no longer cancel an order at its state (Order.is_cancellable says whether);
 # an operator can still compensate it.

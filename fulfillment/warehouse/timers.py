@@ -16,7 +16,7 @@ from django.conf import settings
 from fulfillment.models import Order, PickNotice, PickTask
 from fulfillment.warehouse import conf
 from processes import clock, journal, outbox
-from processes.models import EventKind
+from processes.models.journal import EventKind
 
 WARNING, UNCLAIMED, CLAIM_STALE = "warning", "unclaimed", "claim_stale"
 

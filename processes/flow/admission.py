@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from processes import conf, journal, leases
 from processes.flow import breaker, limits, pacing
 from processes.flow.health import health, recent_health
-from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind, Hold
+from processes.models.flow import Circuit, CircuitEventKind, CircuitState
+from processes.models.journal import EventKind
+from processes.models.process import Hold
 from processes.workflow import Blame, Step
 
 GO, PROBE, HELD = "go", "probe", "held"

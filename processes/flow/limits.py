@@ -26,7 +26,9 @@ from django.db import transaction
 from processes import clock, conf, journal, leases
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
-from processes.models import EventKind, Hold, where
+from processes.models.flow import where
+from processes.models.journal import EventKind
+from processes.models.process import Hold
 from processes.policies import ServiceLimit
 from processes.wakeup import wake_longest_held
 from processes.workflow import Step, registry

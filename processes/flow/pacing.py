@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 
 from processes import journal
 from processes.flow.health import Health
-from processes.models import EventKind, Hold, where
+from processes.models.flow import where
+from processes.models.journal import EventKind
+from processes.models.process import Hold
 from processes.policies import CircuitPolicy
 from processes.workflow import Step
 

@@ -26,18 +26,10 @@ from fulfillment.steps import SERVICE_CIRCUIT
 from processes import clock
 from processes.flow import operators
 from processes.journal import Actor
-from processes.models import (
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    EventKind,
-    ProcessEvent,
-    Redrive,
-    RunStatus,
-    StepAttempt,
-    SweeperLease,
-)
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
+from processes.models.workers import SweeperLease
 from tests.cluster.conftest import wait_for
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order

@@ -19,16 +19,9 @@ from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner, signals, sweeper
 from processes.flow import admission, figures, operators, sweep
 from processes.journal import Actor
-from processes.models import (
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    EventKind,
-    ProcessEvent,
-    RunStatus,
-    StepAttempt,
-)
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.circuit_scenarios import OUTAGE, advance_to_next_due, carrier_down, run_all_due, runner_run
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order

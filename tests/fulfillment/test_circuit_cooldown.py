@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.test import override_settings
 
 from processes import clock
-from processes.models import CircuitEvent, CircuitEventKind, CircuitState
+from processes.models.flow import CircuitEvent, CircuitEventKind, CircuitState
 from tests.circuit_scenarios import open_label_circuit, run_all_due
 from tests.conftest import ENGINE_DB
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fulfillment.models import Order, OrderState, PickTask
 from fulfillment.steps import ChargePayment, WaitForPick
 from processes import clock
-from processes.models import ProcessEvent, StepAttempt
+from processes.models.journal import ProcessEvent, StepAttempt
 from processes.policies import OnExhausted, RetryPolicy
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order, run_due

@@ -12,7 +12,7 @@ from processes import clock, runner
 from processes.exceptions import ProcessStateError
 from processes.interventions import process_compensate, process_retry_now
 from processes.journal import Actor
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
 from processes.versions import process_migrate_version
 from tests.conftest import ENGINE_DB
 from tests.factories import payment_ledger, place_order

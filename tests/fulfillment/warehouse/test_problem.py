@@ -8,7 +8,7 @@ from fulfillment.picking import pick_task_claim, pick_task_confirm
 from fulfillment.simulators.picker import exact_pick
 from fulfillment.steps import WaitForPick
 from processes import clock
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 from processes.policies import OnExhausted
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger

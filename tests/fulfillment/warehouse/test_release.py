@@ -5,7 +5,7 @@ from django.urls import reverse
 from fulfillment.models import PickTask
 from fulfillment.picking import pick_task_claim
 from fulfillment.warehouse import conf
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.fulfillment.warehouse.conftest import client_for, fresh
 

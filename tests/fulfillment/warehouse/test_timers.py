@@ -14,7 +14,7 @@ from fulfillment.picking import pick_task_claim, pick_task_confirm, pick_task_re
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.picker import exact_pick
 from processes import clock, runner, sweeper
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 from tests.fulfillment.warehouse.conftest import client_for, fresh, operator_alerts
