@@ -9,10 +9,10 @@ changes it, saves (journal included) and sends the wake-up after commit, in one 
 from django.db import transaction
 
 from processes import attention, clock, failures, journal, progress
+from processes.attempts import context_for
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
 from processes.models.process import RunStatus
-from processes.runner import context_for
 from processes.wakeup import wake_on_commit
 from processes.workflow import registry
 

@@ -8,11 +8,11 @@ process after commit. Permissions are checked by the interfaces that call these.
 from django.db import transaction
 
 from processes import attention, clock, journal, leases, progress
+from processes.attempts import context_for
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
 from processes.models.journal import EventKind
 from processes.models.process import Direction, RunStatus
-from processes.runner import context_for
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry
 

@@ -15,6 +15,9 @@ A worker chains the steps that are due at once (up to CHAIN_STEPS) without going
 the queue, and does it in as few transactions as it can: the transaction that applies a call
 also runs the in-database steps after it and claims the next call (1 and 3 above share a
 commit), and saves the row once. Commits are what a step costs most.
+
+The lease is processes.leases; an attempt's context and journal row, processes.attempts; what
+a failure leads to, processes.failures; moving between steps, processes.progress.
 """
 
 import logging
@@ -27,6 +30,7 @@ from typing import Any
 from django.db import transaction
 
 from processes import clock, conf, failures, journal, leases, progress, waiting
+from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
 from processes.journal import Actor
@@ -64,19 +68,6 @@ class Claim:
     @property
     def attempt_id(self) -> int:
         return self.attempt.pk
-
-
-@dataclass
-class Outcome:
-    result: Any = None
-    error: BaseException | None = None
-    duration_ms: int = 0
-    payload: Any = None  # the result as the journal stores it (processes.payloads)
-    service_failed: bool = False  # the call failed as a sick service fails (what circuits count)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass
@@ -253,13 +244,13 @@ def _begin_attempt(
     ctx = context_for(process, step)
     if not _calls_out(process, step):
         outcome = settle(workflow, process, step, ctx, Outcome(), now)
-        finished = _finished_fields(outcome, now)
-        attempts.append(StepAttempt(**_attempt_fields(process, ctx, worker, now), **finished))
+        finished = finished_fields(outcome, now)
+        attempts.append(StepAttempt(**started_fields(process, ctx, worker, now), **finished))
         _log_attempt(process, ctx, worker, finished)
         return None
     fence = leases.take(process, worker, step, now)
     process.next_run_at = process.lease_until
-    attempt = StepAttempt(**_attempt_fields(process, ctx, worker, now), flow_key=admitted.key)
+    attempt = StepAttempt(**started_fields(process, ctx, worker, now), flow_key=admitted.key)
     attempts.append(attempt)
     return Claim(
         workflow, process, step, ctx, worker, fence, attempt, probe=admitted.probe, flow_key=admitted.key
@@ -293,7 +284,7 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
 
 
 def _finish_attempt(claim: Claim, process, outcome: Outcome, now) -> None:
-    finished = _finished_fields(outcome, now)
+    finished = finished_fields(outcome, now)
     StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
     _log_attempt(process, claim.ctx, claim.worker, finished)
 
@@ -356,48 +347,6 @@ def _lease_expired(workflow, process, step, now):
     journal.note(process, EventKind.LEASE_EXPIRED, f"worker {holder} stopped answering during {step.name}")
     error = leases.LeaseExpired(f"worker {holder} held the lease until it expired")
     failures.attempt_failed(workflow, process, step, error, now)
-
-
-def context_for(process, step: Step) -> StepContext:
-    base = f"{process.label()}:{process.pk}:{step.name}"
-    undoing = process.direction == Direction.COMPENSATE
-    return StepContext(
-        process_label=process.label(),
-        process_id=process.pk,
-        step=step.name,
-        direction=process.direction,
-        attempt=process.attempts,
-        idempotency_key=f"{base}:undo" if undoing else base,
-        forward_key=base,
-        attempt_timeout=step.attempt_timeout,
-    )
-
-
-def _attempt_fields(process, ctx, worker, now) -> dict:
-    return {
-        "process_type": process.label(),
-        "process_id": process.pk,
-        "step": ctx.step,
-        "direction": ctx.direction,
-        "attempt": ctx.attempt,
-        "idempotency_key": ctx.idempotency_key,
-        "worker": worker,
-        "fence": process.fence,
-        "started_at": now,
-    }
-
-
-def _finished_fields(outcome: Outcome, now) -> dict:
-    error = outcome.error
-    return {
-        "finished_at": now,
-        "duration_ms": outcome.duration_ms,
-        "outcome": AttemptOutcome.SUCCEEDED if error is None else AttemptOutcome.FAILED,
-        "error_class": "" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
-        "error_message": "" if error is None else str(error)[:2000],
-        "result": outcome.payload if error is None else None,
-        "service_failed": outcome.service_failed,
-    }
 
 
 def _log_attempt(process, ctx: StepContext, worker: str, finished: dict, level: int = logging.INFO) -> None:
