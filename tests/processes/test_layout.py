@@ -104,6 +104,12 @@ def test_the_engine_never_imports_the_order_domain():
     assert offenders == []
 
 
+def test_no_engine_module_passes_400_lines():
+    """A module that grows past about 400 lines is split by what its parts do (STYLE.md)."""
+    lines = {name: len(path.read_text().splitlines()) for name, path in engine_modules().items()}
+    assert {name: count for name, count in lines.items() if count > 400} == {}
+
+
 def test_the_engine_reads_no_setting_at_import():
     """Settings are read when used, so that `override_settings` and a deployment's values
     reach the engine: no module reads `settings.X` or the engine's `conf.get` while it is
