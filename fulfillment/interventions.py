@@ -17,7 +17,8 @@ from processes.interventions import (
     process_skip_step,
 )
 from processes.journal import Actor
-from processes.models import ActorType, Direction, RunStatus
+from processes.models.journal import ActorType
+from processes.models.process import Direction, RunStatus
 from processes.versions import process_migrate_version
 from processes.workflow import Step, WaitStep, registry
 

@@ -19,7 +19,8 @@ from fulfillment.gateways import label_ledger, payment_ledger
 from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
 from fulfillment.workflow import ORDER_STEPS
 from processes import clock
-from processes.models import AttemptOutcome, Direction, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, ProcessEvent, StepAttempt
+from processes.models.process import Direction, RunStatus
 from processes.workflow import registry
 
 ORDER_LABEL = Order._meta.label_lower

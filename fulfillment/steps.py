@@ -33,8 +33,8 @@ SERVICE_CIRCUIT = CircuitPolicy(
     stop_share=0.8,
     stop_run=10,
     probes=2,
-    cooldown=settings.CIRCUIT_COOLDOWN,
-    cooldown_cap=settings.CIRCUIT_COOLDOWN_CAP,
+    cooldown=lambda: settings.CIRCUIT_COOLDOWN,
+    cooldown_cap=lambda: settings.CIRCUIT_COOLDOWN_CAP,
     release_per_second=5,
 )
 

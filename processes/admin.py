@@ -1,5 +1,6 @@
 """The engine's journal, read-only: transitions, notes and every attempt at a step; the
-outbox of emails to people and the worker clusters' reports, also read-only.
+outbox of emails to people and the worker clusters' reports, also read-only; the rollout of a
+workflow's newest version. The Incidents page is processes.incidents_admin.
 
 Append-only by design, so nobody may add, change or delete a row here. The operator
 dashboard links to the attempts filtered by step, direction and time.
@@ -10,22 +11,14 @@ import uuid
 from django import forms
 from django.contrib import admin
 
+import processes.incidents_admin  # noqa: F401  (the Incidents page: importing it registers it)
 from processes import clock, conf
-from processes.models import OutboxMessage, ProcessEvent, RolloutSetting, StepAttempt, WorkerCluster
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.outbox import OutboxMessage
+from processes.models.rollout import RolloutSetting
+from processes.models.workers import WorkerCluster
+from processes.read_only_admin import ReadOnlyAdmin
 from processes.workflow import registry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only services write: the admin shows them, nobody adds, edits or deletes one."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class JournalAdmin(ReadOnlyAdmin):
@@ -129,10 +122,6 @@ class RolloutSettingAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.updated_at, obj.updated_by = clock.now(), request.user.get_username()
         super().save_model(request, obj, form, change)
-
-
-# The Incidents page (Circuit) lives in its own module; importing it registers it.
-from processes import incidents_admin  # noqa: E402, F401
 
 
 @admin.register(WorkerCluster)

@@ -7,12 +7,14 @@ class ProcessesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_save
         from django_fsm.signals import post_transition
 
         from processes import checks  # noqa: F401  (registers the system checks)
-        from processes.journal import on_post_transition
+        from processes.journal import on_post_save, on_post_transition
 
         post_transition.connect(on_post_transition, dispatch_uid="processes.journal")
+        post_save.connect(on_post_save, dispatch_uid="processes.journal.save")
 
         from django_q.signals import post_spawn
 

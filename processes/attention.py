@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
 from processes import clock, journal, outbox, signals
-from processes.models import EventKind
+from processes.models.journal import EventKind
 
 logger = logging.getLogger("processes.attention")
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 from processes import conf
+from processes.workflow import registry
 
 
 @register()
@@ -92,6 +93,31 @@ def _check_queue_timeouts(values):
             )
         )
     return errors
+
+
+@register()
+def check_circuit_cooldowns(app_configs=None, **kwargs):
+    """Refuse a circuit whose cool-downs, read from the settings, do not fit: the recipe could
+    not check them when it was imported, as they are read only when the circuit opens."""
+    errors = {}
+    for workflow in registry.all():
+        for step in workflow.steps:
+            if step.circuit is not None and step.circuit.reads_settings():
+                where = f"{workflow.model} step {step.name!r}"
+                if problem := _cooldown_problem(step.circuit):
+                    errors[where] = Error(f"The circuit of {where}: {problem}", id="processes.E009")
+    return list(errors.values())
+
+
+def _cooldown_problem(policy) -> str:
+    """What is wrong with the policy's cool-downs as they read now, or ''."""
+    try:
+        cooldown, cap = policy.cooldowns()
+    except Exception as error:  # a setting that is missing, or a function that fails
+        return f"its cool-downs cannot be read ({type(error).__name__}: {error})."
+    if _valid(cooldown, whole=False) and _valid(cap, whole=False) and cooldown <= cap:
+        return ""
+    return f"its cool-down ({cooldown!r} s) and cap ({cap!r} s) must be positive, the cap no shorter."
 
 
 @register(Tags.database)

@@ -8,11 +8,11 @@ changes it, saves (journal included) and sends the wake-up after commit, in one 
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress, waiting
+from processes import attention, clock, failures, journal, progress
+from processes.attempts import context_for
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import RunStatus
-from processes.runner import context_for
+from processes.models.process import RunStatus
 from processes.wakeup import wake_on_commit
 from processes.workflow import registry
 
@@ -61,7 +61,7 @@ def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: s
         process = _lock_waiting(model, process_id, step)
         workflow = registry.for_process(process)
         current = workflow.step(step)
-        waiting.give_up(workflow, process, current, reason=reason, policy=current.on_problem, now=clock.now())
+        failures.give_up(workflow, process, current, reason=reason, then=current.on_problem, now=clock.now())
         wake_on_commit(process)
         process.save()
         return process
@@ -72,7 +72,7 @@ def process_rearm(*, process) -> None:
     release). Call under the process row's lock; the caller saves."""
     workflow = registry.for_process(process)
     if process.run_status == RunStatus.WAITING and not process.needs_attention:
-        waiting.rearm(process, workflow.step(process.step))
+        progress.rearm(process, workflow.step(process.step))
 
 
 def _lock_waiting(model, process_id, step):

@@ -1,7 +1,7 @@
 """The engine's one error hierarchy: how a step's failure is to be treated.
 
 A step's action raises one of these (or any other exception, treated as retryable). The retry
-policy of the step decides what happens next; see processes.workflow.RetryPolicy.
+policy of the step decides what happens next; see processes.policies.RetryPolicy.
 """
 
 

@@ -3,7 +3,8 @@
 Retryable errors (and unknown ones, which may be transient) back off and retry; a forward step
 that exhausts its retries compensates or raises needs-attention as its policy says; a permanent
 error compensates at once; a compensation that cannot finish is never dropped: it raises
-needs-attention.
+needs-attention. Every step that gives up, a call step or a wait step, whatever ended it,
+goes through `give_up`.
 """
 
 import logging
@@ -13,8 +14,10 @@ from django.db import transaction
 
 from processes import attention, conf, journal, progress, sweeper
 from processes.exceptions import PayloadTooLarge
-from processes.models import AttemptOutcome, Direction, EventKind, StepAttempt
-from processes.workflow import OnExhausted, Step, Workflow
+from processes.models.journal import AttemptOutcome, EventKind, StepAttempt
+from processes.models.process import Direction
+from processes.policies import OnExhausted
+from processes.workflow import Step, Workflow
 
 logger = logging.getLogger("processes.failures")
 
@@ -36,35 +39,47 @@ def attempt_failed(
     attempt rather than after the process's own count (flow control's say, processes.flow)."""
     forward = process.direction == Direction.FORWARD
     policy = step.retry if forward else step.undo_retry
-    process.last_error = describe(error)
-    permanent = policy.is_permanent(error)
+    why = process.last_error = describe(error)
     what = step.name if forward else f"undo of {step.name}"
     if isinstance(error, PayloadTooLarge):  # the same result would come back: ask a person
-        attention.raise_attention(process, f"{what}: {process.last_error}")
+        attention.raise_attention(process, f"{what}: {why}")
         return
-    budget = policy.max_attempts
-    if not permanent and process.attempts >= budget:
-        budget += free_abandoned_attempts(process, step)
-    if not permanent and process.attempts < budget:
-        delay = policy.delay(backoff_as or process.attempts)
-        due = now + timedelta(seconds=delay)
-        if not (forward and process.deadline_at and due > process.deadline_at):
-            process.next_run_at = due
-            transaction.on_commit(sweeper.ensure_sweeper, robust=True)
-            journal.note(
-                process,
-                EventKind.RETRY_SCHEDULED,
-                f"attempt {process.attempts}/{budget} of {what} failed "
-                f"({process.last_error}); next attempt in {delay:.1f}s",
-            )
-            return
-    if permanent:
-        reason = f"{what} failed permanently: {process.last_error}"
-    elif process.attempts >= budget:
-        reason = f"{what} gave up after {process.attempts} attempts: {process.last_error}"
+    if policy.is_permanent(error):  # a refusal: nothing happened at the step, nothing to undo there
+        reason = f"{what} failed permanently: {why}"
+        then, undo = OnExhausted.COMPENSATE, False
     else:
-        reason = f"{what} ran past its deadline: {process.last_error}"
-    give_up(workflow, process, step, reason=reason, permanent=permanent, now=now)
+        budget = _budget(process, step, policy)
+        if process.attempts >= budget:
+            reason = f"{what} gave up after {process.attempts} attempts: {why}"
+        elif _retry(process, what, budget, policy.delay(backoff_as or process.attempts), now):
+            return
+        else:
+            reason = f"{what} ran past its deadline: {why}"
+        then, undo = policy.on_exhausted, True  # its effect may have happened: undo it too
+    give_up(workflow, process, step, reason=reason, then=then, now=now, undo_current=undo, error=why)
+
+
+def _budget(process, step: Step, policy) -> int:
+    """The step's attempts: its policy's, and from the last one on those its dead workers used."""
+    if process.attempts < policy.max_attempts:
+        return policy.max_attempts
+    return policy.max_attempts + free_abandoned_attempts(process, step)
+
+
+def _retry(process, what: str, budget: int, delay: float, now: datetime) -> bool:
+    """Make the next attempt due after `delay` seconds; False when that is past the deadline."""
+    due = now + timedelta(seconds=delay)
+    if process.direction == Direction.FORWARD and process.deadline_at and due > process.deadline_at:
+        return False
+    process.next_run_at = due
+    transaction.on_commit(sweeper.ensure_sweeper, robust=True)
+    journal.note(
+        process,
+        EventKind.RETRY_SCHEDULED,
+        f"attempt {process.attempts}/{budget} of {what} failed ({process.last_error}); "
+        f"next attempt in {delay:.1f}s",
+    )
+    return True
 
 
 def free_abandoned_attempts(process, step: Step) -> int:
@@ -77,13 +92,28 @@ def free_abandoned_attempts(process, step: Step) -> int:
     return min(abandoned, conf.get("FREE_ABANDONED_ATTEMPTS"))
 
 
-def give_up(workflow: Workflow, process, step: Step, *, reason: str, permanent: bool, now: datetime) -> None:
-    """No more automatic attempts at the current step: compensate or call a person."""
-    forward = process.direction == Direction.FORWARD
-    policy = step.retry if forward else step.undo_retry
+def give_up(
+    workflow: Workflow,
+    process,
+    step: Step,
+    *,
+    reason: str,
+    then: str,
+    now: datetime,
+    undo_current: bool = True,
+    error: str = "",
+) -> None:
+    """No more automatic attempts at the current step: undo the process, or call a person.
+
+    `then` is what the step's policy says for this end (an `OnExhausted`): a call step's
+    `retry.on_exhausted` when its retries or its deadline ran out, COMPENSATE for a refusal
+    (with `undo_current=False`: nothing happened at the step), a wait step's `on_timeout` or
+    `on_problem`. A compensation that gives up always calls a person: nothing undoes an undo.
+    `last_error` keeps the failed attempt's `error`, or says `reason` when no attempt failed
+    (a deadline, a person's report)."""
+    process.last_error = error or reason
     logger.warning("%s %s: %s", process.label(), process.pk, reason)
-    if forward and (permanent or policy.on_exhausted == OnExhausted.COMPENSATE):
-        # After a permanent refusal nothing happened; after exhausted retries it may have.
-        progress.begin_compensation(workflow, process, reason=reason, include_current=not permanent, now=now)
+    if process.direction == Direction.FORWARD and then == OnExhausted.COMPENSATE:
+        progress.begin_compensation(workflow, process, reason=reason, include_current=undo_current, now=now)
     else:
         attention.raise_attention(process, reason)

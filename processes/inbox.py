@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 
 from processes import clock, journal
 from processes.journal import Actor
-from processes.models import EventKind, ProcessMessage
+from processes.models.inbox import ProcessMessage
+from processes.models.journal import EventKind
 from processes.workflow import registry
 
 

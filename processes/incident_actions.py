@@ -20,7 +20,8 @@ from django.urls import reverse
 from processes.flow import operators
 from processes.flow.figures import StepFlow, flow_for, latest_redrive, redrivable_count
 from processes.journal import Actor
-from processes.models import ActorType, CircuitState
+from processes.models.flow import CircuitState
+from processes.models.journal import ActorType
 
 
 class ReasonForm(forms.Form):

@@ -16,7 +16,6 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 
 from processes import clock
-from processes.admin import ReadOnlyAdmin
 from processes.flow.figures import (
     StepFlow,
     circuit_history,
@@ -37,7 +36,8 @@ from processes.incident_actions import (
     key_of,
     with_key,
 )
-from processes.models import Circuit
+from processes.models.flow import Circuit
+from processes.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(Circuit)

@@ -7,11 +7,12 @@ process after commit. Permissions are checked by the interfaces that call these.
 
 from django.db import transaction
 
-from processes import attention, clock, journal, progress, waiting
+from processes import attention, clock, journal, leases, progress
+from processes.attempts import context_for
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
-from processes.runner import context_for
+from processes.models.journal import EventKind
+from processes.models.process import Direction, RunStatus
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry
 
@@ -80,7 +81,7 @@ def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
         attention.clear_attention(process, f"resolved: {reason}")
         now = clock.now()
         if process.run_status == RunStatus.WAITING:
-            waiting.park(process, workflow.step(process.step), now)
+            progress.park(process, workflow.step(process.step), now)
         elif process.run_status == RunStatus.READY and process.step:
             process.next_run_at = now
         return _save_and_wake(process)
@@ -91,15 +92,11 @@ def _lock(model, process_id):
 
 
 def _refuse_if_running(process) -> None:
-    if process.lease_owner and process.lease_until and process.lease_until > clock.now():
+    if leases.held(process, clock.now()):
         raise ProcessStateError(
             f"{_name(process)} is running {process.step} right now; try again in a moment."
         )
-    if process.lease_owner:  # an expired lease: its worker is gone
-        StepAttempt.objects.filter(
-            process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
-        ).update(outcome=AttemptOutcome.ABANDONED, finished_at=clock.now(), error_class="LeaseExpired")
-    process.lease_owner, process.lease_until = "", None
+    leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
 
 
 def _save_and_wake(process):

@@ -1,8 +1,9 @@
 """Write the journal: who did what to a process, when, and why.
 
 Transitions are captured from django-fsm's `post_transition` signal into a buffer on the
-instance and written by `Process.save()` in the same transaction, so a transition that is
-saved is always journalled and one that is rolled back never is. The actor and the reason come
+instance and written when the row is saved (its `post_save`), in the same transaction, so a
+transition that is saved is always journalled and one that is rolled back never is. The
+journal listens to the process row; the row knows nothing of the journal. The actor and the reason come
 from `acting()`, which the engine and the domain's services set around their work.
 """
 
@@ -11,7 +12,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from processes import clock
-from processes.models import ActorType, EventKind, ProcessEvent
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.process import Process
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,6 @@ def because(reason: str, step: str = ""):
 
 def on_post_transition(sender, instance, name, source, target, **kwargs):
     """Buffer a journal event for a transition of a process (connected in apps.ready)."""
-    from processes.models import Process
-
     if not isinstance(instance, Process):
         return
     ctx = _current()
@@ -72,6 +72,13 @@ def on_post_transition(sender, instance, name, source, target, **kwargs):
     event.from_state, event.to_state, event.transition = source, target, name
     instance.state_changed_at = event.created_at
     _buffer(instance).append(event)
+
+
+def on_post_save(sender, instance, created, raw, using, **kwargs):
+    """Write a saved process's buffered events, in the transaction of its save (connected in
+    apps.ready). A row loaded from a fixture (`raw`) is written as it is, with no event."""
+    if isinstance(instance, Process) and not raw:
+        flush(instance, created=created, using=using)
 
 
 def note(process, kind: str, reason: str, *, actor: Actor | None = None, step: str = "") -> None:

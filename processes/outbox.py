@@ -25,7 +25,8 @@ from django.db import transaction
 from django.db.models import Count, Min
 
 from processes import clock, conf
-from processes.models import ActorType, EventKind, OutboxMessage, OutboxStatus, ProcessEvent
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.outbox import OutboxMessage, OutboxStatus
 from processes.workflow import registry
 
 logger = logging.getLogger("processes.outbox")

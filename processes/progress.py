@@ -7,7 +7,7 @@ does I/O. They set the engine's bookkeeping and call the workflow's FSM transiti
 from datetime import datetime
 
 from processes import journal
-from processes.models import Direction, RunStatus
+from processes.models.process import Direction, RunStatus
 from processes.workflow import Step, WaitStep, Workflow
 
 
@@ -37,11 +37,23 @@ def step_succeeded(workflow: Workflow, process, step: Step, now: datetime) -> No
         process.completed_steps = process.completed_steps[:-1]
         next_undo(workflow, process, now)
     elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING:
-        from processes import waiting
-
-        waiting.park(process, step, now)
+        park(process, step, now)
     else:
         complete_forward(workflow, process, step, now)
+
+
+def park(process, step: WaitStep, now: datetime) -> None:
+    """Wait for a person until the step's deadline; timers and the deadline wake the sweeper
+    (processes.waiting)."""
+    process.run_status = RunStatus.WAITING
+    process.deadline_at = now + step.timeout
+    rearm(process, step)
+
+
+def rearm(process, step: WaitStep) -> None:
+    """Point `next_run_at` at the earliest pending timer or the deadline."""
+    pending = [at for at in step.timers(process).values() if at is not None]
+    process.next_run_at = min([process.deadline_at, *pending])
 
 
 def complete_forward(workflow: Workflow, process, step: Step, now: datetime) -> None:

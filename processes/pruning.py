@@ -14,7 +14,8 @@ from datetime import datetime
 from django.db import transaction
 
 from processes import conf
-from processes.models import EventKind, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from processes.workflow import registry
 
 DETAIL_EVENTS = (EventKind.RETRY_SCHEDULED, EventKind.LEASE_EXPIRED)

@@ -15,6 +15,9 @@ A worker chains the steps that are due at once (up to CHAIN_STEPS) without going
 the queue, and does it in as few transactions as it can: the transaction that applies a call
 also runs the in-database steps after it and claims the next call (1 and 3 above share a
 commit), and saves the row once. Commits are what a step costs most.
+
+The lease is processes.leases; an attempt's context and journal row, processes.attempts; what
+a failure leads to, processes.failures; moving between steps, processes.progress.
 """
 
 import logging
@@ -22,25 +25,22 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 
-from processes import clock, conf, failures, journal, progress, waiting
+from processes import clock, conf, failures, journal, leases, progress, waiting
+from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
 from processes.journal import Actor
-from processes.models import AttemptOutcome, Direction, EventKind, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, StepAttempt
+from processes.models.process import Direction, RunStatus
 from processes.payloads import step_payload
 from processes.wakeup import wake_on_commit, worker_name
 from processes.workflow import Step, StepContext, Workflow, registry
 
 logger = logging.getLogger("processes.runner")
-
-
-class LeaseExpired(Exception):
-    """The worker that held the step's lease stopped answering (crash, kill, deploy)."""
 
 
 class _RecordFailed(Exception):
@@ -68,19 +68,6 @@ class Claim:
     @property
     def attempt_id(self) -> int:
         return self.attempt.pk
-
-
-@dataclass
-class Outcome:
-    result: Any = None
-    error: BaseException | None = None
-    duration_ms: int = 0
-    payload: Any = None  # the result as the journal stores it (processes.payloads)
-    service_failed: bool = False  # the call failed as a sick service fails (what circuits count)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass
@@ -155,14 +142,14 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
         now = clock.now()
         process = model.objects.select_for_update().get(pk=claim.process.pk)
         process.track_changes()
-        if process.lease_owner != claim.worker or process.fence != claim.fence:
+        if not leases.is_own(process, claim.worker, claim.fence):
             # Someone took over after our lease expired; their attempt uses the same key.
             lost = {"outcome": AttemptOutcome.LEASE_LOST, "finished_at": now}
             lost["duration_ms"] = outcome.duration_ms
             StepAttempt.objects.filter(pk=claim.attempt_id).update(**lost)
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
-        process.lease_owner, process.lease_until = "", None
+        leases.give_back(process)
         if outcome.service_failed:
             _apply_service_failure(claim, process, outcome, now)
         else:
@@ -212,7 +199,7 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
     """Take the due process's current step: a Claim when it must call out, None when the work
     was done here (a step in the database, a lost lease, a wake-up, a deadline, a hold)."""
     step = workflow.step(process.step)
-    if process.lease_owner and process.lease_until and process.lease_until > now:
+    if leases.held(process, now):
         # Woken while its call is in flight (an operator's resume, a wake-up meant for those
         # waiting): the lease holder is alive; look again when its lease would end.
         process.next_run_at = process.lease_until
@@ -222,7 +209,7 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
         waiting.wake(workflow, process, step, context_for(process, step), now)
     elif process.direction == Direction.FORWARD and process.deadline_at and now >= process.deadline_at:
         reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
-        failures.give_up(workflow, process, step, reason=reason, permanent=False, now=now)
+        failures.give_up(workflow, process, step, reason=reason, then=step.retry.on_exhausted, now=now)
     else:
         admitted = _admit(process, step, now)
         if not admitted.held:
@@ -257,17 +244,14 @@ def _begin_attempt(
     ctx = context_for(process, step)
     if not _calls_out(process, step):
         outcome = settle(workflow, process, step, ctx, Outcome(), now)
-        finished = _finished_fields(outcome, now)
-        attempts.append(StepAttempt(**_attempt_fields(process, ctx, worker, now), **finished))
+        finished = finished_fields(outcome, now)
+        attempts.append(StepAttempt(**started_fields(process, ctx, worker, now), **finished))
         _log_attempt(process, ctx, worker, finished)
         return None
-    process.fence += 1
-    process.lease_owner = worker
-    process.lease_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
+    fence = leases.take(process, worker, step, now)
     process.next_run_at = process.lease_until
-    attempt = StepAttempt(**_attempt_fields(process, ctx, worker, now), flow_key=admitted.key)
+    attempt = StepAttempt(**started_fields(process, ctx, worker, now), flow_key=admitted.key)
     attempts.append(attempt)
-    fence = process.fence
     return Claim(
         workflow, process, step, ctx, worker, fence, attempt, probe=admitted.probe, flow_key=admitted.key
     )
@@ -300,7 +284,7 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
 
 
 def _finish_attempt(claim: Claim, process, outcome: Outcome, now) -> None:
-    finished = _finished_fields(outcome, now)
+    finished = finished_fields(outcome, now)
     StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
     _log_attempt(process, claim.ctx, claim.worker, finished)
 
@@ -359,56 +343,10 @@ def _record(process, step, ctx, outcome, *, savepoint: bool) -> Outcome:
 
 def _lease_expired(workflow, process, step, now):
     """The previous holder died mid-attempt: retry with the same key, after a backoff."""
-    holder = process.lease_owner
-    StepAttempt.objects.filter(
-        process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
-    ).update(outcome=AttemptOutcome.ABANDONED, finished_at=now, error_class="LeaseExpired")
+    holder = leases.abandon(process, now)
     journal.note(process, EventKind.LEASE_EXPIRED, f"worker {holder} stopped answering during {step.name}")
-    process.lease_owner, process.lease_until = "", None
-    error = LeaseExpired(f"worker {holder} held the lease until it expired")
+    error = leases.LeaseExpired(f"worker {holder} held the lease until it expired")
     failures.attempt_failed(workflow, process, step, error, now)
-
-
-def context_for(process, step: Step) -> StepContext:
-    base = f"{process.label()}:{process.pk}:{step.name}"
-    undoing = process.direction == Direction.COMPENSATE
-    return StepContext(
-        process_label=process.label(),
-        process_id=process.pk,
-        step=step.name,
-        direction=process.direction,
-        attempt=process.attempts,
-        idempotency_key=f"{base}:undo" if undoing else base,
-        forward_key=base,
-        attempt_timeout=step.attempt_timeout,
-    )
-
-
-def _attempt_fields(process, ctx, worker, now) -> dict:
-    return {
-        "process_type": process.label(),
-        "process_id": process.pk,
-        "step": ctx.step,
-        "direction": ctx.direction,
-        "attempt": ctx.attempt,
-        "idempotency_key": ctx.idempotency_key,
-        "worker": worker,
-        "fence": process.fence,
-        "started_at": now,
-    }
-
-
-def _finished_fields(outcome: Outcome, now) -> dict:
-    error = outcome.error
-    return {
-        "finished_at": now,
-        "duration_ms": outcome.duration_ms,
-        "outcome": AttemptOutcome.SUCCEEDED if error is None else AttemptOutcome.FAILED,
-        "error_class": "" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
-        "error_message": "" if error is None else str(error)[:2000],
-        "result": outcome.payload if error is None else None,
-        "service_failed": outcome.service_failed,
-    }
 
 
 def _log_attempt(process, ctx: StepContext, worker: str, finished: dict, level: int = logging.INFO) -> None:

@@ -7,6 +7,6 @@ from django.dispatch import Signal
 needs_attention = Signal()
 
 # Sent after commit when a step's circuit opens or closes (never per process): sender is
-# processes.models.Circuit, with kwargs process, step, change ("circuit_opened" or
+# processes.models.flow.Circuit, with kwargs process, step, change ("circuit_opened" or
 # "circuit_closed") and reason.
 circuit_changed = Signal()

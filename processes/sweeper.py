@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 
 from processes import clock, conf, outbox
 from processes.flow import sweep
-from processes.models import SweeperLease
+from processes.models.workers import SweeperLease
 from processes.wakeup import send_wakeups, worker_name
 from processes.workflow import registry
 

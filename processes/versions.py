@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count
 
-from processes import clock, journal, progress
+from processes import clock, journal, leases, progress
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import AttemptOutcome, Direction, EventKind, RolloutSetting, RunStatus, StepAttempt
+from processes.models.journal import EventKind, StepAttempt
+from processes.models.process import Direction, RunStatus
+from processes.models.rollout import RolloutSetting
 from processes.wakeup import wake_on_commit
 from processes.workflow import Workflow, registry
 
@@ -74,7 +76,7 @@ def _safe_step(process, target: Workflow) -> str:
         raise ProcessStateError(
             f"{name} is {process.state}: only a process going forward can change version."
         )
-    if process.lease_owner and process.lease_until and process.lease_until > now:
+    if leases.held(process, now):
         raise ProcessStateError(f"{name} is running {process.step} right now; try again in a moment.")
     mapping = target.migrates_from.get(current)
     if mapping is None:
@@ -104,11 +106,7 @@ def _move(process, target: Workflow, step_name: str, reason: str) -> None:
     journal.note(
         process, EventKind.OPERATOR_ACTION, f"moved from v{old} to v{target.version} at {step_name}: {reason}"
     )
-    if process.lease_owner:  # an expired lease (a live one was refused): its worker is gone
-        StepAttempt.objects.filter(
-            process_id=process.pk, fence=process.fence, outcome=AttemptOutcome.RUNNING
-        ).update(outcome=AttemptOutcome.ABANDONED, finished_at=now, error_class="LeaseExpired")
-        process.lease_owner, process.lease_until = "", None
+    leases.abandon(process, now)  # a lease that ran out (a live one was refused): its worker is gone
     process.workflow_version = target.version
     process.completed_steps = [name for name in process.completed_steps if name in target.step_names()]
     step = target.step(step_name)

@@ -37,7 +37,7 @@ from django.db import close_old_connections
 
 from processes import conf, sweeper, worker_heartbeat
 from processes.cluster_processes import ClusterProcess, children, cluster_processes, descendants
-from processes.models import WorkerCluster, WorkerClusterState
+from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
 
 logger = logging.getLogger("processes.worker_supervisor")

@@ -8,7 +8,7 @@ from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock, runner
-from processes.models import Circuit, CircuitState
+from processes.models.flow import Circuit, CircuitState
 from tests.factories import after_quiet_window, drive, place_order, run_due
 
 LABEL = Order._meta.label_lower

@@ -10,7 +10,7 @@ from fulfillment.simulators.payment import ledger
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock, runner
 from processes.journal import Actor
-from processes.models import RunStatus
+from processes.models.process import RunStatus
 
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -88,7 +88,7 @@ def after_quiet_window():
     failing one after the other each use up their own retries instead of opening a circuit."""
     from django.db.models import Max
 
-    from processes.models import StepAttempt
+    from processes.models.journal import StepAttempt
 
     latest = StepAttempt.objects.aggregate(latest=Max("started_at"))["latest"]
     return max(clock.now(), latest + timedelta(minutes=2)) if latest else clock.now()

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from fulfillment.models import PickTask, Product, Stock, Warehouse
-from processes.admin import ReadOnlyAdmin
+from processes.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(Product)

@@ -21,8 +21,8 @@ from fulfillment.interventions import order_available_actions
 from fulfillment.models import Order, OrderLine, Reservation
 from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
 from processes import clock
-from processes.admin import ReadOnlyAdmin
 from processes.flow.figures import hold_explanation
+from processes.read_only_admin import ReadOnlyAdmin
 from processes.workflow import registry
 
 

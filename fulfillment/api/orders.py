@@ -9,10 +9,11 @@ from fulfillment.api.errors import OrderBusy, OrderNotCancellable
 from fulfillment.api.idempotency import idempotency_claim, idempotency_complete
 from fulfillment.models import Order, OrderState
 from fulfillment.ordering import LineRequest, order_place
-from processes import clock
+from processes import clock, leases
 from processes.interventions import process_compensate
 from processes.journal import Actor
-from processes.models import ActorType, Direction
+from processes.models.journal import ActorType
+from processes.models.process import Direction
 
 # Why a client can no longer cancel an order at its state (Order.is_cancellable says whether);
 # an operator can still compensate it.
@@ -72,6 +73,6 @@ def _cancel(*, client, order_id, reason: str) -> Order:
         if not order.is_cancellable():
             why = NOT_CANCELLABLE.get(order.state, f"it is {order.get_state_display().lower()}")
             raise OrderNotCancellable(f"The order can no longer be cancelled: {why}.")
-        if order.lease_owner and order.lease_until and order.lease_until > clock.now():
+        if leases.held(order, clock.now()):
             raise OrderBusy(f"Step {order.step} of the order is running right now; try again in a moment.")
         return process_compensate(model=Order, process_id=order.pk, actor=client_actor(client), reason=reason)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from django.db.models import Prefetch, QuerySet
 
 from fulfillment.models import Order, OrderLine, Shipment
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 
 def order_list_for_client(*, client) -> QuerySet[Order]:

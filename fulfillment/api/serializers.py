@@ -12,7 +12,7 @@ from fulfillment.api.timeline import StepStatus, order_steps
 from fulfillment.api.webhooks import Delivery
 from fulfillment.countries import NotACountry, country_code_check, country_codes
 from fulfillment.models import OrderState, Product
-from processes.models import ActorType
+from processes.models.journal import ActorType
 
 
 class StrictCharField(serializers.CharField):

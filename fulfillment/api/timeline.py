@@ -10,7 +10,8 @@ from datetime import datetime
 
 from django.db import models
 
-from processes.models import ActorType, AttemptOutcome, Direction, RunStatus
+from processes.models.journal import ActorType, AttemptOutcome
+from processes.models.process import Direction, RunStatus
 from processes.workflow import Step, registry
 
 

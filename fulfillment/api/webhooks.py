@@ -22,7 +22,7 @@ from fulfillment.api.errors import InvalidSignature
 from fulfillment.models import Order
 from processes.inbox import process_message_deliver
 from processes.journal import Actor
-from processes.models import ActorType
+from processes.models.journal import ActorType
 
 SENDER = Actor(ActorType.SYSTEM, "payment-webhook")
 # Bounds of the X-Signature header: a handful of signatures while a secret is rotated, a Unix

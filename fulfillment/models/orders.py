@@ -14,7 +14,7 @@ from django_fsm import FSMField, transition
 from fulfillment.models.catalogue import Product, Warehouse
 from fulfillment.models.effects import FraudCheck, Payment
 from fulfillment.models.picking import PickTask
-from processes.models import Process
+from processes.models.process import Process
 
 
 class OrderState(models.TextChoices):

@@ -47,7 +47,9 @@ from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
 from processes import conf as engine_conf
 from processes.flow.figures import flows
-from processes.models import AttemptOutcome, CircuitState, StepAttempt, WorkerCluster, WorkerClusterState
+from processes.models.flow import CircuitState
+from processes.models.journal import AttemptOutcome, StepAttempt
+from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.outbox import outbox_figures
 
 logger = logging.getLogger("fulfillment.ops.metrics")

@@ -12,7 +12,7 @@ from django_q.brokers import Broker, get_broker
 
 from processes import clock
 from processes import conf as engine_conf
-from processes.models import SweeperLease, WorkerCluster, WorkerClusterState
+from processes.models.workers import SweeperLease, WorkerCluster, WorkerClusterState
 from processes.sweeper import LOOP_LEASE
 
 

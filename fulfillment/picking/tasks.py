@@ -15,7 +15,8 @@ from fulfillment.models import Order, PickNotice, PickProblem, PickTask
 from processes import clock, journal
 from processes.control import process_rearm, process_signal, process_wait_failed
 from processes.journal import Actor
-from processes.models import ActorType, Direction, EventKind, RunStatus
+from processes.models.journal import ActorType, EventKind
+from processes.models.process import Direction, RunStatus
 
 PICK_STEP = "pick"
 

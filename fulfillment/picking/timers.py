@@ -31,7 +31,7 @@ from django.conf import settings
 from fulfillment.models import Order, PickNotice, PickTask
 from fulfillment.picking import conf
 from processes import clock, journal, outbox
-from processes.models import EventKind
+from processes.models.journal import EventKind
 
 WARNING, UNCLAIMED, CLAIM_STALE = "warning", "unclaimed", "claim_stale"
 

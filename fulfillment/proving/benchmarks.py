@@ -27,7 +27,7 @@ from fulfillment.proving.demo import demo_data_load
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import runner
 from processes.journal import Actor
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 
 COUNTER_TABLE = "bench_counter"
 ADDRESS = {

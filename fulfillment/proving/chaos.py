@@ -33,7 +33,7 @@ from fulfillment.simulators.calls import calls_refused
 from fulfillment.simulators.outages import outage_set
 from processes import clock
 from processes.cluster_processes import ClusterProcess, cluster_processes
-from processes.models import SweeperLease
+from processes.models.workers import SweeperLease
 from processes.sweeper import LOOP_LEASE
 
 # libpq reads PGAPPNAME: every database session of a process the soak starts carries this name.

@@ -9,7 +9,7 @@ with its next attempt at that step.
 from bisect import bisect_left
 from collections import defaultdict
 
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 CHUNK = 1000
 KINDS = {"circuit": " waits: ", "pace": " slowed: ", "limit": " waits its turn under "}

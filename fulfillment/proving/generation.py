@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from fulfillment.models import Order, OrderLine, OrderState, Product, Warehouse
 from fulfillment.proving.demo import demo_data_load
 from processes import clock
-from processes.models import ActorType, EventKind, ProcessEvent, RunStatus
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.process import RunStatus
 
 S = OrderState
 # (state, share, run_status, step): where generated orders stand. An automatic step takes

@@ -34,7 +34,8 @@ from fulfillment.simulators.carrier import labels_bulk
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.payment import ledger_bulk
 from processes import clock, conf
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 
 TERMINAL = [OrderState.COMPLETED, OrderState.CANCELLED]
 # Ledger look-ups go out in chunks, so that `IN (...)` lists stay a sane size.

@@ -7,7 +7,7 @@ itself costs per step, without the order domain's rows, guards and simulated ser
 from django.db import models
 from django_fsm import FSMField, transition
 
-from processes.models import Process
+from processes.models.process import Process
 
 
 class NoopState(models.TextChoices):

@@ -19,7 +19,8 @@ from fulfillment.proving.noop_workflow import STEPS, noop_workflow_register
 from fulfillment.proving.run_meter import RunMeter
 from processes.control import process_start
 from processes.journal import Actor
-from processes.models import ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 
 # The application name of the cluster's database sessions: the meter finds their backends by it.
 SESSIONS = "bench-noop-cluster"

@@ -36,12 +36,8 @@ from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
 from processes.journal import Actor
-from processes.models import (
-    RunStatus,
-    SweeperLease,
-    WorkerCluster,
-    WorkerClusterState,
-)
+from processes.models.process import RunStatus
+from processes.models.workers import SweeperLease, WorkerCluster, WorkerClusterState
 from processes.sweeper import LOOP_LEASE
 from processes.worker_supervisor import cluster_name
 

@@ -8,7 +8,9 @@ from fulfillment.models import Order, OrderState
 from fulfillment.proving.flow_waits import flow_waits
 from fulfillment.proving.invariants import invariants_check, results_as_lines
 from fulfillment.simulators.calls import busiest_window
-from processes.models import CircuitEvent, CircuitEventKind, RunStatus, StepAttempt
+from processes.models.flow import CircuitEvent, CircuitEventKind
+from processes.models.journal import StepAttempt
+from processes.models.process import RunStatus
 
 CHUNK = 1000
 

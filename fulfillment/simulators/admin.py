@@ -21,7 +21,7 @@ from fulfillment.simulators.models import (
     Service,
 )
 from fulfillment.simulators.outages import outage_board, outage_set
-from processes.admin import ReadOnlyAdmin
+from processes.read_only_admin import ReadOnlyAdmin
 
 SWITCH_PERMISSION = "simulators.switch_outage"
 

@@ -1,6 +1,6 @@
 """Flow control: how fast a step may call its service, and when it must stop calling it.
 
-A step that calls a service declares a `CircuitPolicy` (processes.workflow), and may declare a
+A step that calls a service declares a `CircuitPolicy` (processes.policies), and may declare a
 flow key (`Step.flow_key`: one carrier account) and a `ServiceLimit`. Per step and key the
 engine reads the service's health from the step's latest calls, slows the step while the
 service answers fewer than half of them, stops it (its circuit, one row shared by every

@@ -9,10 +9,12 @@ flow key (`Step.flow_key`: one carrier account's outage holds only that account'
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from processes import conf, journal
+from processes import conf, journal, leases
 from processes.flow import breaker, limits, pacing
 from processes.flow.health import health, recent_health
-from processes.models import Circuit, CircuitEventKind, CircuitState, EventKind, Hold
+from processes.models.flow import Circuit, CircuitEventKind, CircuitState
+from processes.models.journal import EventKind
+from processes.models.process import Hold
 from processes.workflow import Blame, Step
 
 GO, PROBE, HELD = "go", "probe", "held"
@@ -97,7 +99,7 @@ def _probe(process, step: Step, key: str, circuit: Circuit, now: datetime) -> st
     # It stays held by the circuit while its call is in flight (a failed probe waits on, with
     # no second journal line); wake-ups pass over a process whose lease is live.
     circuit.state, circuit.probe_process, circuit.updated_at = CircuitState.HALF_OPEN, process.pk, now
-    circuit.probe_until = now + timedelta(seconds=step.attempt_timeout + conf.get("LEASE_GRACE"))
+    circuit.probe_until = now + timedelta(seconds=leases.seconds(step))
     circuit.save(update_fields=["state", "probe_process", "probe_until", "updated_at"])
     breaker.event(circuit, CircuitEventKind.PROBE, f"{breaker.process_name(process)} tries the service", now)
     journal.note(process, EventKind.CIRCUIT, f"{circuit.where}: goes through as the circuit's probe")

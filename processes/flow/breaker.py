@@ -13,19 +13,12 @@ from django.conf import settings
 from django.db import transaction
 
 from processes import clock, conf, journal, outbox, signals
-from processes.models import (
-    ActorType,
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    EventKind,
-    Hold,
-    ProcessEvent,
-    lock_or_create,
-)
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState, lock_or_create
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.process import Hold
+from processes.policies import CircuitPolicy
 from processes.wakeup import send_wakeups, wake_longest_held
-from processes.workflow import CircuitPolicy, Step, registry
+from processes.workflow import Step, registry
 
 logger = logging.getLogger("processes.circuits")
 

@@ -19,17 +19,11 @@ from django.urls import NoReverseMatch, reverse
 from processes import clock
 from processes.flow import breaker, operators
 from processes.flow.health import Health, health
-from processes.models import (
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    Hold,
-    Redrive,
-    StepAttempt,
-    where,
-)
-from processes.workflow import CircuitPolicy, ServiceLimit, registry
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive, where
+from processes.models.journal import StepAttempt
+from processes.models.process import Hold
+from processes.policies import CircuitPolicy, ServiceLimit
+from processes.workflow import registry
 
 NORMAL, DEGRADED, SLOWED = "normal", "degraded", "slowed"
 STOPPED, PROBING, PAUSED = "stopped", "probing", "paused"

@@ -10,8 +10,8 @@ and metric about a step reads this one `Health`, so their figures agree.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from processes.models import AttemptOutcome, StepAttempt
-from processes.workflow import CircuitPolicy
+from processes.models.journal import AttemptOutcome, StepAttempt
+from processes.policies import CircuitPolicy
 
 # How long a worker trusts the health it read before reading it again (seconds): pacing asks
 # on every call, and one query a second per step and worker is all it needs.

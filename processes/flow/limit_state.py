@@ -7,7 +7,7 @@ atomically; `processes.flow.limits` does the rest (holds, journal lines, wake-up
 
 from dataclasses import dataclass, field
 
-from processes.workflow import ServiceLimit
+from processes.policies import ServiceLimit
 
 
 @dataclass

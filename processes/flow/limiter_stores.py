@@ -16,7 +16,7 @@ from functools import cache
 
 from processes import clock, conf
 from processes.flow.limit_state import LimiterState
-from processes.models import ServiceLimiter, lock_or_create
+from processes.models.flow import ServiceLimiter, lock_or_create
 
 # Redis: how long a limit's state outlives its last call (seconds), and how often one update
 # tries again when other workers keep writing the same key.

@@ -1,7 +1,7 @@
 """Limits a service publishes: so many calls per second, so many at once, whatever the number
 of workers and machines.
 
-A step declares a `ServiceLimit` (processes.workflow); steps that call the same service name
+A step declares a `ServiceLimit` (processes.policies); steps that call the same service name
 it alike and share it, per flow key. The decision is `limit_state.admit`, made atomically on the
 limit's shared state (`limiter_stores`: a row under its lock in the claim's transaction, or a
 Redis key when LIMITS_REDIS_URL is set). The rate is a sliding log widened by LIMIT_MARGIN (the
@@ -23,12 +23,15 @@ from datetime import datetime
 
 from django.db import transaction
 
-from processes import clock, conf, journal
+from processes import clock, conf, journal, leases
 from processes.flow import limit_state
 from processes.flow.limiter_stores import LimiterUnavailable, store
-from processes.models import EventKind, Hold, where
+from processes.models.flow import where
+from processes.models.journal import EventKind
+from processes.models.process import Hold
+from processes.policies import ServiceLimit
 from processes.wakeup import wake_longest_held
-from processes.workflow import ServiceLimit, Step, registry
+from processes.workflow import Step, registry
 
 logger = logging.getLogger("processes.limits")
 _jitter = random.Random()
@@ -39,7 +42,7 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
     Otherwise the process waits its turn (`next_run_at` moved, one journal line when it
     begins; the caller saves)."""
     limit: ServiceLimit = step.limit
-    lease = step.attempt_timeout + conf.get("LEASE_GRACE")
+    lease = leases.seconds(step)
     decide = dict(
         process=str(process.pk),
         waiting=process.held_by == Hold.LIMIT,

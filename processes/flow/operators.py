@@ -15,7 +15,9 @@ from django_q.tasks import async_task
 from processes import attention, clock, conf, journal
 from processes.flow import breaker
 from processes.journal import Actor
-from processes.models import ActorType, CircuitEventKind, CircuitState, EventKind, Hold, Redrive, RunStatus
+from processes.models.flow import CircuitEventKind, CircuitState, Redrive
+from processes.models.journal import ActorType, EventKind
+from processes.models.process import Hold, RunStatus
 from processes.wakeup import wake_on_commit
 from processes.workflow import registry
 

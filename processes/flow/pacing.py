@@ -14,8 +14,11 @@ from datetime import datetime, timedelta
 
 from processes import journal
 from processes.flow.health import Health
-from processes.models import EventKind, Hold, where
-from processes.workflow import CircuitPolicy, Step
+from processes.models.flow import where
+from processes.models.journal import EventKind
+from processes.models.process import Hold
+from processes.policies import CircuitPolicy
+from processes.workflow import Step
 
 # The longest one wait between two looks (seconds, before jitter): a look costs a claim, so
 # not too often, and a slowed step must never park a process for long.

@@ -9,7 +9,7 @@ from django.db.models import Q
 from processes import clock, conf
 from processes.flow import breaker, operators
 from processes.flow.admission import due, pause_over
-from processes.models import Circuit, CircuitEventKind, CircuitState, Redrive
+from processes.models.flow import Circuit, CircuitEventKind, CircuitState, Redrive
 
 logger = logging.getLogger("processes.circuits")
 

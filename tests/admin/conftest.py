@@ -12,7 +12,7 @@ from fulfillment.roles import OPERATORS, SUPPORT, roles_sync
 from fulfillment.simulators.faults import fault_add
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner
-from processes.models import RolloutSetting
+from processes.models.rollout import RolloutSetting
 from tests.factories import after_quiet_window, drive, place_order, run_due
 
 

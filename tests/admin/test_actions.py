@@ -8,7 +8,7 @@ from django.urls import reverse
 from fulfillment.models import FraudCheck, Order, OrderState
 from fulfillment.steps import CreateLabel, SendConfirmation
 from processes import clock
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 from tests.admin.conftest import SCENARIOS
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger

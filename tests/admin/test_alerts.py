@@ -5,7 +5,7 @@ from django.db import transaction
 from fulfillment.models import Order
 from fulfillment.simulators.models import SentMail
 from processes import attention
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from tests.admin.conftest import SCENARIOS
 from tests.admin.test_actions import act
 from tests.conftest import ENGINE_DB

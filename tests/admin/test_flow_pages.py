@@ -11,7 +11,9 @@ from django.urls import reverse
 from processes import clock
 from processes.flow import operators, pacing
 from processes.journal import Actor
-from processes.models import ActorType, Circuit, CircuitState, Hold, StepAttempt
+from processes.models.flow import Circuit, CircuitState
+from processes.models.journal import ActorType, StepAttempt
+from processes.models.process import Hold
 from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import place_order, run_due

@@ -14,7 +14,8 @@ from fulfillment.roles import CIRCUIT_ACTIONS
 from processes import clock
 from processes.flow import operators
 from processes.journal import Actor
-from processes.models import ActorType, Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive
+from processes.models.journal import ActorType
 from tests.admin.conftest import make_user
 from tests.circuit_scenarios import LABEL, attention_at_confirmation, open_label_circuit
 from tests.conftest import ENGINE_DB

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from processes import clock
-from processes.models import OutboxMessage, OutboxStatus
+from processes.models.outbox import OutboxMessage, OutboxStatus
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:processes_outboxmessage_changelist")

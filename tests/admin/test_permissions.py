@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from fulfillment.models import Order
 from fulfillment.roles import ORDER_ACTIONS
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from tests.admin.conftest import SCENARIOS, make_user
 from tests.conftest import ENGINE_DB
 

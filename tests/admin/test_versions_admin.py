@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from fulfillment.models import Order, OrderState
 from processes import clock
-from processes.models import EventKind, ProcessEvent, RolloutSetting
+from processes.models.journal import EventKind, ProcessEvent
+from processes.models.rollout import RolloutSetting
 from processes.versions import version_for_new
 from tests.admin.conftest import SCENARIOS, make_user
 from tests.admin.test_actions import REASON, act, messages_of, snapshot

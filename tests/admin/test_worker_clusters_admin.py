@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from processes import clock
-from processes.models import WorkerCluster, WorkerClusterState
+from processes.models.workers import WorkerCluster, WorkerClusterState
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("admin:processes_workercluster_changelist")

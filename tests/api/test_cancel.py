@@ -9,7 +9,8 @@ from fulfillment.models import Order
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
-from processes.models import ProcessEvent, RolloutSetting
+from processes.models.journal import ProcessEvent
+from processes.models.rollout import RolloutSetting
 from tests.api.conftest import ORDER_BODY, client_for, place
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, run_due

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from fulfillment.models import Order
-from processes.models import ActorType, ProcessEvent
+from processes.models.journal import ActorType, ProcessEvent
 from tests.api.conftest import place
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 from fulfillment.models import Order
 from processes import clock
-from processes.models import RolloutSetting
+from processes.models.rollout import RolloutSetting
 from tests.api.conftest import ORDER_BODY, client_for, place
 from tests.conftest import ENGINE_DB
 from tests.factories import drive

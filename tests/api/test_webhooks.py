@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from fulfillment.models import Order
 from processes import clock
-from processes.models import ProcessEvent, ProcessMessage
+from processes.models.inbox import ProcessMessage
+from processes.models.journal import ProcessEvent
 from tests.api.conftest import ORDER_BODY, client_for, payment_event, place, post_raw, signed_webhook
 
 pytestmark = pytest.mark.django_db

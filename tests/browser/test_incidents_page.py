@@ -8,7 +8,7 @@ from django.urls import reverse
 from fulfillment.roles import OPERATORS
 from processes import clock
 from processes.flow import operators
-from processes.models import Circuit, CircuitState, Redrive
+from processes.models.flow import Circuit, CircuitState, Redrive
 from tests.admin.conftest import make_user
 from tests.browser.conftest import BROWSER_DB
 from tests.circuit_scenarios import LABEL, attention_at_confirmation, open_label_circuit

@@ -26,18 +26,10 @@ from fulfillment.steps import SERVICE_CIRCUIT
 from processes import clock
 from processes.flow import operators
 from processes.journal import Actor
-from processes.models import (
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    EventKind,
-    ProcessEvent,
-    Redrive,
-    RunStatus,
-    StepAttempt,
-    SweeperLease,
-)
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState, Redrive
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
+from processes.models.workers import SweeperLease
 from tests.cluster.conftest import wait_for
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order
@@ -238,7 +230,9 @@ def test_two_clusters_share_one_circuit(catalogue, start_cluster):
     outage_set(service="carrier", on=False, by="test")
     completed = Order.objects.filter(pk__in=ids, run_status=RunStatus.FINISHED)
     wait_for(
-        lambda: completed.count() == 30, what="every order to complete", timeout=SERVICE_CIRCUIT.cooldown + 45
+        lambda: completed.count() == 30,
+        what="every order to complete",
+        timeout=SERVICE_CIRCUIT.cooldowns()[0] + 45,
     )
 
     assert clusters_that_called("create_label", clusters) == {cluster.popen.pid for cluster in clusters}

@@ -17,7 +17,8 @@ from fulfillment.simulators.carrier import labels
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import SentMail
 from processes import conf
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.cluster.conftest import manage, wait_for
 from tests.conftest import ENGINE_DB
 from tests.factories import payment_ledger, place_order

@@ -5,7 +5,8 @@ import pytest
 
 from fulfillment.models import Order, OrderState
 from fulfillment.simulators.calls import busiest_window
-from processes.models import Hold, ProcessEvent, StepAttempt
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.process import Hold
 from tests.cluster.conftest import wait_for
 from tests.conftest import ENGINE_DB
 from tests.factories import make_catalogue, place_order

@@ -14,7 +14,7 @@ import signal
 import pytest
 
 from processes.cluster_processes import cluster_processes
-from processes.models import WorkerCluster, WorkerClusterState
+from processes.models.workers import WorkerCluster, WorkerClusterState
 from tests.cluster.conftest import Background, cluster_environment, manage, wait_for
 from tests.cluster.test_real_cluster import assert_fulfilled_once, at_rest
 from tests.conftest import ENGINE_DB

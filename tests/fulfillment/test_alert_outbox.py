@@ -16,7 +16,9 @@ from fulfillment.simulators.outages import outage_set
 from processes import clock, runner, sweeper
 from processes.flow import operators
 from processes.journal import Actor
-from processes.models import CircuitEvent, CircuitEventKind, OutboxMessage, OutboxStatus, ProcessEvent
+from processes.models.flow import CircuitEvent, CircuitEventKind
+from processes.models.journal import ProcessEvent
+from processes.models.outbox import OutboxMessage, OutboxStatus
 from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order

@@ -5,7 +5,7 @@ from decimal import Decimal
 from fulfillment.models import OrderState, Payment
 from fulfillment.simulators.faults import fault_add
 from processes import clock
-from processes.models import StepAttempt
+from processes.models.journal import StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order
 

@@ -6,7 +6,7 @@ from fulfillment.models import OrderState, Payment, Reservation
 from fulfillment.simulators.carrier import labels
 from fulfillment.simulators.faults import fault_add
 from processes import clock
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order
 

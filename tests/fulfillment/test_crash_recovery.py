@@ -11,7 +11,7 @@ from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import SentMail
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, conf, runner, sweeper
-from processes.models import AttemptOutcome, StepAttempt
+from processes.models.journal import AttemptOutcome, StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order
 

@@ -17,16 +17,9 @@ from fulfillment.simulators.payment import ledger
 from fulfillment.steps import CreateLabel
 from processes import clock
 from processes.journal import Actor
-from processes.models import (
-    Circuit,
-    CircuitEvent,
-    CircuitEventKind,
-    CircuitState,
-    EventKind,
-    ProcessEvent,
-    RunStatus,
-    StepAttempt,
-)
+from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.circuit_scenarios import advance_to_next_due, run_all_due, run_until_at_rest, runner_run
 from tests.conftest import ENGINE_DB
 from tests.factories import ADDRESS, drive, make_catalogue, place_order

@@ -8,7 +8,8 @@ from fulfillment.interventions import order_skip_step
 from fulfillment.models import FraudCheck, Order, OrderState
 from processes import clock
 from processes.exceptions import ManualResultRefused
-from processes.models import EventKind, ProcessEvent, RolloutSetting
+from processes.models.journal import EventKind, ProcessEvent
+from processes.models.rollout import RolloutSetting
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 

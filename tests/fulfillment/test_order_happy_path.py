@@ -6,7 +6,8 @@ from fulfillment.models import Notification, OrderState, Payment, PickTask
 from fulfillment.simulators.carrier import labels
 from fulfillment.simulators.models import SentMail
 from processes import clock
-from processes.models import ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order
 

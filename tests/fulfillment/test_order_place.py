@@ -11,7 +11,8 @@ from fulfillment.models import Order, OrderLine, OrderState, Product
 from fulfillment.ordering import LineRequest, order_place
 from processes import clock
 from processes.journal import Actor
-from processes.models import ActorType, Direction, EventKind, ProcessEvent, RunStatus
+from processes.models.journal import ActorType, EventKind, ProcessEvent
+from processes.models.process import Direction, RunStatus
 from processes.wakeup import RUN_PROCESS_TASK
 from tests.factories import ADDRESS
 

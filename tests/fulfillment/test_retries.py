@@ -8,7 +8,8 @@ from fulfillment.simulators.faults import fault_add
 from fulfillment.steps import ChargePayment, SendConfirmation
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, signals
-from processes.models import EventKind, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order, run_due
 

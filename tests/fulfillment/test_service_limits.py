@@ -12,8 +12,10 @@ from fulfillment.simulators.calls import busiest_window
 from fulfillment.steps import CreateLabel, carrier_limit
 from processes import clock
 from processes.flow import limits
-from processes.models import EventKind, Hold, ProcessEvent, ServiceLimiter, StepAttempt
-from processes.workflow import ServiceLimit
+from processes.models.flow import ServiceLimiter
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.models.process import Hold
+from processes.policies import ServiceLimit
 from tests.circuit_scenarios import run_until_at_rest
 from tests.conftest import ENGINE_DB
 from tests.factories import make_catalogue, place_order

@@ -8,7 +8,8 @@ from processes import clock
 from processes.exceptions import ProcessStateError
 from processes.interventions import process_compensate
 from processes.journal import Actor
-from processes.models import Direction, ProcessEvent, RunStatus
+from processes.models.journal import ProcessEvent
+from processes.models.process import Direction, RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order, run_due
 

@@ -8,7 +8,7 @@ from fulfillment.interventions import order_available_actions, order_skip_step
 from fulfillment.models import Order
 from fulfillment.steps import WaitForPick
 from processes.exceptions import ProcessStateError
-from processes.models import RunStatus
+from processes.models.process import RunStatus
 from tests.factories import place_order
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import pytest
 from fulfillment.models import FraudCheck, OrderState, Payment
 from fulfillment.simulators.faults import fault_add
 from processes import clock
-from processes.models import ProcessEvent, RolloutSetting, StepAttempt
+from processes.models.journal import ProcessEvent, StepAttempt
+from processes.models.rollout import RolloutSetting
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order
 

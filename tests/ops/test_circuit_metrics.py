@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from processes import clock
 from processes.flow import operators
 from processes.journal import Actor
-from processes.models import ActorType
+from processes.models.journal import ActorType
 from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import place_order, run_due

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from processes import clock
-from processes.models import SweeperLease
+from processes.models.workers import SweeperLease
 from processes.sweeper import LOOP_LEASE
 from tests.cluster.conftest import APP_NAME, cluster_environment
 from tests.external_processes import wait_for_sessions_to_close

@@ -6,7 +6,7 @@ import pytest
 
 from fulfillment.ops import readiness
 from processes import clock
-from processes.models import SweeperLease
+from processes.models.workers import SweeperLease
 from processes.sweeper import LOOP_LEASE
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from fulfillment.models import Order
 from fulfillment.ops.conf import networks
 from processes import clock
 from processes.flow.figures import circuit_steps
-from processes.models import StepAttempt
+from processes.models.journal import StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 from tests.ops.conftest import METRICS_TOKEN
@@ -127,7 +127,7 @@ def test_metrics_cost_the_same_queries_for_many_orders(catalogue, client, metric
 @pytest.mark.django_db
 def test_metrics_report_the_outbox(client, metrics_settings, settings):
     """Emails not sent yet, how long the oldest has waited, and those given up on."""
-    from processes.models import OutboxMessage, OutboxStatus
+    from processes.models.outbox import OutboxMessage, OutboxStatus
 
     def message(key, status, age):
         created = clock.now() - timedelta(seconds=age)

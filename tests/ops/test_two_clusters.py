@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from fulfillment.models import Order
-from processes.models import AttemptOutcome, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, StepAttempt
+from processes.models.process import RunStatus
 from tests.cluster.conftest import manage, wait_for
 from tests.conftest import ENGINE_DB
 from tests.factories import payment_ledger

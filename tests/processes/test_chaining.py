@@ -9,7 +9,7 @@ from django_q.models import OrmQ
 from fulfillment import payments
 from fulfillment.models import OrderState, Payment
 from processes import clock
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order, run_due
 

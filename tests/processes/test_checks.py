@@ -2,7 +2,7 @@
 
 import pytest
 
-from processes.checks import check_engine_settings
+from processes.checks import check_circuit_cooldowns, check_engine_settings
 
 
 def messages(errors) -> list[tuple[str, str]]:
@@ -135,3 +135,31 @@ def test_outbox_retry_cap_below_the_first_delay_is_refused(settings):
     assert messages(check_engine_settings()) == [
         ("processes.E008", "PROCESSES['OUTBOX_RETRY_MAX']=30.0 must be at least OUTBOX_RETRY_FIRST=60.0.")
     ]
+
+
+def test_circuit_cooldowns_read_from_the_settings_pass_as_configured():
+    """The order steps' circuits read CIRCUIT_COOLDOWN and its cap; the project's values fit."""
+    assert check_circuit_cooldowns() == []
+
+
+def test_circuit_cooldowns_that_do_not_fit_are_refused_naming_the_step(settings):
+    """A cap shorter than the cool-down (set past the settings module's own check, as a test or
+    a deployment's override would) is refused at start-up, once per step, not at the first outage."""
+    settings.CIRCUIT_COOLDOWN, settings.CIRCUIT_COOLDOWN_CAP = 60, 10
+    errors = messages(check_circuit_cooldowns())
+
+    assert {error_id for error_id, _ in errors} == {"processes.E009"}
+    assert (
+        "processes.E009",
+        "The circuit of fulfillment.Order step 'create_label': its cool-down (60 s) and cap (10 s) "
+        "must be positive, the cap no shorter.",
+    ) in errors
+    assert len(errors) == len({message for _, message in errors})
+
+
+def test_a_circuit_cooldown_setting_that_is_missing_is_refused(settings):
+    del settings.CIRCUIT_COOLDOWN
+
+    (error,) = [e for e in check_circuit_cooldowns() if "'create_label'" in e.msg]
+    assert error.id == "processes.E009"
+    assert "its cool-downs cannot be read (AttributeError" in error.msg

@@ -13,7 +13,9 @@ from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner
 from processes.flow import limits, operators
 from processes.journal import Actor
-from processes.models import Circuit, CircuitState, Hold, StepAttempt
+from processes.models.flow import Circuit, CircuitState
+from processes.models.journal import StepAttempt
+from processes.models.process import Hold
 from tests.circuit_scenarios import LABEL, open_label_circuit, runner_run
 from tests.conftest import ENGINE_DB
 from tests.factories import place_order

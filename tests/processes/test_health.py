@@ -3,7 +3,7 @@
 import pytest
 
 from processes.flow.health import Health
-from processes.workflow import CircuitPolicy
+from processes.policies import CircuitPolicy
 
 POLICY = CircuitPolicy()
 
@@ -70,11 +70,24 @@ def test_the_summary_says_what_the_decision_read():
         {"pace_seconds": 0},
         {"min_calls": 0},
         {"min_calls": 21},  # more than the window holds: never slowed
+        {"cooldown": 0},
+        {"cooldown": 60, "cooldown_cap": 10},  # a cap shorter than the first cool-down
     ],
 )
 def test_an_inconsistent_policy_is_refused_with_its_values(changes):
     with pytest.raises(ValueError, match="Inconsistent circuit policy"):
         CircuitPolicy(**changes)
+
+
+def test_cooldowns_given_as_functions_are_read_each_time_a_circuit_opens():
+    """A cool-down read from the settings is read when used: a change shows at the next opening,
+    and the cap, read too, still bounds the doubling."""
+    setting = {"cooldown": 7.0}
+    policy = CircuitPolicy(cooldown=lambda: setting["cooldown"], cooldown_cap=lambda: 20.0)
+
+    assert [policy.cooldown_after(trips) for trips in (1, 2, 3)] == [7.0, 14.0, 20.0]
+    setting["cooldown"] = 3.0
+    assert policy.cooldowns() == (3.0, 20.0) and policy.cooldown_after(1) == 3.0
 
 
 @pytest.mark.parametrize(

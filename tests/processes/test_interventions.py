@@ -15,7 +15,8 @@ from processes.interventions import (
     process_skip_step,
 )
 from processes.journal import Actor
-from processes.models import EventKind, ProcessEvent, ProcessMessage
+from processes.models.inbox import ProcessMessage
+from processes.models.journal import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 

@@ -11,7 +11,7 @@ from django.db import connection, connections, transaction
 from fulfillment.models import Order, OrderState
 from processes import clock
 from processes.exceptions import PayloadTooLarge
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from processes.payloads import step_payload
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order

@@ -3,18 +3,24 @@
 import threading
 from datetime import timedelta
 
+import pytest
 from django.db import connections
 
 from fulfillment.models import Order, OrderState, Payment
 from fulfillment.workflow import ORDER_WORKFLOW
 from processes import clock, runner
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.exceptions import ProcessStateError
+from processes.interventions import process_compensate, process_retry_now
+from processes.journal import Actor
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.versions import process_migrate_version
 from tests.conftest import ENGINE_DB
 from tests.factories import payment_ledger, place_order
 
 pytestmark = ENGINE_DB
 
 CHARGE = "charge_payment"
+OLGA = Actor("operator", "olga")
 
 
 def charge_attempts(order) -> list[StepAttempt]:
@@ -133,3 +139,39 @@ def test_two_workers_racing_on_one_order_charge_once(catalogue, settings):
         assert StepAttempt.objects.filter(process_id=order.pk, step=step).count() == 1, step
     assert payment_ledger(order)["charges"] == 1
     assert Payment.objects.filter(order=order).count() == 1
+
+
+def test_a_person_waits_for_a_live_lease_and_takes_over_from_a_dead_one(catalogue):
+    """An operator's retry, a cancel and a move to another version are refused while a worker's
+    call is in flight; once its lease ran out, each goes ahead and the dead worker's attempt
+    is marked abandoned, as the runner would have marked it."""
+    actions = {
+        "retry": lambda order: process_retry_now(model=Order, process_id=order.pk, actor=OLGA, reason="go"),
+        "cancel": lambda order: process_compensate(model=Order, process_id=order.pk, actor=OLGA, reason="no"),
+        "move": lambda order: process_migrate_version(
+            model=Order, process_id=order.pk, to_version=2, actor=OLGA, reason="v2"
+        ),
+    }
+    for name, act in actions.items():
+        with clock.frozen():
+            order = place_order()
+            claim = claim_the_label(order, worker="A")
+            with pytest.raises(ProcessStateError, match="is running create_label right now"):
+                act(order)
+            clock.advance(claim.process.lease_until - clock.now() + timedelta(seconds=1))
+            act(order)
+
+        order.refresh_from_db()
+        assert (order.lease_owner, order.lease_until) == ("", None), name
+        label = StepAttempt.objects.filter(process_id=order.pk, step="create_label", direction="forward")
+        assert list(label.values_list("worker", "outcome")) == [("A", AttemptOutcome.ABANDONED)], name
+
+
+def claim_the_label(order, *, worker: str) -> runner.Claim:
+    """Run the order up to its label and claim that call, as a worker that then dies would."""
+    while True:
+        claim = runner.claim_step(ORDER_WORKFLOW, order.pk, worker)
+        if isinstance(claim, runner.Claim) and claim.step.name == "create_label":
+            return claim
+        if isinstance(claim, runner.Claim):
+            runner.apply_outcome(claim, runner.perform(claim))

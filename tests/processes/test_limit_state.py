@@ -1,7 +1,7 @@
 """The decision a published service limit makes on its state (no database: the arithmetic)."""
 
 from processes.flow.limit_state import LimiterState, admit, give_back
-from processes.workflow import ServiceLimit
+from processes.policies import ServiceLimit
 
 FIVE_A_SECOND = ServiceLimit("carrier", calls=5, per_seconds=1.0)
 TWO_AT_ONCE = ServiceLimit("carrier", concurrency=2)

@@ -9,7 +9,9 @@ from fulfillment.models import Order, OrderState
 from fulfillment.simulators.calls import busiest_window
 from processes import clock
 from processes.flow import limiter_stores
-from processes.models import Hold, ServiceLimiter, StepAttempt
+from processes.models.flow import ServiceLimiter
+from processes.models.journal import StepAttempt
+from processes.models.process import Hold
 from tests.circuit_scenarios import run_until_at_rest
 from tests.conftest import ENGINE_DB
 from tests.external_processes import redis_client_or_skip, throwaway_redis

@@ -10,7 +10,7 @@ from django.core import mail
 from django.db import connection, transaction
 
 from processes import clock, conf, outbox, sweeper
-from processes.models import OutboxMessage, OutboxStatus
+from processes.models.outbox import OutboxMessage, OutboxStatus
 from tests.processes.mail_backends import (
     DyingEmailBackend,
     FlakyEmailBackend,

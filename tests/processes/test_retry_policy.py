@@ -7,8 +7,8 @@ import pytest
 from fulfillment.errors import OutOfStock
 from fulfillment.gateways import PaymentDeclined, ServiceTimeout, ServiceUnavailable
 from processes.exceptions import AmbiguousError, PermanentError, RetryableError
-from processes.runner import LeaseExpired
-from processes.workflow import COMPENSATION_RETRY, OnExhausted, RetryPolicy
+from processes.leases import LeaseExpired
+from processes.policies import COMPENSATION_RETRY, OnExhausted, RetryPolicy
 
 
 def test_ceilings_double_from_the_base():

@@ -10,7 +10,8 @@ from django_q.models import OrmQ
 from fulfillment.models import Order, OrderState
 from fulfillment.simulators.faults import fault_add
 from processes import clock, conf
-from processes.models import EventKind, ProcessEvent, RunStatus
+from processes.models.journal import EventKind, ProcessEvent
+from processes.models.process import RunStatus
 from processes.sweeper import due_queryset, sweep_once
 from processes.wakeup import RUN_PROCESS_TASK
 from tests.conftest import ENGINE_DB
@@ -207,7 +208,7 @@ def test_two_sweepers_at_once_wake_each_due_order_exactly_once(catalogue, settin
 @ENGINE_DB
 def test_loop_lease_row_is_made_again_when_missing():
     """A flush removes the loop's lease row; the loop makes it again instead of never running."""
-    from processes.models import SweeperLease
+    from processes.models.workers import SweeperLease
     from processes.sweeper import _hold_loop_lease
 
     SweeperLease.objects.all().delete()
@@ -219,7 +220,7 @@ def test_loop_lease_row_is_made_again_when_missing():
 def test_a_dead_sweeper_loop_is_revived_after_ten_seconds_a_handover_is_not():
     """The worker supervisors call revive_if_dead every few seconds: a loop that died at its
     hand-over (its successor could not be enqueued) comes back without waiting a minute."""
-    from processes.models import SweeperLease
+    from processes.models.workers import SweeperLease
     from processes.sweeper import LOOP_LEASE, LOOP_TASK, revive_if_dead
 
     def loops() -> int:

@@ -8,7 +8,7 @@ from fulfillment.simulators.faults import fault_add
 from processes import clock
 from processes.exceptions import ProcessStateError
 from processes.journal import Actor
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from processes.versions import process_migrate_version
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order, run_due

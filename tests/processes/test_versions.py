@@ -8,7 +8,8 @@ from django.core.management import call_command
 from fulfillment.models import Order, OrderState
 from fulfillment.workflow import ORDER_WORKFLOW, ORDER_WORKFLOW_V2
 from processes import clock
-from processes.models import RolloutSetting, StepAttempt
+from processes.models.journal import StepAttempt
+from processes.models.rollout import RolloutSetting
 from processes.versions import in_flight, rollout_bucket, version_for_new
 from processes.workflow import Registry, Workflow, registry
 from tests.conftest import ENGINE_DB

@@ -9,7 +9,7 @@ import pytest
 from fulfillment.ops.readiness import worker_clusters
 from processes import clock, worker_heartbeat
 from processes.cluster_processes import ClusterProcess
-from processes.models import WorkerCluster, WorkerClusterState
+from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
 from processes.worker_supervisor import Limits, diagnose
 

@@ -22,7 +22,7 @@ from fulfillment.proving.soak_report import SoakReport
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.outages import outage_set, service_down
 from processes.cluster_processes import children, cluster_processes, descendants
-from processes.models import SweeperLease
+from processes.models.workers import SweeperLease
 from processes.sweeper import LOOP_LEASE
 from tests.conftest import ENGINE_DB
 from tests.factories import place_order

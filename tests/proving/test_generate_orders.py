@@ -9,7 +9,8 @@ from django.db.models import Max, Min
 from fulfillment.models import Order, OrderLine, OrderState
 from fulfillment.proving.generation import CLIENTS, orders_generate
 from processes import clock
-from processes.models import ProcessEvent, RunStatus
+from processes.models.journal import ProcessEvent
+from processes.models.process import RunStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,8 @@ from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.models import LabelRecord, RefundRecord, SentMail
 from fulfillment.simulators.payment import PaymentGatewaySimulator
 from processes import clock
-from processes.models import AttemptOutcome, EventKind, ProcessEvent, RunStatus, StepAttempt
+from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
+from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 

@@ -17,7 +17,7 @@ from django.db import connection
 from fulfillment.proving import chaos, noop_bench
 from fulfillment.proving.models import NoopProcess, NoopState
 from fulfillment.proving.run_meter import server_connection
-from processes.models import RunStatus
+from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.external_processes import wait_for_sessions_to_close
 

@@ -12,7 +12,7 @@ from fulfillment.proving.flow_waits import flow_waits
 from fulfillment.proving.invariants import INVARIANTS
 from fulfillment.proving.soak_report import SoakReport
 from processes import clock
-from processes.models import EventKind, ProcessEvent, StepAttempt
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 pytestmark = pytest.mark.django_db
 LABEL = Order._meta.label_lower

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from fulfillment.models import Order, PickTask, Stock, Warehouse, WarehouseAssignment
 from fulfillment.warehouse.access import WORKER_GROUP
 from processes import clock
-from processes.models import RunStatus
+from processes.models.process import RunStatus
 from tests.factories import drive, place_order
 
 PASSWORD = "correct horse battery staple"

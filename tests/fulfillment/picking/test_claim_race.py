@@ -14,7 +14,7 @@ from fulfillment.errors import PickTaskTaken
 from fulfillment.models import Order, PickTask
 from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm, pick_task_release
 from fulfillment.simulators.picker import exact_pick
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.fulfillment.picking.conftest import fresh
 

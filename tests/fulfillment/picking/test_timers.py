@@ -15,7 +15,7 @@ from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm, pick_t
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.picker import exact_pick
 from processes import clock, runner, sweeper
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 from tests.fulfillment.picking.conftest import fresh, operator_alerts

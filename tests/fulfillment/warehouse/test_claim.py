@@ -6,7 +6,7 @@ from fulfillment.models import PickTask
 from fulfillment.picking import conf
 from processes.interventions import process_compensate
 from processes.journal import Actor
-from processes.models import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.factories import run_due
 from tests.fulfillment.picking.conftest import fresh

@@ -5,7 +5,8 @@ from django_q.models import OrmQ
 
 from fulfillment.models import Order, OrderState, PickTask
 from fulfillment.picking.tasks import pick_task_claim
-from processes.models import ProcessEvent, RunStatus
+from processes.models.journal import ProcessEvent
+from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import run_due
 from tests.fulfillment.picking.conftest import fresh

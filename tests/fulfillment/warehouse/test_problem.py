@@ -8,8 +8,8 @@ from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm
 from fulfillment.simulators.picker import exact_pick
 from fulfillment.steps import WaitForPick
 from processes import clock
-from processes.models import EventKind, ProcessEvent
-from processes.workflow import OnExhausted
+from processes.models.journal import EventKind, ProcessEvent
+from processes.policies import OnExhausted
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger
 from tests.fulfillment.picking.conftest import fresh, operator_alerts

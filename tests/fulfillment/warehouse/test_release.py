@@ -5,7 +5,7 @@ from django.urls import reverse
 from fulfillment.models import PickTask
 from fulfillment.picking import conf
 from fulfillment.picking.tasks import pick_task_claim
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.fulfillment.picking.conftest import fresh
 from tests.fulfillment.warehouse.conftest import client_for

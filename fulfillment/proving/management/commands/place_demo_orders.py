@@ -13,7 +13,7 @@ from fulfillment.ordering import LineRequest, order_place
 from fulfillment.proving.demo import CATALOGUE
 from fulfillment.simulators.picker import simulated_picker_run
 from processes.journal import Actor
-from processes.models import ProcessEvent
+from processes.models.journal import ProcessEvent
 from processes.sweeper import LOOP_TASK
 
 TOKENS = ["tok_ok"] * 16 + ["tok_flaky"] * 3 + ["tok_declined"]

@@ -1,0 +1,156 @@
+"""The abstract process row: one row, one lock.
+
+Everything the engine needs to run a process (current step, attempts, when it is due, its
+lease) lives on the process row itself, so a single `SELECT ... FOR UPDATE` serialises every
+change to one process. A domain's model extends `Process`; the journal writes the events of
+its transitions when it is saved (processes.journal).
+"""
+
+import copy
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin
+
+from processes import clock
+
+
+class Direction(models.TextChoices):
+    FORWARD = "forward", "Forward"
+    COMPENSATE = "compensate", "Compensating"
+
+
+class RunStatus(models.TextChoices):
+    READY = "ready", "Ready"  # a step is due, running or backing off
+    WAITING = "waiting", "Waiting"  # parked until a signal (a person) or its deadline
+    FINISHED = "finished", "Finished"  # completed or fully compensated
+
+
+class Hold(models.TextChoices):
+    """What a process waits on at its step, spending no attempts (processes.flow)."""
+
+    CIRCUIT = "circuit", "its circuit"  # open, probing, or paused by hand
+    PACE = "pace", "its turn (the service is slowed)"
+    LIMIT = "limit", "its turn under the service's published limit"
+
+
+class Process(FSMModelMixin, models.Model):
+    """Abstract base of a durable process: FSM state plus the engine's bookkeeping.
+
+    `next_run_at` is the single "look at me at" time the sweeper scans: the due time of a
+    step or retry, the end of a running attempt's lease, or the deadline of a wait. NULL means
+    nothing is due (finished, or needs attention).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = FSMField(default="new", protected=True)
+    workflow_version = models.PositiveIntegerField(default=1)
+
+    step = models.CharField(max_length=64, blank=True)
+    direction = models.CharField(max_length=16, choices=Direction, default=Direction.FORWARD)
+    run_status = models.CharField(max_length=16, choices=RunStatus, default=RunStatus.READY)
+    completed_steps = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    fence = models.PositiveBigIntegerField(default=0)
+
+    last_error = models.TextField(blank=True)
+    needs_attention = models.BooleanField(default=False)
+    attention_reason = models.TextField(blank=True)
+    # The step whose failure raised the flag, or blank when it came from outside (a dispute):
+    # only the former is cleared by that step's own success.
+    attention_step = models.CharField(max_length=64, blank=True)
+    # Since when the current step waits without spending attempts, and on what (`Hold`): its
+    # circuit (open, probing or paused by hand), or its turn at a slowed service; NULL and blank
+    # when it is not held (processes.flow).
+    held_since = models.DateTimeField(null=True, blank=True)
+    held_by = models.CharField(max_length=16, choices=Hold, blank=True)
+    # The step's flow key it is held under (`Step.flow_key`: a carrier account, ...).
+    held_key = models.CharField(max_length=100, blank=True)
+
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(default=clock.now)
+    state_changed_at = models.DateTimeField(default=clock.now)
+    step_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        indexes = [
+            models.Index(
+                fields=["next_run_at"],
+                name="%(app_label)s_%(class)s_due",
+                condition=Q(next_run_at__isnull=False),
+            ),
+            models.Index(
+                fields=["-updated_at"],
+                name="%(app_label)s_%(class)s_attn",
+                condition=Q(needs_attention=True),
+            ),
+            models.Index(fields=["state", "-created_at"], name="%(app_label)s_%(class)s_state"),
+            models.Index(
+                fields=["step", "held_by", "held_key", "held_since"],
+                name="%(app_label)s_%(class)s_held",
+                condition=Q(held_since__isnull=False),
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        """Save the row; the journal writes the events of its transitions in the same
+        transaction, as the row's post_save (processes.journal).
+
+        A row under `track_changes()` writes only the fields that changed since it was loaded
+        (or last saved): the engine saves a locked row on every step, and a full-row UPDATE
+        costs a quarter more than a narrow one (and would overwrite what a step's record wrote
+        to the row with a queryset update)."""
+        adding = self._state.adding
+        self.updated_at = clock.now()
+        loaded = self.__dict__.get("_loaded")
+        if loaded is not None and not adding and "update_fields" not in kwargs:
+            changed = {name for name, value in self._values().items() if loaded[name] != value}
+            kwargs["update_fields"] = changed | {"updated_at"}
+        elif update_fields := kwargs.get("update_fields"):
+            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)
+        if loaded is not None:
+            self.track_changes()
+
+    def hold(self, by: str, key: str, now) -> bool:
+        """Mark the process as waiting at its step on `by` (a `Hold`) under flow key `key`,
+        spending no attempts; False when it already waited on that, since `held_since`."""
+        if self.held_by == by and self.held_key == key and self.held_since is not None:
+            return False
+        self.held_since, self.held_by, self.held_key = now, by, key
+        return True
+
+    def stop_holding(self) -> None:
+        """The process no longer waits on its step's flow control (it goes, moves on, or a
+        person takes over)."""
+        self.held_since, self.held_by, self.held_key = None, "", ""
+
+    def track_changes(self) -> None:
+        """Remember the row's values, so that the next save() writes only what changes."""
+        self.__dict__["_loaded"] = self._values()
+
+    def refresh_from_db(self, *args, **kwargs):
+        """Forget the tracked values: compared with fresh ones they could hide a change."""
+        self.__dict__.pop("_loaded", None)
+        super().refresh_from_db(*args, **kwargs)
+
+    def _values(self) -> dict:
+        values = {}
+        for field in self._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            value = self.__dict__.get(field.attname)
+            values[field.attname] = copy.deepcopy(value) if isinstance(value, list | dict) else value
+        return values
+
+    @classmethod
+    def label(cls) -> str:
+        return cls._meta.label_lower
