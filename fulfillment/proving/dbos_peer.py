@@ -24,9 +24,8 @@ from django.conf import settings
 from django.db import connection
 
 from fulfillment.proving import noop_figures
-from fulfillment.proving.run_meter import RunMeter, server_connection
+from fulfillment.proving.run_meter import RunMeter, poll_until, server_connection
 
-POLL_SECONDS = 0.1
 # Chosen on this 2-core machine (docs/performance.md, "The noop bench"): every executor polls
 # its queue each interval for at most worker_concurrency minus what it runs. Shorter intervals
 # spent more CPU and commits on polls without more workflows a second; 0.1 s with 8 at once
@@ -151,18 +150,14 @@ def _enqueue(client, name: str, count: int) -> str:
 def _run(url: str, prefix: str, timeout: float, meter: RunMeter | None = None) -> int:
     """Wait until no workflow whose id starts with `prefix` is still queued or running;
     returns the queries it took (its session ends with it, its counters flushed)."""
-    deadline, polls = time.monotonic() + timeout, 0
     query = f"SELECT count(*) FROM {STATUS} WHERE workflow_uuid LIKE %s AND status IN ('ENQUEUED', 'PENDING')"
     with psycopg.connect(url, autocommit=True, application_name="bench-watch") as watch:
-        while True:
-            polls += 1
-            if watch.execute(query, [f"{prefix}%"]).fetchone()[0] == 0:
-                return polls
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the DBOS workflows did not finish within {timeout:g}s")
-            if meter:
-                meter.sample()
-            time.sleep(POLL_SECONDS)
+        return poll_until(
+            lambda: watch.execute(query, [f"{prefix}%"]).fetchone()[0] == 0,
+            timeout=timeout,
+            what="the DBOS workflows",
+            meter=meter,
+        )
 
 
 def _figures(url: str, prefix: str, workflows: int, started: float, meter: dict) -> dict:

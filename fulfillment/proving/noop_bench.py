@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from fulfillment.proving import benchmarks, noop_figures
 from fulfillment.proving.models import NoopProcess
 from fulfillment.proving.noop_workflow import STEPS, noop_workflow_register
-from fulfillment.proving.run_meter import RunMeter
+from fulfillment.proving.run_meter import RunMeter, poll_until
 from processes.control import process_start
 from processes.journal import Actor
 from processes.models.journal import ProcessEvent, StepAttempt
@@ -24,7 +24,6 @@ from processes.models.process import RunStatus
 
 # The application name of the cluster's database sessions: the meter finds their backends by it.
 SESSIONS = "bench-noop-cluster"
-POLL_SECONDS = 0.1
 STOP_GRACE = 2.0
 ACTOR = Actor("client", "bench")
 
@@ -82,20 +81,10 @@ def _start(count: int) -> list:
 def _run(ids: list, timeout: float, meter: RunMeter | None = None) -> int:
     """Wait until the processes `ids` (the table's only unfinished ones) have all finished;
     returns the queries it took."""
-    deadline, polls, unfinished = (
-        time.monotonic() + timeout,
-        0,
-        NoopProcess.objects.exclude(run_status=RunStatus.FINISHED),
+    unfinished = NoopProcess.objects.exclude(run_status=RunStatus.FINISHED)
+    return poll_until(
+        lambda: not unfinished.exists(), timeout=timeout, what="the noop workflows", meter=meter
     )
-    while True:
-        polls += 1
-        if not unfinished.exists():
-            return polls
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the noop workflows did not finish within {timeout:g}s")
-        if meter:
-            meter.sample()
-        time.sleep(POLL_SECONDS)
 
 
 def _clear() -> None:

@@ -101,6 +101,23 @@ class BackendCpu:
         return sum(self.last[pid] - self.first[pid] for pid in self.last) / CLOCK_TICKS
 
 
+def poll_until(
+    finished, *, timeout: float, what: str, meter: "RunMeter | None" = None, every: float = 0.1
+) -> int:
+    """Ask `finished()` every `every` s until it is true, sampling the meter's backends between
+    asks; returns how many asks it took (the bench's own queries, not the work it measures)."""
+    deadline, polls = time.monotonic() + timeout, 0
+    while True:
+        polls += 1
+        if finished():
+            return polls
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not finish within {timeout:g}s")
+        if meter:
+            meter.sample()
+        time.sleep(every)
+
+
 class RunMeter:
     """Measure one round: `begin` once the workers are warm, `sample` while it runs,
     `end_cpu` when the last workflow finished, `end_database` once the workers' sessions are
