@@ -248,7 +248,9 @@ class _Turn:
         if config.kill_every and report.kills_stopped_after is None and now >= self.next_kill:
             self._strike(now, elapsed)
         for cluster in self.clusters:
-            if not cluster.alive:
+            if cluster.alive:
+                cluster.watch()
+            else:
                 cluster.start()
         moving -= _at_rest(moving)
         at_rest = len(placed) - len(moving)
