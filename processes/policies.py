@@ -75,7 +75,8 @@ class CircuitPolicy:
     2 the step is slowed only once the service answers fewer than half its calls. The calls
     held back wait about `pace_seconds` divided by that probability, and the longer one has
     waited the likelier it goes, so none waits for long. It stops (its circuit opens) only on
-    evidence of an outage: `stop_share` or more of the calls failed, or the
+    evidence of an outage: `stop_share` or more of the calls failed (on fewer than `min_calls`
+    calls, every one of them: one answer among a handful says the service is there), or the
     latest `stop_run` in a row (at the start of an outage the window still holds the
     successes from before it), from at least `min_processes` processes. It then waits
     `cooldown` seconds, without spending attempts, and lets processes through one at a time as

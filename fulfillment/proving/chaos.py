@@ -39,8 +39,10 @@ from processes.sweeper import LOOP_LEASE
 # libpq reads PGAPPNAME: every database session of a process the soak starts carries this name.
 APP_NAME = "fulfillment-soak"
 STOP_GRACE = 5.0
-# A cluster is killed whole only after it has run this long: killing one that is still
-# starting tests nothing but start-up.
+# A cluster is killed whole only after its workers have run this long: killing one that is
+# still starting tests nothing but start-up. Counted from its workers' start, not its own: on a
+# loaded machine the supervisor, qcluster and its workers take ten seconds and more to start,
+# and clusters killed before they ever ran left the ORM soak's one cluster down for half a minute.
 MIN_UPTIME = 5.0
 
 
@@ -83,7 +85,7 @@ class Cluster:
         self.number, self.env, self.log_path = number, env, log_path
         self.popen: subprocess.Popen | None = None
         self.starts = 0
-        self.started_at = 0.0
+        self.running_since: float | None = None  # when its workers were first seen
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -97,11 +99,20 @@ class Cluster:
                 start_new_session=True,
             )
         self.starts += 1
-        self.started_at = time.monotonic()
+        self.running_since = None
+
+    def watch(self) -> None:
+        """Note when the cluster's workers first run (the soak looks on every turn)."""
+        if self.running_since is None and any(p.role == "worker" for p in self.processes()):
+            self.running_since = time.monotonic()
 
     @property
     def uptime(self) -> float:
-        return time.monotonic() - self.started_at if self.alive else 0.0
+        """Seconds since its workers first ran; 0 while it is dead or still starting."""
+        self.watch()
+        if not self.alive or self.running_since is None:
+            return 0.0
+        return time.monotonic() - self.running_since
 
     @property
     def alive(self) -> bool:

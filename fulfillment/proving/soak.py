@@ -244,7 +244,9 @@ class _Turn:
         if config.kill_every and report.kills_stopped_after is None and now >= self.next_kill:
             self._strike(now, elapsed)
         for cluster in self.clusters:
-            if not cluster.alive:
+            if cluster.alive:
+                cluster.watch()
+            else:
                 cluster.start()
         moving -= _at_rest(moving)
         at_rest = len(placed) - len(moving)
@@ -258,6 +260,8 @@ class _Turn:
         if done := self.killer.strike():
             self.say(f"[{elapsed:6.1f}s] {done}")
         if not done and now >= self.next_kill + every:
+            # Said, so that a run with few kills shows why (kills_total is asserted on).
+            self.say(f"[{elapsed:6.1f}s] no {self.killer.pending.replace('_', ' ')} to kill for {every:g}s")
             self.killer.skip()
         if done or now >= self.next_kill + every:
             self.next_kill = now + every

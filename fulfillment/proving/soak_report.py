@@ -13,6 +13,8 @@ from processes.models.journal import StepAttempt
 from processes.models.process import RunStatus
 
 CHUNK = 1000
+# Circuit events the report keeps: enough for an opening, its probes and its close, several times.
+HISTORY = 40
 
 
 @dataclass
@@ -38,6 +40,7 @@ class SoakReport:
     violations: dict = field(default_factory=dict)
     outage: dict = field(default_factory=dict)
     circuits_opened: int = 0  # circuits that opened (or re-opened) during the run
+    circuit_history: list = field(default_factory=list)  # their events, with why (circuit_history)
     waits: dict = field(default_factory=dict)  # flow_waits: orders that waited, longest wait
     carrier_limit: float = 0.0
     carrier_busiest_second: int = 0  # the most label calls the carrier saw in any second
@@ -103,6 +106,7 @@ class SoakReport:
     def _flow_lines(self) -> list[str]:
         """Circuits opened, how long orders waited on flow control, the carrier's busiest second."""
         lines = [f"  circuits opened      {self.circuits_opened}"]
+        lines += [f"    {event}" for event in self.circuit_history]
         for kind, label in (
             ("circuit", "circuit waits"),
             ("pace", "slowed-step waits"),
@@ -137,10 +141,23 @@ def report_flow(report: SoakReport, placed: list[str], began) -> None:
     """Circuits opened, waits on flow control and the carrier's busiest second, since `began`."""
     opened = [CircuitEventKind.OPENED, CircuitEventKind.REOPENED]
     report.circuits_opened = CircuitEvent.objects.filter(kind__in=opened, created_at__gte=began).count()
+    report.circuit_history = circuit_history(began)
     report.waits = flow_waits(placed)
     if report.carrier_limit:
         operations = ["create_label", "void_label"]
         report.carrier_busiest_second, _ = busiest_window("carrier", operations=operations, since=began)
+
+
+def circuit_history(began, *, limit: int = HISTORY) -> list[str]:
+    """The circuits' events since `began`, oldest first, each with its seconds into the run: what
+    opened one (the health it read), its probes and its close. A soak failed on a circuit then
+    says why in its report."""
+    events = CircuitEvent.objects.filter(created_at__gte=began).select_related("circuit")
+    return [
+        f"{(event.created_at - began).total_seconds():6.1f}s {event.circuit.where} {event.kind}: "
+        f"{event.detail}"
+        for event in events.order_by("created_at", "id")[:limit]
+    ]
 
 
 def report_outcomes(report: SoakReport, placed: list[str]) -> None:

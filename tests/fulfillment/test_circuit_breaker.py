@@ -199,6 +199,27 @@ def test_one_poisoned_order_does_not_open_the_circuit(catalogue):
     assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
 
 
+def test_five_failures_among_a_steps_first_six_calls_do_not_open_its_circuit(catalogue):
+    """The soak's flake: the carrier refuses a fifth of its calls at random and five of the label
+    step's first six calls failed, for five orders. The share of six calls is no evidence of an
+    outage (one answered), so the circuit stays closed and each order retries as its policy says."""
+    with clock.frozen():
+        runner_run(place_order(email="answered@example.com").pk)
+        for n in range(5):
+            order = place_order(email=f"unlucky{n}@example.com")
+            fault_add(
+                service="carrier", operation="create_label", mode="unavailable", reference=str(order.pk)
+            )
+            runner_run(order.pk)
+
+    failed = StepAttempt.objects.filter(step="create_label", service_failed=True)
+    assert failed.count() == 5 and StepAttempt.objects.filter(step="create_label").count() == 6
+    assert not Circuit.objects.exclude(state=CircuitState.CLOSED).exists()
+    assert circuit_events(CircuitEventKind.OPENED) == 0
+    retries = ProcessEvent.objects.filter(kind=EventKind.RETRY_SCHEDULED, step="create_label")
+    assert retries.count() == 5
+
+
 def test_manual_pause_holds_the_step_until_resumed(catalogue):
     with clock.frozen():
         operators.pause(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier maintenance")

@@ -39,10 +39,23 @@ def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
         (seen(20, 20, 4, 4), False),  # everything fails, but for four processes only
         (seen(20, 12, 12, 6, in_a_row=10), True),  # the latest ten in a row: an outage begins
         (seen(20, 12, 12, 6, in_a_row=9), False),
+        (seen(10, 8, 8, 5), True),  # 80 % of enough calls
+        (seen(5, 5, 5, 5, in_a_row=5), True),  # a step's first five calls all failed, five orders
+        (seen(6, 5, 6, 5), False),  # five of its first six: one answer says the service is there
+        (seen(9, 8, 8, 7), False),
     ],
 )
 def test_only_nearly_all_calls_failing_for_many_processes_shows_an_outage(health, outage):
     assert health.shows_outage(POLICY) is outage
+
+
+def test_a_share_of_a_handful_of_calls_is_no_outage():
+    """On fewer than `min_calls` calls only a window where every call failed stops the step: at
+    30 % random failures, 5 of a step's first 6 calls fail for about one cold start in 90."""
+    assert POLICY.min_calls == 10
+    for calls in range(POLICY.min_processes, POLICY.min_calls):
+        assert seen(calls, calls, calls, calls, in_a_row=calls).shows_outage(POLICY)
+        assert not seen(calls, calls - 1, calls, calls - 1).shows_outage(POLICY)
 
 
 def test_a_process_out_of_retries_asks_for_every_call_failing_for_two_processes():

@@ -18,6 +18,7 @@ from django.db import connection
 
 from fulfillment.proving import chaos
 from tests.external_processes import redis_client_or_skip, wait_for_sessions_to_close
+from tests.proving import soak_evidence
 
 
 @pytest.fixture
@@ -43,9 +44,11 @@ def run_soak(transactional_db, tmp_path):
         done = subprocess.run(
             command, cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=timeout
         )
-        print(done.stderr)  # the soak's running commentary: pytest shows it when a test fails
-        for log in sorted(tmp_path.glob("cluster-*.log")):
-            print(f"----- {log.name} (last lines) -----\n" + "\n".join(log.read_text().splitlines()[-40:]))
+        # What pytest shows when the test fails: the soak's running commentary, how the clusters
+        # lived, and where the slowest orders waited (read before the database is flushed).
+        print(done.stderr)
+        print(soak_evidence.cluster_lives(tmp_path))
+        print(soak_evidence.slowest_orders())
         return report_of(done)
 
     yield run

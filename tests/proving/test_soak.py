@@ -36,8 +36,8 @@ def assert_soak_passed(report: dict) -> None:
     assert report["ok"] and report["exit_status"] == 0
     assert all(ids == [] for ids in invariants_check(orders=Order.objects.all()).values())
     # Noise is not an outage: no step stopped, and no order waited on a circuit.
-    assert report["circuits_opened"] == 0, report["waits"]
-    assert report["waits"]["circuit"] == {"orders": 0, "longest": 0.0}
+    assert report["circuits_opened"] == 0, (report["waits"], report["circuit_history"])
+    assert report["waits"]["circuit"] == {"orders": 0, "longest": 0.0}, report["circuit_history"]
 
 
 def test_short_soak_on_the_orm_broker(run_soak):

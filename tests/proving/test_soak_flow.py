@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command
 from fulfillment.models import Order
 from fulfillment.proving.flow_waits import flow_waits
 from fulfillment.proving.invariants import INVARIANTS
-from fulfillment.proving.soak_report import SoakReport
+from fulfillment.proving.soak_report import SoakReport, report_flow
 from processes import clock
+from processes.models.flow import Circuit, CircuitEvent
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,33 @@ def test_the_report_prints_circuits_waits_and_the_carriers_busiest_second():
     assert "  limit waits          120 orders, longest 19.5s" in lines
     assert "  carrier's busiest s  5 label calls (limit 5/s)" in lines
     assert not any("circuit waits" in line for line in lines)
+
+
+def test_the_report_says_why_each_circuit_opened_during_the_run():
+    """A soak that fails on a circuit explains itself: every circuit event since the run began,
+    oldest first, with its seconds into the run and what the circuit read."""
+    began = clock.now()
+    circuit = Circuit.objects.create(process_type=LABEL, step="create_label", key="ACME")
+    CircuitEvent.objects.create(
+        circuit=circuit, kind="closed", detail="an earlier run's", created_at=began - timedelta(minutes=5)
+    )
+    why = "5 of the last 6 calls failed, for 5 of 6 orders (window 60s); next probe in 30s"
+    for seconds, kind, detail in [(4.2, "opened", why), (34.3, "probe", "Order 1 tries the service")]:
+        CircuitEvent.objects.create(
+            circuit=circuit, kind=kind, detail=detail, created_at=began + timedelta(seconds=seconds)
+        )
+    report = SoakReport(broker="redis", clusters=2, workers=3, faults="heavy", seed=12)
+    report.violations = {invariant.name: [] for invariant in INVARIANTS}
+
+    report_flow(report, [], began)
+
+    assert report.circuits_opened == 1
+    assert report.circuit_history == [
+        f"   4.2s create_label · ACME opened: {why}",
+        "  34.3s create_label · ACME probe: Order 1 tries the service",
+    ]
+    assert f"       4.2s create_label · ACME opened: {why}" in report.lines()
+    assert report.as_dict()["circuit_history"] == report.circuit_history
 
 
 @pytest.mark.parametrize("limit", ["-1", "nan", "20000", "five"])
