@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import clock, conf, failures, journal, leases, progress, waiting
+from processes import attempt_rows, clock, conf, failures, journal, leases, progress, waiting
 from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
@@ -150,6 +150,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
             _log_attempt(process, claim.ctx, claim.worker, lost, level=logging.WARNING)
             return False
         leases.give_back(process)
+        finished = None
         if outcome.service_failed:
             _apply_service_failure(claim, process, outcome, now)
         else:
@@ -157,7 +158,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
                 admission.probe_answered(process, claim.step, claim.flow_key, now)
             # Nothing before the record needs keeping if it fails: no savepoint (see _apply).
             outcome = settle(claim.workflow, process, claim.step, claim.ctx, outcome, now, savepoint=False)
-            _finish_attempt(claim, process, outcome, now)
+            finished = _attempt_finished(claim, process, outcome, now)  # written with the next
         # Its place under the service's limit, given back last: the limiter row is locked
         # after the circuit's, here as in a claim.
         gave_back = limits.holds_places(claim.step)
@@ -166,13 +167,16 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
         # A transaction that touched a circuit or limiter row claims nothing more, so none
         # locks two.
         locked_flow = claim.probe or outcome.service_failed or gave_back
-        return _run_steps(claim.workflow, process, chain, now, go_on=not locked_flow)
+        return _run_steps(claim.workflow, process, chain, now, go_on=not locked_flow, finished=finished)
 
 
-def _run_steps(workflow: Workflow, process, chain: Chain, now, *, go_on: bool = True) -> "Claim | bool":
+def _run_steps(
+    workflow: Workflow, process, chain: Chain, now, *, go_on: bool = True, finished=None
+) -> "Claim | bool":
     """Handle the locked process's due steps in this transaction until one must call out, none
     is due or the chain is spent; save the row once. Returns the Claim to perform, or whether a
-    step is due now (and was neither claimed here nor handed back to the queue)."""
+    step is due now (and was neither claimed here nor handed back to the queue). The attempt
+    this transaction `finished`, if any, is written with the ones it starts, in one statement."""
     attempts: list[StepAttempt] = []
     claim = None
     while go_on and claim is None and _runnable(process) and progress.is_due(process, now):
@@ -185,8 +189,7 @@ def _run_steps(workflow: Workflow, process, chain: Chain, now, *, go_on: bool = 
     if due and chain.hand_back and not chain.may_go_on():
         wake_on_commit(process)  # the chain is spent: another task goes on, after commit
         due = False
-    if attempts:
-        StepAttempt.objects.bulk_create(attempts)
+    attempt_rows.write(attempts, finished)
     process.save()
     return claim or due
 
@@ -284,9 +287,14 @@ def _apply_service_failure(claim: Claim, process, outcome: Outcome, now) -> None
 
 
 def _finish_attempt(claim: Claim, process, outcome: Outcome, now) -> None:
+    attempt_rows.write([], _attempt_finished(claim, process, outcome, now))
+
+
+def _attempt_finished(claim: Claim, process, outcome: Outcome, now) -> attempt_rows.Finished:
+    """The claimed attempt's finished fields, logged; its row is the caller's to write."""
     finished = finished_fields(outcome, now)
-    StepAttempt.objects.filter(pk=claim.attempt_id).update(**finished)
     _log_attempt(process, claim.ctx, claim.worker, finished)
+    return claim.attempt_id, finished
 
 
 def settle(

@@ -1,14 +1,16 @@
 """A worker chains due steps in few transactions: one commit applies a call and claims the next."""
 
 import re
+from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import OrmQ
 
 from fulfillment import payments
 from fulfillment.models import OrderState, Payment
-from processes import clock
+from processes import clock, runner
 from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, payment_ledger, place_order, run_due
@@ -105,3 +107,46 @@ def test_the_engine_writes_only_the_fields_a_step_changed(catalogue):
     columns = set(re.findall(r'"(\w+)" = ', claim_update.split(" WHERE ")[0]))
     expected = {"attempts", "fence", "lease_owner", "lease_until", "next_run_at", "updated_at"}
     assert columns == expected
+
+
+def test_an_apply_finishes_its_attempt_and_starts_the_next_in_one_statement(catalogue, monkeypatch):
+    """The charge's row finished and the label's started go in one statement, committed before
+    the label's call: a worker killed in that call leaves its running attempt for recovery."""
+
+    class Killed(BaseException):
+        """The worker dies during the label's call (not an error its policy would classify)."""
+
+    perform = runner.perform
+
+    def dies_at_the_label(claim):
+        if claim.step.name == "create_label":
+            raise Killed
+        return perform(claim)
+
+    monkeypatch.setattr(runner, "perform", dies_at_the_label)
+    with clock.frozen():
+        order = place_order()
+        with CaptureQueriesContext(connection) as queries, pytest.raises(Killed):
+            run_due(order)
+        attempt_sql = [q["sql"] for q in queries.captured_queries if '"processes_stepattempt"' in q["sql"]]
+        writes = [s.split()[0] for s in attempt_sql if not s.startswith("SELECT")]
+        assert writes == ["INSERT", "WITH"]
+
+        order.refresh_from_db()
+        attempts = StepAttempt.objects.filter(process_id=order.pk).order_by("id")
+        assert [(a.step, a.outcome) for a in attempts] == [
+            ("charge_payment", AttemptOutcome.SUCCEEDED),
+            ("reserve_inventory", AttemptOutcome.SUCCEEDED),
+            ("create_label", AttemptOutcome.RUNNING),
+        ]
+        label = attempts.last()
+        assert (label.worker, label.fence) == (order.lease_owner, order.fence)
+        assert attempts.first().result is not None  # the charge's answer, kept as the UPDATE wrote it
+
+        monkeypatch.setattr(runner, "perform", perform)
+        clock.advance(order.lease_until - clock.now() + timedelta(seconds=1))
+        order = drive(order)
+
+    assert order.state == OrderState.COMPLETED
+    label_attempts = StepAttempt.objects.filter(process_id=order.pk, step="create_label").order_by("id")
+    assert [a.outcome for a in label_attempts] == [AttemptOutcome.ABANDONED, AttemptOutcome.SUCCEEDED]
