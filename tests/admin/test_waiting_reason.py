@@ -15,6 +15,7 @@ from fulfillment.steps import CreateLabel
 from processes import clock
 from processes.flow import operators
 from processes.journal import Actor
+from processes.models.flow import Circuit, CircuitState
 from processes.models.journal import ActorType
 from processes.models.process import Hold
 from processes.waiting_reason import Case, waiting_reason
@@ -206,3 +207,46 @@ def test_the_dashboard_lists_stuck_orders_with_why_they_wait(ops_client, catalog
     stuck = page[page.index('id="stuck-orders"') :]
     assert str(order.pk)[:8] in stuck
     assert f"Needs attention since {hms(order.attention_since)}: {order.attention_reason}" in stuck
+
+
+def test_the_lists_waiting_column_costs_the_same_few_queries_however_many_orders_wait(
+    ops_client, catalogue, django_assert_max_num_queries
+):
+    """Held orders read their circuits in one query, pick tasks come with their orders."""
+    from tests.admin.test_order_list import bulk_orders, page_queries
+
+    Circuit.objects.create(
+        process_type=LABEL,
+        step="create_label",
+        state=CircuitState.OPEN,
+        incident_since=clock.now(),
+        probe_at=clock.now() + timedelta(seconds=30),
+        reason="the carrier is down",
+    )
+
+    def some(count: int) -> None:
+        now = clock.now()
+        held = dict(step="create_label", held_by=Hold.CIRCUIT, held_since=now, next_run_at=now)
+        bulk_orders(catalogue.warehouse, count, **held)
+        waiting = bulk_orders(
+            catalogue.warehouse,
+            count,
+            step="pick",
+            run_status="waiting",
+            deadline_at=now + timedelta(hours=4),
+        )
+        PickTask.objects.bulk_create(
+            PickTask(order=order, warehouse=catalogue.warehouse, due_at=now + timedelta(hours=4))
+            for order in waiting
+        )
+
+    some(3)
+    few = page_queries(ops_client)
+    some(30)
+    with django_assert_max_num_queries(12):
+        many = page_queries(ops_client)
+    assert many == few
+    page = unescape(ops_client.get(LIST).content.decode())
+    held = page.count("Held by the circuit of the carrier (create_label): open since")
+    picking = page.count("Waiting for a warehouse worker to pick it: the task is unclaimed")
+    assert held and picking and held + picking == 50  # a full page, every row with its sentence
