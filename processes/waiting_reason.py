@@ -167,8 +167,7 @@ def _held(process, step: Step | None, circuit: Circuit | None, now: datetime) ->
         then = "a probe is trying the service now; it goes when one gets an answer"
     return Waiting(
         Case.HELD,
-        f"Held by the circuit of {service} ({place}): open since {at(since)} ({circuit.reason}); "
-        f"{then}. No attempts are spent.",
+        f"Held by the circuit of {service} ({place}): open since {at(since)}; {then}. No attempts are spent.",
         f"Waiting: {service} is unavailable since {at(since)}; "
         f"{'we try it again at ' + at(nxt) if nxt else 'we try it again shortly'}. Nothing is lost.",
         nxt,

@@ -128,7 +128,7 @@ def test_an_order_held_by_a_stopped_step_says_so_with_its_next_probe(ops_client,
     page = unescape(ops_client.get(order_url(order)).content.decode())
 
     since, probe = f"{circuit.incident_since:%H:%M:%S}", f"{circuit.probe_at:%H:%M:%S}"
-    assert f"Held by the circuit of the carrier (create_label): open since {since} UTC" in page
+    assert f"Held by the circuit of the carrier (create_label): open since {since} UTC;" in page
     assert f"the next probe is at {probe} UTC. No attempts are spent." in page
     assert f"The step is stopped: outage since {since}, next probe at {probe} UTC" in page
 

@@ -76,8 +76,8 @@ def test_an_order_held_by_the_carriers_circuit_says_so_with_its_next_probe_and_i
 
     assert waiting.case == Case.HELD and waiting.next_at == circuit.probe_at
     sentence = (
-        f"Held by the circuit of the carrier (create_label): open since {hms(circuit.incident_since)} "
-        f"({circuit.reason}); the next probe is at {hms(circuit.probe_at)}. No attempts are spent."
+        f"Held by the circuit of the carrier (create_label): open since {hms(circuit.incident_since)}; "
+        f"the next probe is at {hms(circuit.probe_at)}. No attempts are spent."
     )
     shown_everywhere(ops_client, order, sentence)
     incident = reverse("admin:processes_circuit_step", args=[LABEL, "create_label"])
