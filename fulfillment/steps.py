@@ -14,7 +14,7 @@ from django.conf import settings
 from fulfillment import fraud, inventory, notifications, payments, shipping
 from fulfillment.gateways import Assessment, Charge, Label, fraud_screener, payment_gateway, shipping_carrier
 from fulfillment.picking.tasks import PICK_STEP, pick_task_cancel, pick_task_mark_done, pick_task_open
-from fulfillment.picking.timers import pick_timer_fire, pick_timers
+from fulfillment.picking.timers import PICK_TIMER_TITLES, pick_task_for_waiting, pick_timer_fire, pick_timers
 from processes.exceptions import ManualResultRefused
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
@@ -59,6 +59,7 @@ class ScreenForFraud(Step):
     """
 
     name = "fraud_check"
+    service = "the fraud screener"
     retry = RetryPolicy(
         max_attempts=5, backoff_base=1.0, backoff_cap=30.0, on_exhausted=OnExhausted.COMPENSATE
     )
@@ -120,6 +121,7 @@ class ScreenForFraud(Step):
 
 class ChargePayment(Step):
     name = "charge_payment"
+    service = "the payment gateway"
     retry = RetryPolicy(
         max_attempts=6, backoff_base=1.0, backoff_cap=30.0, on_exhausted=OnExhausted.COMPENSATE
     )
@@ -184,6 +186,7 @@ class ReserveInventory(Step):
 
 class CreateLabel(Step):
     name = "create_label"
+    service = "the carrier"
     retry = RetryPolicy(
         max_attempts=6, backoff_base=1.0, backoff_cap=60.0, on_exhausted=OnExhausted.COMPENSATE
     )
@@ -256,6 +259,9 @@ class WaitForPick(WaitStep):
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.NEEDS_ATTENTION
     manual_before_waiting = "its pick task is not open yet"
+    waiting_for = "a warehouse worker to pick it"
+    client_waiting_for = "the warehouse to pick the order"
+    timer_titles = PICK_TIMER_TITLES
 
     @property
     def timeout(self):
@@ -279,6 +285,9 @@ class WaitForPick(WaitStep):
     def timers(self, order):
         return pick_timers(order=order)
 
+    def person_task(self, order):
+        return pick_task_for_waiting(order=order)
+
     def on_timer(self, order, name, ctx):
         pick_timer_fire(order=order, name=name)
 
@@ -288,6 +297,7 @@ class WaitForPick(WaitStep):
 
 class SendConfirmation(Step):
     name = "send_confirmation"
+    service = "the mail service"
     # A confirmation that cannot be sent is no reason to refund a picked order: ask a person.
     retry = RetryPolicy(
         max_attempts=8, backoff_base=2.0, backoff_cap=300.0, on_exhausted=OnExhausted.NEEDS_ATTENTION

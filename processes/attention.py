@@ -36,6 +36,8 @@ def raise_attention(process, reason: str, *, about_step: bool = True) -> None:
     ongoing = process.needs_attention
     process.needs_attention = True
     process.attention_reason = reason
+    if not ongoing or process.attention_since is None:
+        process.attention_since = clock.now()
     if not (ongoing and not process.attention_step):
         process.attention_step = process.step if about_step else ""
     process.next_run_at = None
@@ -76,6 +78,7 @@ def clear_attention(process, reason: str) -> None:
     process.needs_attention = False
     process.attention_reason = ""
     process.attention_step = ""
+    process.attention_since = None
     journal.note(process, EventKind.NOTE, reason)
 
 

@@ -42,6 +42,15 @@ class ProcessStateError(Exception):
     """An engine operation was asked for that the process's engine status does not allow."""
 
 
+class HeldByCircuit(ProcessStateError):
+    """A retry asked for a process its step's circuit holds: it would not get past the circuit.
+    `url` is the step's incident page, where the circuit can be resumed."""
+
+    def __init__(self, message: str, *, url: str = ""):
+        super().__init__(message)
+        self.url = url
+
+
 class PayloadTooLarge(StepError):
     """A step's result is larger than the journal keeps (PROCESSES['MAX_PAYLOAD_BYTES']).
 

@@ -9,10 +9,11 @@ from django.db import transaction
 
 from processes import attention, clock, journal, leases, progress
 from processes.attempts import context_for
-from processes.exceptions import ProcessStateError
+from processes.exceptions import HeldByCircuit, ProcessStateError
 from processes.journal import Actor
 from processes.models.journal import EventKind
 from processes.models.process import Direction, RunStatus
+from processes.waiting_reason import Case, waiting_reason
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry
 
@@ -24,6 +25,7 @@ def process_retry_now(*, model, process_id, actor: Actor, reason: str, reset_att
         if process.run_status != RunStatus.READY or not process.step:
             raise ProcessStateError(f"{_name(process)} has no step to retry (it is {process.state}).")
         _refuse_if_running(process)
+        _refuse_if_held(process)
         if reset_attempts:
             process.attempts = 0
         if process.needs_attention:
@@ -97,6 +99,17 @@ def _refuse_if_running(process) -> None:
             f"{_name(process)} is running {process.step} right now; try again in a moment."
         )
     leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
+
+
+def _refuse_if_held(process) -> None:
+    """A process its circuit holds (open, probing or paused) would be held again at once: a
+    retry would claim what it cannot do. Say what holds it and when it goes instead."""
+    waiting = waiting_reason(process)
+    if waiting is not None and waiting.case in (Case.HELD, Case.PAUSED):
+        raise HeldByCircuit(
+            f"its circuit still holds it, so retrying now would change nothing. {waiting.reason}",
+            url=waiting.url,
+        )
 
 
 def _save_and_wake(process):

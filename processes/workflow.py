@@ -13,7 +13,7 @@ import them from processes.policies.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from processes.exceptions import OwnTransientError
@@ -83,6 +83,9 @@ class Step:
     # reconciles with ours (a gateway's charges, a carrier's labels): while the step is in flight
     # the two may differ by a call whose answer was lost, until its retry records it.
     reconciled: bool = False
+    # What the waiting sentence (processes.waiting_reason) calls the service the step calls, for
+    # operators and clients alike: "the carrier", "the payment gateway".
+    service: str = "its service"
 
     @property
     def title(self) -> str:
@@ -143,6 +146,18 @@ class Step:
         return f"<{type(self).__name__} {self.name}>"
 
 
+@dataclass(frozen=True)
+class PersonTask:
+    """A wait step's task as its domain sees it, for the waiting sentence
+    (processes.waiting_reason): when it opened, who holds it ('' while nobody does) and since
+    when, and the timers still to fire ({name: when})."""
+
+    opened_at: datetime
+    holder: str = ""
+    claimed_at: datetime | None = None
+    timers: dict = field(default_factory=dict)
+
+
 class WaitStep(Step):
     """A step done by a person: `record` opens the task, then the process waits.
 
@@ -160,6 +175,16 @@ class WaitStep(Step):
     # wait step takes the operator's answer as its person's (`on_signal`), so only once the
     # person's task is open. The domain's interface shows and raises it.
     manual_before_waiting: str = "its task is not open yet"
+    # Whom the process waits for, in the waiting sentence: for operators, and for a client.
+    waiting_for: str = "a person to do its task"
+    client_waiting_for: str = "a person to do its task"
+    # What each of `timers` does, in words: {name: "the shift lead is warned"}.
+    timer_titles: "dict[str, str]" = {}
+
+    def person_task(self, process) -> PersonTask | None:
+        """The person's task for the waiting sentence, or None when it is not open. Read for
+        every row of a page: read what the page's query loaded with the process, not more."""
+        return None
 
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")

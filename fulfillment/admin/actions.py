@@ -19,13 +19,22 @@ from django.db import IntegrityError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django_fsm import TransitionNotAllowed
 
 from fulfillment import interventions
 from fulfillment.errors import InvalidOrder, PickRefused
 from fulfillment.models import Order
-from processes.exceptions import IllegalTransition, ManualResultRefused, ProcessStateError, StepError
+from processes.exceptions import (
+    HeldByCircuit,
+    IllegalTransition,
+    ManualResultRefused,
+    ProcessStateError,
+    StepError,
+)
+from processes.models.process import RunStatus
 from processes.workflow import Step, registry
 
 logger = logging.getLogger("fulfillment.admin")
@@ -95,16 +104,53 @@ class MigrateForm(ReasonForm):
 
 @dataclass(frozen=True)
 class OperatorAction:
+    """One operator action: its permission, its service, its form, and the words it answers with:
+    `may_not` begins the refusal of a user without the permission, `done` says what changed for
+    one order (the order as the service left it, and what the form passed)."""
+
     name: str
     label: str
     permission: str
     service: Callable
     form: type[ReasonForm]
     explanation: str
+    may_not: str
+    done: Callable[[Order, dict], str]
 
     @property
     def perm(self) -> str:
         return f"fulfillment.{self.permission}"
+
+    @property
+    def refusal(self) -> str:
+        """Why a user without the permission is refused, as a sentence naming the permission."""
+        name = dict(Order._meta.permissions)[self.permission]
+        return f"{self.may_not}: your account does not have the permission “{name}”. Ask an administrator."
+
+
+def _retried(order: Order, arguments: dict) -> str:
+    reset = ", its attempts counted from 0 again" if arguments.get("reset_attempts") else ""
+    return f"{order.step} runs now{reset}"
+
+
+def _undoing(order: Order, arguments: dict) -> str:
+    if not order.step:
+        return f"now {order.get_state_display().lower()}"
+    return f"being undone, next the undo of {order.step}"
+
+
+def _skipped(order: Order, arguments: dict) -> str:
+    return f"{arguments['step']} marked done by hand, now at {order.step or 'the end'} ({order.state})"
+
+
+def _resolved(order: Order, arguments: dict) -> str:
+    if order.run_status == RunStatus.WAITING:
+        return f"attention cleared, {order.step} waits again until {order.deadline_at:%H:%M:%S} UTC"
+    return f"attention cleared, {order.step} runs again now" if order.step else "attention cleared"
+
+
+def _migrated(order: Order, arguments: dict) -> str:
+    return f"now on workflow v{order.workflow_version} at {order.step or 'the end'}"
 
 
 ACTIONS = {
@@ -117,6 +163,8 @@ ACTIONS = {
             interventions.order_retry_now,
             RetryForm,
             "Runs the current step (or undo) at once: clears the backoff and needs-attention.",
+            "You may not retry orders",
+            _retried,
         ),
         OperatorAction(
             "compensate",
@@ -126,6 +174,8 @@ ACTIONS = {
             ReasonForm,
             "Undoes the completed steps in reverse (void the label, release the stock, refund the "
             "payment), then cancels the order.",
+            "You may not compensate orders",
+            _undoing,
         ),
         OperatorAction(
             "cancel",
@@ -134,6 +184,8 @@ ACTIONS = {
             interventions.order_cancel,
             ReasonForm,
             "Cancels an order that is not picked yet, undoing what was done (refund included).",
+            "You may not cancel orders",
+            _undoing,
         ),
         OperatorAction(
             "skip",
@@ -143,6 +195,8 @@ ACTIONS = {
             SkipForm,
             "Marks the current step done with the result you enter (for example a label made on "
             "the carrier's own site) and goes on with the next step.",
+            "You may not mark an order's step done by hand",
+            _skipped,
         ),
         OperatorAction(
             "resolve",
@@ -151,6 +205,8 @@ ACTIONS = {
             interventions.order_resolve_attention,
             ReasonForm,
             "Clears needs-attention: the current step runs again at once, or a wait gets a new deadline.",
+            "You may not resolve an order's needs-attention",
+            _resolved,
         ),
         OperatorAction(
             "migrate",
@@ -160,6 +216,8 @@ ACTIONS = {
             MigrateForm,
             "Moves the order onto another version of the workflow at a safe point, by the state mapping "
             "that version declares; an order in a state the mapping does not cover is refused.",
+            "You may not move orders to another workflow version",
+            _migrated,
         ),
     ]
 }
@@ -171,7 +229,7 @@ def operator_action_view(model_admin, request, action_name: str):
     if action is None:
         raise PermissionDenied(f"No operator action {action_name!r}.")
     if not request.user.has_perm(action.perm):
-        raise PermissionDenied(f"You may not {action.label.lower()} orders.")
+        raise PermissionDenied(action.refusal)
     source = request.POST if request.method == "POST" else request.GET
     ids = _order_ids(source.getlist("ids"))
     if not ids:
@@ -230,23 +288,28 @@ def _run(request, action: OperatorAction, orders: list[Order], form: ReasonForm)
     done, refused = [], []
     for order in orders:
         try:
-            action.service(order_id=order.pk, user=request.user, **arguments)
+            after = action.service(order_id=order.pk, user=request.user, **arguments)
         except REFUSALS as error:
             refused.append((order, _refusal_text(error)))
         except Exception as error:  # never an error page halfway through a bulk action
             logger.exception("operator action %s on order %s failed", action.name, order.pk)
             refused.append((order, f"failed unexpectedly ({type(error).__name__}); see the logs"))
         else:
-            done.append(order)
+            done.append((order, action.done(after, arguments)))
     if done:
-        messages.success(request, f"{action.label}: done for {_count(done)} ({_short_ids(done)}).")
+        changed = "; ".join(f"{str(order.pk)[:8]}: {words}" for order, words in done[:10])
+        more = f"; and {len(done) - 10} more" if len(done) > 10 else ""
+        messages.success(request, f"{action.label}: done for {_count(done)} ({changed}{more}).")
     for order, why in refused[:20]:
-        messages.error(request, f"{action.label} refused for order {order.pk}: {why}")
+        text = f"{action.label} refused for order {order.pk}: "
+        messages.error(request, format_html("{}{}", text, why) if isinstance(why, SafeString) else text + why)
     if len(refused) > 20:
         messages.error(request, f"… and {len(refused) - 20} more orders refused.")
 
 
 def _refusal_text(error: Exception) -> str:
+    if isinstance(error, HeldByCircuit) and error.url:
+        return format_html('{} <a href="{}">See the incident</a>.', str(error), error.url)
     if isinstance(error, TransitionNotAllowed):
         return f"its state does not allow this ({error})"
     if isinstance(error, IntegrityError):
@@ -277,11 +340,6 @@ def _back_url(request, orders: list[Order]) -> str:
 
 def _count(orders: list[Order]) -> str:
     return f"{len(orders)} order{'s' if len(orders) != 1 else ''}"
-
-
-def _short_ids(orders: list[Order]) -> str:
-    shown = ", ".join(str(order.pk)[:8] for order in orders[:10])
-    return shown + (", …" if len(orders) > 10 else "")
 
 
 def bulk_action(name: str):

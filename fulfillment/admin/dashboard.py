@@ -11,10 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
-from fulfillment.monitoring import Dashboard, dashboard_figures
+from fulfillment.models import Order
+from fulfillment.monitoring import Dashboard, dashboard_figures, stuck_q
 from fulfillment.picking.tasks import PICK_STEP
 from processes import clock
 from processes.flow.figures import open_incident_count
+from processes.waiting_reason import circuits_for, waiting_reason
 
 QUEUE_PAGES = [
     ("django_q_ormq_changelist", "Queued tasks"),
@@ -36,6 +38,7 @@ def dashboard_view(model_admin, request):
         "figures": figures,
         "states": _state_rows(figures),
         "stuck": _stuck_rows(figures),
+        "stuck_orders": _stuck_orders(figures.now),
         "failures": _failure_rows(figures),
         "hours": _hour_bars(figures),
         "state_bars": _state_bars(figures),
@@ -98,6 +101,25 @@ def _stuck_rows(figures: Dashboard) -> list[dict]:
             "url": order_list_url(stuck="yes", step=step),
         }
         for step, expected, n in figures.stuck_per_step
+    ]
+
+
+def _stuck_orders(now: datetime, *, shown: int = 10) -> list[dict]:
+    """The stuck orders longest in their step, each with why it waits (the sentence the list
+    and its page show): one query for the orders, one for the circuits holding any of them."""
+    orders = list(
+        Order.objects.filter(stuck_q(now))
+        .select_related("pick_task__assignee")
+        .order_by("step_started_at", "pk")[:shown]
+    )
+    circuits = circuits_for(orders)
+    return [
+        {
+            "order": order,
+            "url": reverse("admin:fulfillment_order_change", args=[order.pk]),
+            "waiting": waiting_reason(order, now=now, circuits=circuits),
+        }
+        for order in orders
     ]
 
 

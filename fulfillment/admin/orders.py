@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -23,6 +24,7 @@ from fulfillment.monitoring import order_ledger_check, order_search_q, order_tim
 from processes import clock
 from processes.flow.figures import hold_explanation
 from processes.read_only_admin import ReadOnlyAdmin
+from processes.waiting_reason import Waiting, circuits_for, waiting_reason
 from processes.workflow import registry
 
 
@@ -49,6 +51,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "state",
         "current_step",
         "attention",
+        "waiting",
         "attempts",
         "in_state_for",
         "next_attempt",
@@ -108,6 +111,13 @@ class OrderAdmin(ReadOnlyAdmin):
 
     # The list ---------------------------------------------------------------------------------
 
+    def get_queryset(self, request):
+        """With the pick task and its holder, which the waiting sentence reads for every row."""
+        return super().get_queryset(request).select_related("pick_task__assignee")
+
+    def get_changelist(self, request, **kwargs):
+        return WaitingChangeList
+
     def get_search_results(self, request, queryset, search_term):
         condition = order_search_q(search_term)
         return (queryset if condition is None else queryset.filter(condition)), False
@@ -153,6 +163,11 @@ class OrderAdmin(ReadOnlyAdmin):
         reason = order.attention_reason
         short = reason if len(reason) <= 80 else reason[:77] + "…"
         return format_html('<span class="console-attention" title="{}">⚠ {}</span>', reason, short)
+
+    @admin.display(description="why it waits")
+    def waiting(self, order):
+        waiting = getattr(order, "waiting", None) or waiting_reason(order)
+        return waiting_html(waiting)
 
     # The order page ---------------------------------------------------------------------------
 
@@ -205,8 +220,36 @@ class OrderAdmin(ReadOnlyAdmin):
             "timeline": order_timeline(order),
             "overdue": _overdue(order, clock.now()),
             "waiting": _waiting(order, clock.now()),
+            "waiting_sentence": waiting_reason(order),
             "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
         }
+
+
+class WaitingChangeList(ChangeList):
+    """The order list, whose rows carry their waiting sentence: the circuits holding any of the
+    page's orders are read in one query, whatever the page holds."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        circuits, now = circuits_for(self.result_list), clock.now()
+        for order in self.result_list:
+            order.waiting = waiting_reason(order, now=now, circuits=circuits)
+
+
+def waiting_html(waiting: Waiting | None):
+    """The waiting sentence for operators, linked to the incident page of a held order."""
+    if waiting is None:
+        return ""
+    if waiting.url:
+        return format_html(
+            '<span class="console-waiting console-waiting-{}">{} <a href="{}">Incident</a></span>',
+            waiting.case,
+            waiting.reason,
+            waiting.url,
+        )
+    return format_html(
+        '<span class="console-waiting console-waiting-{}">{}</span>', waiting.case, waiting.reason
+    )
 
 
 def _waiting(order: Order, now: datetime) -> dict | None:

@@ -1,5 +1,8 @@
 """Reads the API's views share: a client's orders, with everything their representation needs.
 
+Why each order waits is attached for a whole page by `order_waiting_attach`, with the circuits
+that hold any of them read in one query.
+
 The journal (step attempts and transitions) has no foreign key to the order, so it is loaded
 for a whole page in two queries by `order_journal_attach`, never per order.
 """
@@ -10,13 +13,16 @@ from collections.abc import Sequence
 from django.db.models import Prefetch, QuerySet
 
 from fulfillment.models import Order, OrderLine, Shipment
+from processes import clock
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
+from processes.waiting_reason import circuits_for, waiting_reason
 
 
 def order_list_for_client(*, client) -> QuerySet[Order]:
     """The client's orders, newest first, with their lines and live label prefetched."""
     return (
         Order.objects.filter(owner=client)
+        .select_related("pick_task__assignee")  # the waiting sentence reads the pick task
         .prefetch_related(
             Prefetch("lines", queryset=OrderLine.objects.only("order_id", "sku", "quantity", "unit_price")),
             Prefetch(
@@ -45,4 +51,13 @@ def order_journal_attach(orders: Sequence[Order]) -> Sequence[Order]:
     for order in orders:
         order.journal_attempts = attempts[order.pk]
         order.journal_transitions = transitions[order.pk]
+    return orders
+
+
+def order_waiting_attach(orders: Sequence[Order]) -> Sequence[Order]:
+    """Attach why each order waits (processes.waiting_reason), reading the circuits that hold any
+    of them in one query."""
+    circuits, now = circuits_for(orders), clock.now()
+    for order in orders:
+        order.waiting = waiting_reason(order, now=now, circuits=circuits)
     return orders

@@ -13,6 +13,7 @@ from fulfillment.api.webhooks import Delivery
 from fulfillment.countries import NotACountry, country_code_check, country_codes
 from fulfillment.models import OrderState, Product
 from processes.models.journal import ActorType
+from processes.waiting_reason import waiting_reason
 
 
 class StrictCharField(serializers.CharField):
@@ -161,6 +162,21 @@ class StepOut(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class WaitingOut(serializers.Serializer):
+    """Why an order that is not finished waits, what happens next and when."""
+
+    reason = serializers.CharField(
+        source="client_reason",
+        help_text="One sentence for a person: why the order waits, what happens next and when.",
+    )
+    next_at = serializers.DateTimeField(
+        source="client_next_at",
+        allow_null=True,
+        help_text="When the next thing happens to the order (a retry, a probe of a service that is "
+        "down, the deadline of a pick); null when only a person on our side can move it.",
+    )
+
+
 class OrderOut(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(source="state", choices=OrderState.choices)
@@ -172,6 +188,9 @@ class OrderOut(serializers.Serializer):
     currency = serializers.CharField()
     tracking_number = serializers.SerializerMethodField()
     steps = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField(
+        help_text="Why the order waits, what happens next and when; null once it is finished."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     url = serializers.HyperlinkedIdentityField(view_name="api:order-detail")
@@ -184,6 +203,11 @@ class OrderOut(serializers.Serializer):
     @extend_schema_field(StepOut(many=True))
     def get_steps(self, order):
         return StepOut(order_steps(order), many=True).data
+
+    @extend_schema_field(WaitingOut(allow_null=True))
+    def get_waiting(self, order) -> dict | None:
+        waiting = order.waiting if hasattr(order, "waiting") else waiting_reason(order)
+        return None if waiting is None else WaitingOut(waiting).data
 
 
 class EventOut(serializers.Serializer):

@@ -27,7 +27,7 @@ from fulfillment.api.parsers import (
     refuse_unstorable_text,
 )
 from fulfillment.api.schema import RETRY_AFTER, error_responses
-from fulfillment.api.selectors import order_journal_attach, order_list_for_client
+from fulfillment.api.selectors import order_journal_attach, order_list_for_client, order_waiting_attach
 from fulfillment.api.serializers import (
     CancelIn,
     EventOut,
@@ -86,7 +86,7 @@ class ClientView(GenericAPIView):
 
     def order_response(self, order_id, status_code: int) -> Response:
         order = self.get_queryset().get(pk=order_id)
-        order_journal_attach([order])
+        order_waiting_attach(order_journal_attach([order]))
         return Response(OrderOut(order, context={"request": self.request}).data, status_code)
 
 
@@ -106,7 +106,7 @@ class OrderListView(ClientView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        order_journal_attach(page)
+        order_waiting_attach(order_journal_attach(page))
         return self.get_paginated_response(OrderOut(page, many=True, context={"request": request}).data)
 
     @extend_schema(
@@ -150,7 +150,7 @@ class OrderDetailView(ClientView):
     )
     def get(self, request, pk):
         order = self.get_object()
-        order_journal_attach([order])
+        order_waiting_attach(order_journal_attach([order]))
         return Response(OrderOut(order, context={"request": request}).data)
 
 

@@ -32,15 +32,37 @@ from fulfillment.models import Order, PickNotice, PickTask
 from fulfillment.picking import conf
 from processes import clock, journal, outbox
 from processes.models.journal import EventKind
+from processes.workflow import PersonTask
 
 WARNING, UNCLAIMED, CLAIM_STALE = "warning", "unclaimed", "claim_stale"
+# What each timer does, in the waiting sentence (processes.waiting_reason).
+PICK_TIMER_TITLES = {
+    WARNING: "the shift lead is warned",
+    UNCLAIMED: "the shift lead and the operators are told nobody claimed it",
+    CLAIM_STALE: "the claim is taken back",
+}
 
 
 def pick_timers(*, order: Order) -> dict[str, datetime]:
     """The timers still to fire for the order's open pick task (call under the order's lock)."""
     task = PickTask.objects.filter(order=order, status__in=PickTask.OPEN_STATUSES).first()
-    if task is None:
-        return {}
+    return {} if task is None else _timers_of(task)
+
+
+def pick_task_for_waiting(*, order: Order) -> PersonTask | None:
+    """The open pick task for the waiting sentence, from the task loaded with the order (a page
+    selects `pick_task__assignee` with its orders: no query per row)."""
+    try:
+        task = order.pick_task
+    except PickTask.DoesNotExist:
+        return None
+    if task.status not in PickTask.OPEN_STATUSES:
+        return None
+    holder = task.assignee.get_username() if task.assignee_id else ""
+    return PersonTask(task.created_at, holder, task.claimed_at, _timers_of(task))
+
+
+def _timers_of(task: PickTask) -> dict[str, datetime]:
     timers = {}
     if task.warned_at is None:
         timers[WARNING] = task.created_at + conf.seconds("WARNING_AFTER")

@@ -63,6 +63,9 @@ class Process(FSMModelMixin, models.Model):
     last_error = models.TextField(blank=True)
     needs_attention = models.BooleanField(default=False)
     attention_reason = models.TextField(blank=True)
+    # When the current attention episode began (processes.attention), for "needs attention
+    # since"; NULL when the process does not need attention.
+    attention_since = models.DateTimeField(null=True, blank=True)
     # The step whose failure raised the flag, or blank when it came from outside (a dispute):
     # only the former is cleared by that step's own success.
     attention_step = models.CharField(max_length=64, blank=True)

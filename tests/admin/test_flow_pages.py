@@ -108,8 +108,9 @@ def test_a_paced_order_says_it_waits_its_turn_at_the_slowed_step(ops_client, cat
 
         page = unescape(ops_client.get(order_url(order)).content.decode())
 
-    assert "Waiting at create_label for its turn (the service is slowed) since" in page
-    assert "spending no attempts" in page
+    assert "Waiting its turn at create_label since" in page
+    assert "the carrier is slowed: calls go at a reduced rate; its turn comes at" in page
+    assert "No attempts are spent." in page
     assert "The step is slowed: 14 of its last 20 calls failed (70 %)" in page
     assert "calls at 60 % of the normal rate" in page and step_url("create_label") in page
 
@@ -126,8 +127,9 @@ def test_an_order_held_by_a_stopped_step_says_so_with_its_next_probe(ops_client,
 
     page = unescape(ops_client.get(order_url(order)).content.decode())
 
-    assert "Waiting at create_label for its circuit since" in page
     since, probe = f"{circuit.incident_since:%H:%M:%S}", f"{circuit.probe_at:%H:%M:%S}"
+    assert f"Held by the circuit of the carrier (create_label): open since {since} UTC;" in page
+    assert f"the next probe is at {probe} UTC. No attempts are spent." in page
     assert f"The step is stopped: outage since {since}, next probe at {probe} UTC" in page
 
 
@@ -163,7 +165,8 @@ def test_an_order_over_the_carriers_limit_says_it_waits_its_turn_under_it(ops_cl
         page = unescape(ops_client.get(order_url(second)).content.decode())
         step = unescape(ops_client.get(step_url("create_label")).content.decode())
 
-    assert "Waiting at create_label for its turn under the service's published limit since" in page
+    assert "Waiting its turn at create_label since" in page
+    assert "the carrier's published limit (carrier: 1 call per second) is reached" in page
     assert "the service allows carrier: 1 call per second" in page
     assert "1 under the limit" in step and "carrier: 1 call per second" in step
 

@@ -60,7 +60,9 @@ def test_attention_banner_and_allowed_buttons(ops_client, catalogue):
 
     page = order_page(ops_client, order)
 
-    assert "Needs attention: send_confirmation gave up after 8 attempts" in page
+    since = f"{order.attention_since:%H:%M:%S} UTC"
+    assert f"Needs attention since {since}: send_confirmation gave up after 8 attempts" in page
+    assert "Nothing happens until an operator acts." in page
     assert f"operator/retry/?ids={order.pk}" in page
     assert f"operator/resolve/?ids={order.pk}" in page
     assert 'title="Not now: it is picked, finished or compensating">Cancel<' in page

@@ -22,6 +22,7 @@ ORDER_KEYS = {
     "currency",
     "tracking_number",
     "steps",
+    "waiting",
     "created_at",
     "updated_at",
     "url",
@@ -44,6 +45,7 @@ def test_place_answers_201_with_the_order(shop, body, catalogue):
     ]
     assert (data["total"], data["currency"]) == ("49.00", "EUR")
     assert data["tracking_number"] is None
+    assert data["waiting"]["reason"] == "Queued: charge payment starts as soon as a worker is free."
     assert data["url"] == f"http://testserver/api/orders/{order.pk}/"
     assert response["Location"] == data["url"]
     wsgiref.headers.Headers(list(response.items()))  # every header a plain str, as WSGI servers demand

@@ -75,3 +75,15 @@ def test_an_unset_webhook_secret_is_a_warning(settings):
     settings.PAYMENT_WEBHOOK_SECRET = ""
     assert "api.W001" in {message.id for message in run_checks(include_deployment_checks=True)}
     assert "api.W001" not in {message.id for message in run_checks()}
+
+
+def test_the_schema_describes_why_an_order_waits():
+    """`waiting` on an order: a sentence and the time of the next thing, or null once finished."""
+    schemas = yaml.safe_load(APIClient().get("/api/schema/").content)["components"]["schemas"]
+    waiting = schemas["OrderOut"]["properties"]["waiting"]
+    assert waiting["nullable"] is True and "finished" in waiting["description"]
+    [ref] = [part["$ref"] for part in waiting["allOf"]]
+    properties = schemas[ref.rsplit("/", 1)[1]]["properties"]
+    assert properties["reason"]["type"] == "string"
+    assert properties["next_at"] == {**properties["next_at"], "format": "date-time", "nullable": True}
+    assert {"reason", "next_at"} <= set(schemas[ref.rsplit("/", 1)[1]]["required"])
