@@ -175,6 +175,11 @@ class WaitStep(Step):
     def on_timer(self, process, name: str, ctx: StepContext) -> None:
         """Handle a due timer under the row lock (flag, release a claim, alert after commit)."""
 
+    def on_resolved(self, process, ctx: StepContext) -> None:
+        """An operator resolved needs-attention while the process waits here, so it waits for its
+        person again: settle under the row lock whatever held the person's task back (a problem
+        the person reported)."""
+
 
 @dataclass
 class Workflow:
