@@ -259,6 +259,8 @@ class WaitForPick(WaitStep):
     """
 
     name = PICK_STEP
+    task_name = "pick task"
+    person = "a worker"
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.NEEDS_ATTENTION
     manual_before_waiting = "its pick task is not open yet"

@@ -90,6 +90,16 @@ class Step:
         `title` (a class attribute is enough)."""
         return self.name.replace("_", " ")
 
+    def recorded_words(self, direction: str) -> str:
+        """What the journal says for the transition a successful attempt's record (or undo
+        record) makes: the step done, or undone."""
+        return f"{self.name} done" if direction == "forward" else f"{self.name} undone"
+
+    def attempt_title(self, direction: str, number: int) -> str:
+        """What the console calls one of the step's attempts in the journal."""
+        undo = "undo " if direction == "compensate" else ""
+        return f"{undo}{self.name} attempt {number}"
+
     def call(self, process, ctx: StepContext) -> Any:
         return None
 
@@ -160,6 +170,20 @@ class WaitStep(Step):
     # wait step takes the operator's answer as its person's (`on_signal`), so only once the
     # person's task is open. The domain's interface shows and raises it.
     manual_before_waiting: str = "its task is not open yet"
+    # What the journal calls the person's task and the person: the step's attempt only opens
+    # the task ("pick task opened, waiting for a worker"); the person's answer says what was done.
+    task_name: str = "task"
+    person: str = "a person"
+
+    def recorded_words(self, direction: str) -> str:
+        if direction == "forward":
+            return f"{self.task_name} opened, waiting for {self.person}"
+        return super().recorded_words(direction)
+
+    def attempt_title(self, direction: str, number: int) -> str:
+        if direction == "forward":
+            return f"open {self.task_name} (attempt {number})"
+        return super().attempt_title(direction, number)
 
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
