@@ -26,6 +26,10 @@ class PickTaskNotHeld(PickRefused):
     """Only the worker holding the claim may confirm, release or report a problem."""
 
 
+class PickTaskHeldForOperator(PickRefused):
+    """A worker reported a problem on the task: nobody picks it until an operator decides."""
+
+
 class PickTaskClosed(PickRefused):
     """The task is done or cancelled, or its order no longer waits for a pick."""
 

@@ -21,9 +21,10 @@ from fulfillment.workflow import ORDER_STEPS
 from processes import clock
 from processes.models.journal import AttemptOutcome, ProcessEvent, StepAttempt
 from processes.models.process import Direction, RunStatus
-from processes.workflow import registry
+from processes.workflow import Step, registry
 
 ORDER_LABEL = Order._meta.label_lower
+STEPS_BY_NAME = {step.name: step for step in ORDER_STEPS}
 # Where finished orders end: these states only grow. Past EXACT_COUNT_LIMIT orders in one of
 # them the dashboard shows PostgreSQL's estimate instead of counting most of an index.
 FINAL_STATES = (OrderState.COMPLETED, OrderState.CANCELLED)
@@ -88,20 +89,30 @@ def _event_entry(event: ProcessEvent) -> TimelineEntry:
 
 
 def _attempt_entry(attempt: StepAttempt) -> TimelineEntry:
-    undo = "undo " if attempt.direction == Direction.COMPENSATE else ""
+    """A step's attempt in the step's own words: a wait step's attempt opens its person's task."""
+    title = _step_named(attempt.step).attempt_title(attempt.direction, attempt.attempt)
     error = (
         f"{attempt.error_class.rsplit('.', 1)[-1]}: {attempt.error_message}" if attempt.error_class else ""
     )
     return TimelineEntry(
         at=attempt.started_at,
         kind="attempt",
-        title=f"{undo}{attempt.step} attempt {attempt.attempt}",
+        title=title,
         actor=attempt.worker,
         error=error.rstrip(": "),
         duration_ms=attempt.duration_ms,
         outcome=attempt.outcome,
         rank=0,
     )
+
+
+def _step_named(name: str) -> Step:
+    """The step of that name in any workflow version; a plain Step for one no version has now."""
+    step = STEPS_BY_NAME.get(name)
+    if step is None:
+        step = Step()
+        step.name = name
+    return step
 
 
 @dataclass

@@ -255,7 +255,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fulfillment API",
-    "DESCRIPTION": "Place orders exactly once, follow them through their steps, cancel them.",
+    "DESCRIPTION": (
+        "Place orders exactly once, follow them through their steps, cancel them. Authenticate with "
+        "your API token in the header `Authorization: Token <key>` (not `Bearer`)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -264,6 +267,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
+    # The token first in Swagger UI's Authorize dialog (fulfillment/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fulfillment.api.schema.token_scheme_first",
+    ],
 }
 # The client API's limits; the other keys and their defaults are in fulfillment/api/conf.py.
 API = {

@@ -13,7 +13,13 @@ from django.conf import settings
 
 from fulfillment import fraud, inventory, notifications, payments, shipping
 from fulfillment.gateways import Assessment, Charge, Label, fraud_screener, payment_gateway, shipping_carrier
-from fulfillment.picking.tasks import PICK_STEP, pick_task_cancel, pick_task_mark_done, pick_task_open
+from fulfillment.picking.tasks import (
+    PICK_STEP,
+    pick_task_cancel,
+    pick_task_mark_done,
+    pick_task_open,
+    pick_task_problem_resolve,
+)
 from fulfillment.picking.timers import PICK_TIMER_TITLES, pick_task_for_waiting, pick_timer_fire, pick_timers
 from processes.exceptions import ManualResultRefused
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
@@ -251,11 +257,14 @@ class WaitForPick(WaitStep):
     Before the final deadline (`timeout`: PICK_TIMEOUT, then needs-attention, never a silent
     cancel) the engine fires the task's timers: a warning, an escalation when nobody claimed it,
     and the release of a claim held too long (fulfillment.picking.timers names them all). A
-    problem reported by the worker goes to an operator too: a missing item may well be found
-    elsewhere.
+    problem reported by the worker goes to an operator too, and holds the task until they
+    decide: resolving the attention opens it to pickers again (a missing item may well be
+    found elsewhere), picking by hand or cancelling closes it.
     """
 
     name = PICK_STEP
+    task_name = "pick task"
+    person = "a worker"
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.NEEDS_ATTENTION
     manual_before_waiting = "its pick task is not open yet"
@@ -290,6 +299,9 @@ class WaitForPick(WaitStep):
 
     def on_timer(self, order, name, ctx):
         pick_timer_fire(order=order, name=name)
+
+    def on_resolved(self, order, ctx):
+        pick_task_problem_resolve(order=order)
 
     def undo_record(self, order, result, ctx):
         pick_task_cancel(order=order)

@@ -74,7 +74,7 @@ def process_skip_step(*, model, process_id, step: str, result, actor: Actor, rea
 
 def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
     """Clear needs-attention and let the engine go on: the current step runs again at once,
-    or a wait gets a fresh deadline."""
+    or a wait gets a fresh deadline and its step settles what held its person back."""
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
         workflow = registry.for_process(process)
@@ -83,7 +83,9 @@ def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
         attention.clear_attention(process, f"resolved: {reason}")
         now = clock.now()
         if process.run_status == RunStatus.WAITING:
-            progress.park(process, workflow.step(process.step), now)
+            step = workflow.step(process.step)
+            step.on_resolved(process, context_for(process, step))
+            progress.park(process, step, now)
         elif process.run_status == RunStatus.READY and process.step:
             process.next_run_at = now
         return _save_and_wake(process)

@@ -334,11 +334,10 @@ def _record(process, step, ctx, outcome, *, savepoint: bool) -> Outcome:
     """Run the step's record (or undo_record) under the lock; a failure leaves nothing behind:
     its savepoint rolls back, or without one _RecordFailed rolls the whole transaction back."""
     record = step.record if ctx.direction == Direction.FORWARD else step.undo_record
-    verb = "done" if ctx.direction == Direction.FORWARD else "undone"
     state, mark = process.state, journal.pending(process)
     rollback = transaction.atomic() if savepoint else nullcontext()
     try:
-        with rollback, journal.because(f"{step.name} {verb}", step=step.name):
+        with rollback, journal.because(step.recorded_words(ctx.direction), step=step.name):
             record(process, outcome.result, ctx)
     except Exception as error:
         if not savepoint:

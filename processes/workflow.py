@@ -93,6 +93,16 @@ class Step:
         `title` (a class attribute is enough)."""
         return self.name.replace("_", " ")
 
+    def recorded_words(self, direction: str) -> str:
+        """What the journal says for the transition a successful attempt's record (or undo
+        record) makes: the step done, or undone."""
+        return f"{self.name} done" if direction == "forward" else f"{self.name} undone"
+
+    def attempt_title(self, direction: str, number: int) -> str:
+        """What the console calls one of the step's attempts in the journal."""
+        undo = "undo " if direction == "compensate" else ""
+        return f"{undo}{self.name} attempt {number}"
+
     def call(self, process, ctx: StepContext) -> Any:
         return None
 
@@ -186,6 +196,21 @@ class WaitStep(Step):
         every row of a page: read what the page's query loaded with the process, not more."""
         return None
 
+    # What the journal calls the person's task and the person: the step's attempt only opens
+    # the task ("pick task opened, waiting for a worker"); the person's answer says what was done.
+    task_name: str = "task"
+    person: str = "a person"
+
+    def recorded_words(self, direction: str) -> str:
+        if direction == "forward":
+            return f"{self.task_name} opened, waiting for {self.person}"
+        return super().recorded_words(direction)
+
+    def attempt_title(self, direction: str, number: int) -> str:
+        if direction == "forward":
+            return f"open {self.task_name} (attempt {number})"
+        return super().attempt_title(direction, number)
+
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
 
@@ -199,6 +224,11 @@ class WaitStep(Step):
 
     def on_timer(self, process, name: str, ctx: StepContext) -> None:
         """Handle a due timer under the row lock (flag, release a claim, alert after commit)."""
+
+    def on_resolved(self, process, ctx: StepContext) -> None:
+        """An operator resolved needs-attention while the process waits here, so it waits for its
+        person again: settle under the row lock whatever held the person's task back (a problem
+        the person reported)."""
 
 
 @dataclass

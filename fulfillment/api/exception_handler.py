@@ -11,9 +11,17 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    ErrorDetail,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.views import exception_handler
 
+from fulfillment.api.authentication import NO_CREDENTIALS
 from fulfillment.api.errors import IdempotencyKeyReused, InvalidSignature, OrderBusy, OrderNotCancellable
 from fulfillment.api.server_errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, UNAVAILABLE_DETAIL
 from fulfillment.errors import InvalidOrder
@@ -56,6 +64,10 @@ def error_body(exc: Exception, data) -> dict:
 
 
 def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, NotAuthenticated):
+        # Changed in place: the view set its WWW-Authenticate challenge on this very exception.
+        exc.detail = ErrorDetail(NO_CREDENTIALS, code=exc.default_code)
+        return exc
     if isinstance(exc, InvalidOrder):
         return ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, Http404):

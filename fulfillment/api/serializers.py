@@ -17,13 +17,17 @@ from processes.waiting_reason import waiting_reason
 
 
 class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers and booleans."""
+    """A string field that refuses numbers and booleans, and measures `max_length` on the
+    string as sent, as the schema's maxLength does (DRF trims whitespace first, so 501
+    characters of which one a leading newline would pass)."""
 
     default_error_messages = {"not_a_string": "Not a valid string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

@@ -19,12 +19,20 @@ class PickProblem(models.TextChoices):
     WRONG_LOCATION = "wrong_location", "Not at its bin location"
 
 
+class PickTaskQuerySet(models.QuerySet):
+    def without_open_problem(self):
+        """Tasks a picker may take: no problem reported, or one an operator settled."""
+        return self.filter(Q(problem="") | Q(problem_resolved_at__isnull=False))
+
+
 class PickTask(models.Model):
     """The human step: a warehouse worker claims the task, picks the order's lines, confirms.
 
     Open tasks can be claimed by one worker at a time (status CLAIMED, `assignee`); only the
-    holder confirms or releases. Changed only by the services in fulfillment.picking.tasks, under
-    the order's row lock.
+    holder confirms or releases. A problem a worker reported stays open until an operator
+    resolves it (`problem_resolved_at`): until then nobody, person or simulator, may claim or
+    confirm the task, so a report is never overridden by the next picker to come along.
+    Changed only by the services in fulfillment.picking.tasks, under the order's row lock.
     """
 
     class Status(models.TextChoices):
@@ -53,6 +61,10 @@ class PickTask(models.Model):
     problem_reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When an operator settled that problem (the journal says who and how); empty while it is open.
+    problem_resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PickTaskQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -66,7 +78,13 @@ class PickTask(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="claimed") | Q(assignee__isnull=False, claimed_at__isnull=False),
                 name="picktask_claim_has_holder",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["claimed", "done"])
+                | Q(problem="")
+                | Q(problem_resolved_at__isnull=False),
+                name="picktask_open_problem_not_picked",
+            ),
         ]
 
     def __str__(self):
@@ -74,6 +92,11 @@ class PickTask(models.Model):
 
     def is_held_by(self, user) -> bool:
         return self.status == self.Status.CLAIMED and self.assignee_id == user.pk
+
+    @property
+    def has_open_problem(self) -> bool:
+        """A worker reported a problem and no operator has settled it yet."""
+        return bool(self.problem) and self.problem_resolved_at is None
 
 
 class WarehouseAssignment(models.Model):

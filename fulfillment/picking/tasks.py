@@ -3,6 +3,11 @@
 The warehouse pages and the simulated picker call the same services. Every change takes the
 order's row lock first, then the pick task's (the one lock order of the project), so a claim,
 a release, a confirmation and the engine's timers (fulfillment.picking.timers) never interleave.
+
+A problem a worker reports holds the task for an operator: nobody may claim or confirm it
+until the operator resolves the order's attention (the task is open to pickers again, with a
+fresh deadline), does the pick by hand or cancels the order. The next picker to come along,
+person or simulator, never overrides the report.
 """
 
 from dataclasses import dataclass
@@ -10,7 +15,13 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from fulfillment.errors import PickMismatch, PickTaskClosed, PickTaskNotHeld, PickTaskTaken
+from fulfillment.errors import (
+    PickMismatch,
+    PickTaskClosed,
+    PickTaskHeldForOperator,
+    PickTaskNotHeld,
+    PickTaskTaken,
+)
 from fulfillment.models import Order, PickNotice, PickProblem, PickTask
 from processes import clock, journal
 from processes.control import process_rearm, process_signal, process_wait_failed
@@ -19,6 +30,14 @@ from processes.models.journal import ActorType, EventKind
 from processes.models.process import Direction, RunStatus
 
 PICK_STEP = "pick"
+# What a worker's problem report writes on the task (and a new report reopens).
+PROBLEM_FIELDS = (
+    "problem",
+    "problem_note",
+    "problem_reported_at",
+    "problem_reported_by",
+    "problem_resolved_at",
+)
 
 
 @dataclass(frozen=True)
@@ -51,17 +70,36 @@ def pick_task_cancel(*, order: Order) -> int:
 
 
 def pick_task_mark_done(*, order: Order, worker_id: int | None) -> PickTask:
-    """Close the task for the worker's confirmation (or an operator's, with no worker)."""
+    """Close the task for the worker's confirmation (or an operator's, with no worker: an
+    operator who picks by hand settles a reported problem, a worker cannot)."""
     task = PickTask.objects.select_for_update().get(order=order)
     if task.status not in PickTask.OPEN_STATUSES:
         raise PickTaskClosed(f"The pick task of order {order.pk} is {task.status}, not open.")
     if worker_id and task.status == PickTask.Status.CLAIMED and task.assignee_id != worker_id:
         raise PickTaskTaken("Another worker holds this task.")
+    if worker_id:
+        _check_no_open_problem(task)
     task.status = PickTask.Status.DONE
     task.done_at = clock.now()
+    if task.has_open_problem:
+        task.problem_resolved_at = task.done_at
     if worker_id and task.assignee_id is None:
         task.assignee_id = worker_id
     task.save()
+    return task
+
+
+def pick_task_problem_resolve(*, order: Order) -> PickTask | None:
+    """An operator resolved the order's attention while it waits for its pick: a problem
+    reported on the task is settled, and the task is open to every picker again."""
+    task = PickTask.objects.select_for_update().filter(order=order, status__in=PickTask.OPEN_STATUSES).first()
+    if task is None or not task.has_open_problem:
+        return task
+    task.problem_resolved_at = clock.now()
+    task.save(update_fields=["problem_resolved_at"])
+    reporter = task.problem_reported_by.get_username() if task.problem_reported_by else "a worker"
+    settled = f"{task.get_problem_display()} reported by {reporter} settled"
+    journal.note(order, EventKind.NOTE, f"{settled}: the pick task is open to pickers again")
     return task
 
 
@@ -77,6 +115,7 @@ def pick_task_claim(*, task_id: int, worker) -> PickTask:
         if task.status == PickTask.Status.CLAIMED:
             raise PickTaskTaken(f"Someone else has this task: {task.assignee.get_username()} claimed it.")
         _check_waiting(order, task)
+        _check_no_open_problem(task)
         task.status, task.assignee, task.claimed_at = PickTask.Status.CLAIMED, worker, clock.now()
         task.save(update_fields=["status", "assignee", "claimed_at"])
         journal.note(order, EventKind.NOTE, f"pick claimed by {worker.get_username()}")
@@ -105,6 +144,7 @@ def pick_task_confirm(*, task_id: int, worker, picked: dict[int, PickedLine]) ->
         order, task = _lock(task_id)
         _check_holder(task, worker, "confirm")
         _check_waiting(order, task)
+        _check_no_open_problem(task)
         _check_picked(order, picked)
         name = worker.get_username()
         return process_signal(
@@ -118,8 +158,9 @@ def pick_task_confirm(*, task_id: int, worker, picked: dict[int, PickedLine]) ->
 
 
 def pick_task_report_problem(*, task_id: int, worker, problem: str, note: str) -> Order:
-    """The holder cannot pick: record why, free the task and follow the pick step's `on_problem`
-    (compensation, or needs-attention for an operator), journalled with the worker's name."""
+    """The holder cannot pick: record why, release their claim and follow the pick step's
+    `on_problem` (compensation, or needs-attention for an operator), journalled with the
+    worker's name. The task stays held for the operator until they decide."""
     problem = PickProblem(problem)
     with transaction.atomic():
         order, task = _lock(task_id)
@@ -127,7 +168,8 @@ def pick_task_report_problem(*, task_id: int, worker, problem: str, note: str) -
         _check_waiting(order, task)
         task.problem, task.problem_note = problem, note
         task.problem_reported_at, task.problem_reported_by = clock.now(), worker
-        _unclaim(task, extra=("problem", "problem_note", "problem_reported_at", "problem_reported_by"))
+        task.problem_resolved_at = None
+        _unclaim(task, extra=PROBLEM_FIELDS)
         return process_wait_failed(
             model=Order,
             process_id=order.pk,
@@ -157,6 +199,20 @@ def _check_waiting(order: Order, task: PickTask) -> None:
     waiting = order.run_status == RunStatus.WAITING and order.step == PICK_STEP
     if task.status not in PickTask.OPEN_STATUSES or not waiting or order.direction != Direction.FORWARD:
         raise PickTaskClosed("This task is no longer open: it was done or cancelled.")
+
+
+def _check_no_open_problem(task: PickTask) -> None:
+    if task.has_open_problem:
+        raise PickTaskHeldForOperator(problem_hold_text(task))
+
+
+def problem_hold_text(task: PickTask) -> str:
+    """Why nobody may pick the task now, for the worker on the floor."""
+    by = task.problem_reported_by.get_username() if task.problem_reported_by else "a worker"
+    return (
+        f"{task.get_problem_display()} was reported on this task by {by}: it is held for an operator, "
+        "who decides what happens next. Nobody can claim or confirm it until then."
+    )
 
 
 def _check_holder(task: PickTask, worker, action: str) -> None:

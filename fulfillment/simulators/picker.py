@@ -19,7 +19,8 @@ def simulated_picker_run(*, delay: float) -> int:
     """Claim and confirm every open pick task older than `delay` seconds, as a tireless
     worker would, through the same services as the warehouse pages. Tasks it claimed before
     without confirming them (the database went away between the two) it confirms first, as a
-    worker back on the network would."""
+    worker back on the network would. A task a worker reported a problem on waits for an
+    operator: the picker leaves it alone (and the services would refuse it anyway)."""
     cutoff = clock.now() - timedelta(seconds=delay)
     picker = simulated_picker_user()
     claimed = list(
@@ -27,6 +28,7 @@ def simulated_picker_run(*, delay: float) -> int:
     )
     task_ids = list(
         PickTask.objects.filter(status=PickTask.Status.OPEN, created_at__lte=cutoff)
+        .without_open_problem()
         .order_by("due_at")
         .values_list("pk", flat=True)[:200]
     )
@@ -36,7 +38,7 @@ def simulated_picker_run(*, delay: float) -> int:
             if task_id not in claimed:
                 pick_task_claim(task_id=task_id, worker=picker)
         except PickRefused:
-            continue  # a person took it, or it was cancelled meanwhile
+            continue  # a person took it, reported a problem on it, or it was cancelled meanwhile
         try:
             pick_task_confirm(task_id=task_id, worker=picker, picked=exact_pick(task_id))
             done += 1

@@ -50,7 +50,9 @@ def pick_task_list(*, worker) -> QuerySet[PickTask]:
 
 def pick_task_get(*, worker, task_id: int) -> PickTask:
     """The task if it belongs to one of the worker's warehouses; Http404 otherwise."""
-    queryset = pick_tasks_visible_to(worker=worker).select_related("order", "warehouse", "assignee")
+    queryset = pick_tasks_visible_to(worker=worker).select_related(
+        "order", "warehouse", "assignee", "problem_reported_by"
+    )
     return get_object_or_404(queryset, pk=task_id)
 
 

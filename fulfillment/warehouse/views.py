@@ -24,6 +24,7 @@ from fulfillment.warehouse.access import is_warehouse_worker, worker_required
 from fulfillment.warehouse.forms import ConfirmPickForm, ProblemForm
 from fulfillment.warehouse.labels import barcode_svg
 from processes import clock
+from processes.models.process import Direction
 
 
 class WorkerLoginView(LoginView):
@@ -109,11 +110,11 @@ def task_problem(request, task_id: int):
     form = ProblemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            pick_task_report_problem(task_id=task.pk, worker=request.user, **form.cleaned_data)
+            order = pick_task_report_problem(task_id=task.pk, worker=request.user, **form.cleaned_data)
         except PickRefused as refusal:
             messages.error(request, str(refusal))
             return redirect("warehouse:task", task_id=task.pk)
-        messages.success(request, "Problem reported. An operator has been told.")
+        messages.success(request, _reported(task, order))
         return redirect("warehouse:tasks")
     status = 400 if form.is_bound else 200
     return render(request, "warehouse/task_problem.html", {"task": task, "form": form}, status=status)
@@ -130,6 +131,18 @@ def task_label(request, task_id: int):
         "barcode": barcode_svg(shipment.tracking_number) if shipment else "",
     }
     return render(request, "warehouse/task_label.html", context, status=200 if shipment else 404)
+
+
+def _reported(task, order) -> str:
+    """What became of the worker's claim and of the task once they reported a problem."""
+    order_id = str(task.order_id)[:8].upper()
+    done = f"Problem reported on order {order_id}. Your claim is released: the task is no longer yours."
+    if order.direction == Direction.COMPENSATE:
+        return f"{done} The order is being cancelled, so nobody will pick it. Nothing more to do."
+    return (
+        f"{done} It stays in the list, held for an operator, who has been told: nobody can claim it "
+        "until they decide (pick it after all, or cancel the order). Nothing more to do."
+    )
 
 
 def _render_task(request, task, *, form=None, status=200):

@@ -7,17 +7,45 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from fulfillment.models import Order
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
 
+HOW = "'Authorization: Token <key>' (the word Token, a space, then your key)"
+
+
 def test_without_credentials_is_401_with_challenge():
-    """No credentials: 401 JSON, and WWW-Authenticate says to send a token."""
+    """No credentials: 401 JSON that says how to send the token, and WWW-Authenticate too."""
     response = APIClient().get("/api/orders/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert response.json()["code"] == "not_authenticated"
+    detail = f"No credentials: send your API token as {HOW}."
+    assert response.json() == {"code": "not_authenticated", "detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        ("Bearer {token}", f"This API does not take Bearer credentials: send your API token as {HOW}."),
+        ("bearer {token}", f"This API does not take bearer credentials: send your API token as {HOW}."),
+        ("Basic c2hvcDpwdw==", f"This API does not take Basic credentials: send your API token as {HOW}."),
+        ("{token}", f"The Authorization header has no 'Token' before the key: send {HOW}."),
+        ("Token", f"No key follows the word Token: send {HOW}."),
+        ("Token {token} {token}", f"The key must be one word, without spaces: send {HOW}."),
+    ],
+)
+def test_a_badly_formed_authorization_header_is_told_how_to_send_the_token(shop, header, detail):
+    """Even with a good key: the 401 says what is wrong and how to send it, never "credentials
+    were not provided"; nothing is created."""
+    token = shop._credentials["HTTP_AUTHORIZATION"].split()[1]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=header.format(token=token))
+    for response in (api.get("/api/orders/"), api.post("/api/orders/", {}, format="json")):
+        assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+        assert response.json() == {"code": "authentication_failed", "detail": detail}
+    assert not Order.objects.exists()
 
 
 def test_unknown_token_is_401():

@@ -117,6 +117,18 @@ def test_cancel_reason_must_be_text(catalogue):
     assert order.state == "received"
 
 
+@pytest.mark.django_db
+def test_cancel_reason_is_measured_as_sent(catalogue):
+    """501 characters are too many, even when the first is whitespace the field would trim."""
+    shop = client_for("shop")
+    order = place_order(shop)
+    response = cancel(shop, order, reason="\r" + "*" * 500)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"reason": ["Ensure this field has no more than 500 characters."]}
+    order.refresh_from_db()
+    assert order.state == "received"
+
+
 @ENGINE_DB
 def test_a_fraud_cleared_v2_order_is_cancelled_without_a_charge(catalogue):
     """Between the fraud check and the charge (workflow v2) the client may still cancel."""

@@ -5,6 +5,7 @@ import json
 
 from fulfillment.models import Order
 from fulfillment.simulators.faults import fault_add
+from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
 from processes.interventions import process_compensate
 from processes.journal import Actor
@@ -51,6 +52,24 @@ def test_follow_an_order_to_completed(catalogue):
     }
     assert events[5]["actor"] == "worker" and events[5]["reason"] == "Items picked."
     assert "simulated-picker" not in json.dumps(events), "no worker names"
+
+
+def test_a_waiting_pick_reads_as_waiting_and_the_pick_as_done(catalogue):
+    """Opening the pick task is no pick: the step waits, and is done only once picked."""
+    shop = client_for("shop")
+    with clock.frozen():
+        order = drive(place_and(shop), pick=False)
+        waiting = shop.get(f"/api/orders/{order.pk}/").json()["steps"][3]
+        events = shop.get(f"/api/orders/{order.pk}/events/").json()
+        simulated_picker_run(delay=0)
+    picked = shop.get(f"/api/orders/{order.pk}/").json()["steps"][3]
+    after = shop.get(f"/api/orders/{order.pk}/events/").json()
+
+    assert (waiting["name"], waiting["status"], waiting["finished_at"]) == ("pick", "waiting", None)
+    assert events[-1]["to_status"] == "awaiting_pick"
+    assert events[-1]["reason"] == "Waiting for the warehouse to pick the items."
+    assert (picked["status"], picked["finished_at"]) == ("succeeded", after[-1]["at"])
+    assert (after[-1]["to_status"], after[-1]["reason"]) == ("picked", "Items picked.")
 
 
 def test_a_retrying_step_shows_its_attempts_and_a_public_error(catalogue):

@@ -39,6 +39,22 @@ def test_the_schema_lists_the_iso_3166_countries_an_address_takes():
     assert not {"XX", "UK", "EU", "de"} & set(codes)
 
 
+def test_the_token_is_the_first_security_scheme_and_explains_its_prefix():
+    """Swagger UI's Authorize dialog lists the schemes in this order: the token comes first,
+    saying to type `Token <key>`; the session says it is for people signed in to the admin."""
+    schema = yaml.safe_load(APIClient().get("/api/schema/").content)
+    schemes = schema["components"]["securitySchemes"]
+    assert list(schemes) == ["tokenAuth", "cookieAuth"]
+    token = schemes["tokenAuth"]
+    assert (token["type"], token["in"], token["name"]) == ("apiKey", "header", "Authorization")
+    assert "Type the word **Token**, a space, then your key" in token["description"]
+    assert "`Bearer <key>` or the key alone is refused with 401" in token["description"]
+    assert "nothing to type here" in schemes["cookieAuth"]["description"]
+    place = schema["paths"]["/api/orders/"]["post"]
+    assert place["security"] == [{"tokenAuth": []}, {"cookieAuth": []}]
+    assert "`Authorization: Token <key>` (not `Bearer`)" in schema["info"]["description"]
+
+
 def test_swagger_ui_comes_from_the_sidecar_package_not_a_cdn():
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200

@@ -8,6 +8,7 @@ database outage, against a PostgreSQL of the test's own, is tests/api/test_datab
 import pytest
 from rest_framework.test import APIClient
 
+from fulfillment.api.authentication import NO_CREDENTIALS
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -63,5 +64,5 @@ def test_json_errors_of_the_api_itself_pass_unchanged(failing):
     assert response.status_code == 401
     assert response.json() == {
         "code": "not_authenticated",
-        "detail": "Authentication credentials were not provided.",
+        "detail": NO_CREDENTIALS,
     }

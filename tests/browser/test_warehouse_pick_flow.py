@@ -5,8 +5,9 @@ from datetime import timedelta
 from django.contrib.auth.models import Group, User
 from django.db.models import F
 
-from fulfillment.models import Order, OrderState, PickTask, Stock, WarehouseAssignment
+from fulfillment.models import Order, OrderState, PickProblem, PickTask, Stock, WarehouseAssignment
 from fulfillment.picking import conf
+from fulfillment.picking.tasks import pick_task_claim, pick_task_report_problem
 from fulfillment.warehouse.access import WORKER_GROUP
 from tests.browser.conftest import BROWSER_DB
 from tests.factories import make_catalogue, run_due
@@ -95,11 +96,39 @@ def test_problem_report_on_a_small_phone(browser_page, log_in, screenshot):
     screenshot(page, "1-problem-form")
 
     page.get_by_role("button", name="Report problem").click()
-    page.get_by_text("Problem reported. An operator has been told.").wait_for()
+    page.get_by_text("Your claim is released: the task is no longer yours.").wait_for()
+    assert_fits_the_screen(page)
     screenshot(page, "2-reported")
     order.refresh_from_db()
     assert order.needs_attention and "Item damaged reported by alice" in order.attention_reason
     assert PickTask.objects.get(pk=task.pk).problem_reported_by == alice
+
+
+def test_a_task_held_for_an_operator_on_a_phone(browser_page, log_in, screenshot):
+    """After alice's report the list and the task say the task waits for an operator, and
+    nobody is offered a claim."""
+    alice = setup_floor()
+    order = order_waiting_for_pick()
+    task = PickTask.objects.get(order=order)
+    pick_task_claim(task_id=task.pk, worker=alice)
+    pick_task_report_problem(task_id=task.pk, worker=alice, problem=PickProblem.MISSING, note="Bin empty")
+    short = str(order.pk)[:8].upper()
+    page = browser_page("phone")
+    log_in(page, "alice", PASSWORD)
+
+    card = page.locator("a.task", has_text=f"Order {short}")
+    card.get_by_text("Held for an operator").wait_for()
+    assert card.get_by_text("Problem: Item missing").is_visible()
+    assert_fits_the_screen(page)
+    screenshot(page, "1-list")
+
+    card.click()
+    held = page.get_by_test_id("problem-held")
+    held.wait_for()
+    assert "Item missing reported by alice" in held.inner_text()
+    assert page.get_by_role("button", name="Claim this task").count() == 0
+    assert_fits_the_screen(page)
+    screenshot(page, "2-task")
 
 
 def fill_pick(page, lines, wrong_sku=None):

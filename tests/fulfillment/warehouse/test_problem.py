@@ -4,8 +4,7 @@ import pytest
 from django.urls import reverse
 
 from fulfillment.models import Order, OrderState, PickProblem, PickTask
-from fulfillment.picking.tasks import pick_task_claim, pick_task_confirm
-from fulfillment.simulators.picker import exact_pick
+from fulfillment.picking.tasks import pick_task_claim
 from fulfillment.steps import WaitForPick
 from processes import clock
 from processes.models.journal import EventKind, ProcessEvent
@@ -33,12 +32,19 @@ def test_problem_form_page(task, alice):
 
 
 def test_problem_goes_to_an_operator_with_the_workers_name(task, alice):
-    """By default the order needs attention, the journal names alice, operators get one email."""
+    """By default the order needs attention, the journal names alice, operators get one email,
+    and alice is told her claim is released and the task held for an operator."""
     pick_task_claim(task_id=task.pk, worker=alice)
     response = report(client_for(alice), task)
 
     assert response.redirect_chain[-1][0] == reverse("warehouse:tasks")
-    assert b"Problem reported. An operator has been told." in response.content
+    short = str(task.order_id)[:8].upper()
+    told = (
+        f"Problem reported on order {short}. Your claim is released: the task is no longer yours. It stays "
+        "in the list, held for an operator, who has been told: nobody can claim it until they decide (pick "
+        "it after all, or cancel the order). Nothing more to do."
+    )
+    assert told in response.content.decode()
     order = Order.objects.get(pk=task.order_id)
     assert order.needs_attention and order.state == OrderState.AWAITING_PICK
     assert order.attention_reason == "Item missing reported by alice: bin A-01-1 is empty"
@@ -48,21 +54,20 @@ def test_problem_goes_to_an_operator_with_the_workers_name(task, alice):
     task = fresh(task)
     assert (task.status, task.assignee, task.problem) == (PickTask.Status.OPEN, None, PickProblem.MISSING)
     assert (task.problem_note, task.problem_reported_by) == ("bin A-01-1 is empty", alice)
+    assert task.has_open_problem and task.problem_resolved_at is None
     assert operator_alerts(order) == 1
 
 
-def test_someone_finding_it_after_all_completes_the_order(task, alice, bob):
-    """Another worker may still pick it: the confirmation clears needs-attention."""
+def test_the_list_shows_the_task_held_for_an_operator(task, alice, bob):
+    """Every worker sees the report and that the task waits for an operator, not for them."""
     pick_task_claim(task_id=task.pk, worker=alice)
     report(client_for(alice), task)
-    listing = client_for(bob).get(reverse("warehouse:tasks")).content.decode()
-    assert "Problem: Item missing" in listing
 
-    pick_task_claim(task_id=task.pk, worker=bob)
-    pick_task_confirm(task_id=task.pk, worker=bob, picked=exact_pick(task.pk))
-    with clock.frozen():
-        order = drive(Order.objects.get(pk=task.order_id))
-    assert order.state == OrderState.COMPLETED and not order.needs_attention
+    listing = client_for(bob).get(reverse("warehouse:tasks")).content.decode()
+    assert "Problem: Item missing" in listing and "Held for an operator" in listing
+    page = client_for(bob).get(reverse("warehouse:task", args=[task.pk])).content.decode()
+    assert "Held for an operator." in page and "Item missing reported by alice" in page
+    assert "Claim this task" not in page
 
 
 def test_problem_can_compensate_when_the_policy_says_so(task, alice, monkeypatch):
@@ -80,6 +85,16 @@ def test_problem_can_compensate_when_the_policy_says_so(task, alice, monkeypatch
     assert order.state == OrderState.CANCELLED
     assert fresh(task).status == PickTask.Status.CANCELLED
     assert payment_ledger(order)["refunds"] == 1
+
+
+def test_with_compensation_the_worker_is_told_the_order_is_cancelled(task, alice, monkeypatch):
+    monkeypatch.setattr(WaitForPick, "on_problem", OnExhausted.COMPENSATE)
+    pick_task_claim(task_id=task.pk, worker=alice)
+    response = report(client_for(alice), task, {"problem": PickProblem.DAMAGED, "note": "mug broken"})
+
+    page = response.content.decode()
+    assert "Your claim is released: the task is no longer yours." in page
+    assert "The order is being cancelled, so nobody will pick it. Nothing more to do." in page
 
 
 @pytest.mark.parametrize(
