@@ -257,7 +257,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "fulfillment.models.OrderState",
+        "ReturnStatusEnum": "fulfillment.models.ReturnState",
+    },
 }
 # The client API's limits; the other keys and their defaults are in fulfillment/api/conf.py.
 API = {
