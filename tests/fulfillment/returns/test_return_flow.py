@@ -4,6 +4,7 @@ refunded once for exactly its accepted lines, restocked once, confirmed by one e
 from decimal import Decimal
 
 from fulfillment.models import Notification, ReturnLine, ReturnState
+from fulfillment.monitoring import order_ledger_check
 from fulfillment.returns.inspection import LineVerdict
 from fulfillment.simulators.carrier import labels
 from fulfillment.simulators.models import SentMail
@@ -113,3 +114,14 @@ def test_the_journal_tells_the_return_in_order(catalogue):
         "restock_return",
         "send_return_confirmation",
     }
+
+
+def test_the_order_pages_ledger_cross_check_counts_its_returns_refunds(catalogue):
+    """The admin's cross-check of a returned order agrees with the gateway: 12.50 refunded."""
+    with clock.frozen():
+        order = completed_order()
+        drive_return(request_return(order, ("MUG-001", 1)))
+
+    check = order_ledger_check(order)
+    assert (check.ours_refunded, check.gateway_refunded) == (Decimal("12.50"), Decimal("12.50"))
+    assert check.agrees
