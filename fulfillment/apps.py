@@ -10,8 +10,9 @@ class FulfillmentConfig(AppConfig):
 
     def ready(self):
         from fulfillment.picking import checks  # noqa: F401  (registers the pick thresholds' checks)
+        from fulfillment.returns.workflow import RETURN_WORKFLOWS
         from fulfillment.workflow import ORDER_WORKFLOWS
         from processes.workflow import registry
 
-        for workflow in ORDER_WORKFLOWS:
+        for workflow in [*ORDER_WORKFLOWS, *RETURN_WORKFLOWS]:
             registry.register(workflow)

@@ -40,3 +40,13 @@ class PickMismatch(PickRefused):
     def __init__(self, errors: dict[int, str]):
         self.errors = errors
         super().__init__("; ".join(errors.values()))
+
+
+class InvalidReturn(ValueError):
+    """A return request that cannot be made as given (a line not in the order, too many units);
+    the message says what is wrong. Nothing was created."""
+
+
+class ReturnNotAllowed(Exception):
+    """A return request or cancel the order's or return's state refuses (the order is not
+    completed, the window has closed, the parcel already arrived); nothing changed."""

@@ -41,6 +41,10 @@ class FraudDeclined(PermanentError):
     """The fraud screener refused the order: it must not be charged."""
 
 
+class RefundRefused(PermanentError):
+    """The gateway refused a refund: more than is left of the charge, or no such charge."""
+
+
 class IdempotencyConflict(PermanentError):
     """The key was used before with a different request: a bug on our side, never retried."""
 
@@ -106,6 +110,10 @@ class PaymentGateway(Protocol):
 
     def refund(self, *, charge_key: str, reference: str, idempotency_key: str) -> Refund:
         """Refund in full whatever charge was made under `charge_key`, if any."""
+
+    def refund_part(self, *, charge_id: str, amount: Decimal, reference: str, idempotency_key: str) -> Refund:
+        """Refund `amount` of the charge `charge_id` (a return); raises RefundRefused when
+        more than is left of the charge is asked for."""
 
 
 class ShippingCarrier(Protocol):

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 
 from fulfillment.gateways import label_ledger, payment_ledger
-from fulfillment.models import Order, OrderState, Payment, PickTask, Shipment
+from fulfillment.models import Order, OrderState, Payment, PickTask, ReturnRefund, Shipment
 from fulfillment.workflow import ORDER_STEPS
 from processes import clock
 from processes.models.journal import AttemptOutcome, ProcessEvent, StepAttempt
@@ -165,6 +165,11 @@ def order_ledger_check(order: Order) -> LedgerCheck:
     if payment is not None:
         check.ours_charged = payment.amount
         check.ours_refunded = payment.amount if payment.status == payment.Status.REFUNDED else Decimal(0)
+    # What the order's returns refunded, in part, against the same charge.
+    returned = (
+        ReturnRefund.objects.filter(ret__order=order).exclude(refund_id="").aggregate(total=Sum("amount"))
+    )
+    check.ours_refunded += returned["total"] or Decimal(0)
     if not check.agrees and _reconciled_step_in_flight(order):
         check.notes.append(
             f"The order is at {order.step}: an attempt whose answer was lost is recorded by its retry."

@@ -5,6 +5,7 @@ Nothing set: an SQLite file and django-q2's ORM broker, so `make run` works on a
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -266,7 +267,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "fulfillment.models.OrderState"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "fulfillment.models.OrderState",
+        "ReturnStatusEnum": "fulfillment.models.ReturnState",
+    },
     # The token first in Swagger UI's Authorize dialog (fulfillment/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -285,6 +289,8 @@ API = {
 }
 # Shared secret of the payment provider's webhook signatures; unset refuses every webhook.
 PAYMENT_WEBHOOK_SECRET = env_str("PAYMENT_WEBHOOK_SECRET")
+# The carrier's, for its parcel events (/api/webhooks/carrier/); unset, they are all refused.
+CARRIER_WEBHOOK_SECRET = env_str("CARRIER_WEBHOOK_SECRET")
 
 # The engine's own knobs; see processes/conf.py for their meaning and defaults.
 PROCESSES = {
@@ -354,6 +360,13 @@ PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.Pay
 SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")
 # Seconds a pick task may stay open before the order is flagged for an operator.
 PICK_TIMEOUT = env_int("PICK_TIMEOUT", 4 * 3600, minimum=1)
+# Returns (fulfillment/returns): days after an order completes that it may be returned; the
+# amount above which an operator approves a return; days the parcel has to arrive before the
+# return closes itself; seconds an inspection may stay open before an operator is asked.
+RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30, minimum=1)
+RETURN_APPROVAL_THRESHOLD = Decimal(str(env_float("RETURN_APPROVAL_THRESHOLD", 200.0)))
+RETURN_PARCEL_DEADLINE_DAYS = env_int("RETURN_PARCEL_DEADLINE_DAYS", 14, minimum=1)
+RETURN_INSPECTION_TIMEOUT = env_int("RETURN_INSPECTION_TIMEOUT", 2 * 24 * 3600, minimum=1)
 # The warehouse floor's earlier timers, in seconds; see fulfillment/picking/conf.py.
 WAREHOUSE = {
     "WARNING_AFTER": env_int("PICK_WARNING_AFTER", 3 * 3600, minimum=1),

@@ -2,9 +2,9 @@
 
 Retryable errors (and unknown ones, which may be transient) back off and retry; a forward step
 that exhausts its retries compensates or raises needs-attention as its policy says; a permanent
-error compensates at once; a compensation that cannot finish is never dropped: it raises
-needs-attention. Every step that gives up, a call step or a wait step, whatever ended it,
-goes through `give_up`.
+error compensates at once, or asks a person when its policy's `on_refusal` says so; a
+compensation that cannot finish is never dropped: it raises needs-attention. Every step that
+gives up, a call step or a wait step, whatever ended it, goes through `give_up`.
 """
 
 import logging
@@ -46,7 +46,7 @@ def attempt_failed(
         return
     if policy.is_permanent(error):  # a refusal: nothing happened at the step, nothing to undo there
         reason = f"{what} failed permanently: {why}"
-        then, undo = OnExhausted.COMPENSATE, False
+        then, undo = policy.on_refusal, False
     else:
         budget = _budget(process, step, policy)
         if process.attempts >= budget:
@@ -106,7 +106,7 @@ def give_up(
     """No more automatic attempts at the current step: undo the process, or call a person.
 
     `then` is what the step's policy says for this end (an `OnExhausted`): a call step's
-    `retry.on_exhausted` when its retries or its deadline ran out, COMPENSATE for a refusal
+    `retry.on_exhausted` when its retries or its deadline ran out, `retry.on_refusal` for a refusal
     (with `undo_current=False`: nothing happened at the step), a wait step's `on_timeout` or
     `on_problem`. A compensation that gives up always calls a person: nothing undoes an undo.
     `last_error` keeps the failed attempt's `error`, or says `reason` when no attempt failed

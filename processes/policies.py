@@ -36,14 +36,18 @@ class RetryPolicy:
     backoff_cap: float = 60.0
     permanent_errors: tuple[type[BaseException], ...] = (PermanentError,)
     on_exhausted: str = OnExhausted.COMPENSATE
+    # What a refusal (one of `permanent_errors`) leads to: undoing the process, by default; a
+    # step past the point of undoing (a return's refund, once its parcel is in) asks a person.
+    on_refusal: str = OnExhausted.COMPENSATE
 
     def __post_init__(self):
         if self.max_attempts < 1 or self.backoff_base < 0 or self.backoff_cap < self.backoff_base:
             raise ValueError(f"Inconsistent retry policy: {self}")
-        if self.on_exhausted not in (OnExhausted.COMPENSATE, OnExhausted.NEEDS_ATTENTION):
-            raise ValueError(
-                f"on_exhausted must be 'compensate' or 'needs_attention', not {self.on_exhausted!r}"
-            )
+        for name in ("on_exhausted", "on_refusal"):
+            if getattr(self, name) not in (OnExhausted.COMPENSATE, OnExhausted.NEEDS_ATTENTION):
+                raise ValueError(
+                    f"{name} must be 'compensate' or 'needs_attention', not {getattr(self, name)!r}"
+                )
 
     def is_permanent(self, error: BaseException) -> bool:
         return isinstance(error, self.permanent_errors)

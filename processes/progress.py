@@ -36,7 +36,7 @@ def step_succeeded(workflow: Workflow, process, step: Step, now: datetime) -> No
     if process.direction == Direction.COMPENSATE:
         process.completed_steps = process.completed_steps[:-1]
         next_undo(workflow, process, now)
-    elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING:
+    elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING and not step.settled(process):
         park(process, step, now)
     else:
         complete_forward(workflow, process, step, now)

@@ -214,6 +214,11 @@ class WaitStep(Step):
     def on_signal(self, process, payload: dict, ctx: StepContext) -> None:
         raise NotImplementedError(f"Wait step {self.name!r} must define on_signal()")
 
+    def settled(self, process) -> bool:
+        """Whether `record` settled the step without a person (a rule approved it), read just
+        after it: the process then goes on at once instead of waiting. False by default."""
+        return False
+
     def timers(self, process) -> dict:
         """Named timers still to fire, {name: datetime or None}; read under the row lock.
 

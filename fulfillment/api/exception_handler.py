@@ -24,13 +24,14 @@ from rest_framework.views import exception_handler
 from fulfillment.api.authentication import NO_CREDENTIALS
 from fulfillment.api.errors import IdempotencyKeyReused, InvalidSignature, OrderBusy, OrderNotCancellable
 from fulfillment.api.server_errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, UNAVAILABLE_DETAIL
-from fulfillment.errors import InvalidOrder
+from fulfillment.errors import InvalidOrder, InvalidReturn, ReturnNotAllowed
 from processes.exceptions import ProcessStateError
 
 DOMAIN_ERRORS = [
     (IdempotencyKeyReused, status.HTTP_422_UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
     (OrderNotCancellable, status.HTTP_409_CONFLICT, "not_cancellable"),
     (OrderBusy, status.HTTP_409_CONFLICT, "order_busy"),
+    (ReturnNotAllowed, status.HTTP_409_CONFLICT, "return_not_allowed"),
     (ProcessStateError, status.HTTP_409_CONFLICT, "conflict"),
     (InvalidSignature, status.HTTP_400_BAD_REQUEST, "invalid_signature"),
     (ObjectDoesNotExist, status.HTTP_404_NOT_FOUND, "not_found"),
@@ -68,7 +69,7 @@ def _as_api_exception(exc: Exception) -> Exception:
         # Changed in place: the view set its WWW-Authenticate challenge on this very exception.
         exc.detail = ErrorDetail(NO_CREDENTIALS, code=exc.default_code)
         return exc
-    if isinstance(exc, InvalidOrder):
+    if isinstance(exc, InvalidOrder | InvalidReturn):
         return ValidationError({"non_field_errors": [str(exc)]})
     if isinstance(exc, Http404):
         return NotFound(*exc.args)

@@ -1,7 +1,7 @@
 """Idempotency keys: the same request with the same key has its effect once, whatever the retries.
 
 `idempotency_claim` runs inside the transaction that makes the effect, so the key and the
-order commit together or not at all; the unique constraint on (client, key) makes a second
+order (or return) commit together or not at all; the unique constraint on (client, key) makes a second
 request with the key wait for the first and then find its record. A key lives at least
 `API['IDEMPOTENCY_KEY_TTL']` seconds (24 hours by default); after that it may be used afresh.
 """
@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from fulfillment.api import conf
 from fulfillment.api.errors import IdempotencyKeyReused
@@ -26,7 +27,8 @@ def request_fingerprint(data) -> str:
 
 def idempotency_lookup(*, client, key: str, fingerprint: str) -> IdempotencyRecord | None:
     """The committed, live record of this key, if any, without locking: the fast path of a replay."""
-    record = IdempotencyRecord.objects.filter(client=client, key=key, order__isnull=False).first()
+    made = Q(order__isnull=False) | Q(ret__isnull=False)
+    record = IdempotencyRecord.objects.filter(made, client=client, key=key).first()
     if record is None or _expired(record):
         return None
     _check_same_request(record, fingerprint)
@@ -47,17 +49,18 @@ def idempotency_claim(*, client, key: str, fingerprint: str) -> tuple[Idempotenc
                 return IdempotencyRecord.objects.create(client=client, key=key, fingerprint=fingerprint), True
         except IntegrityError:  # another request inserted the key and committed meanwhile
             record = _locked(client, key)
-    if _expired(record) or record.order_id is None:
-        record.fingerprint, record.order, record.created_at = fingerprint, None, clock.now()
-        record.save(update_fields=["fingerprint", "order", "created_at"])
+    if _expired(record) or (record.order_id is None and record.ret_id is None):
+        record.fingerprint, record.order, record.ret, record.created_at = fingerprint, None, None, clock.now()
+        record.save(update_fields=["fingerprint", "order", "ret", "created_at"])
         return record, True
     _check_same_request(record, fingerprint)
     return record, False
 
 
-def idempotency_complete(*, record: IdempotencyRecord, order, status_code: int) -> None:
-    record.order, record.status_code = order, status_code
-    record.save(update_fields=["order", "status_code"])
+def idempotency_complete(*, record: IdempotencyRecord, order=None, ret=None, status_code: int) -> None:
+    """Tie the key to what its request made: an order, or a return."""
+    record.order, record.ret, record.status_code = order, ret, status_code
+    record.save(update_fields=["order", "ret", "status_code"])
 
 
 def idempotency_purge() -> int:

@@ -7,7 +7,7 @@ from processes import clock
 
 
 class IdempotencyRecord(models.Model):
-    """One client's idempotency key and the order its first request placed.
+    """One client's idempotency key and the order (or return) its first request made.
 
     The row is inserted in the same transaction as the order, under the unique constraint on
     (client, key): of two requests racing with one key, the second waits for the first to
@@ -19,6 +19,9 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     order = models.ForeignKey("fulfillment.Order", null=True, on_delete=models.CASCADE, related_name="+")
+    # Or the return its first request made (POST /api/orders/{id}/returns/); one of the two once
+    # the request committed, neither while it is being made.
+    ret = models.ForeignKey("fulfillment.Return", null=True, on_delete=models.CASCADE, related_name="+")
     status_code = models.PositiveSmallIntegerField(default=201)
     created_at = models.DateTimeField(default=clock.now)
 

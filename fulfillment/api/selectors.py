@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import Order, OrderLine, Shipment
+from fulfillment.models import Order, OrderLine, Return, ReturnLine, Shipment
 from processes import clock
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from processes.waiting_reason import circuits_for, waiting_reason
@@ -37,8 +37,22 @@ def order_list_for_client(*, client) -> QuerySet[Order]:
 
 def order_journal_attach(orders: Sequence[Order]) -> Sequence[Order]:
     """Load the step attempts and transitions of these orders in two queries and attach them."""
-    ids = [order.pk for order in orders]
-    label = Order._meta.label_lower
+    return journal_attach(orders, label=Order._meta.label_lower)
+
+
+def return_list_for_client(*, client) -> QuerySet[Return]:
+    """The returns of the client's orders, newest first, with their lines."""
+    return (
+        Return.objects.filter(order__owner=client)
+        .prefetch_related(Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line")))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def journal_attach(processes: Sequence, *, label: str) -> Sequence:
+    """Load the step attempts and transitions of these processes (of one model, `label`) in two
+    queries and attach them as `journal_attempts` and `journal_transitions`."""
+    ids = [process.pk for process in processes]
     attempts, transitions = defaultdict(list), defaultdict(list)
     for attempt in StepAttempt.objects.filter(process_type=label, process_id__in=ids).order_by(
         "started_at", "id"
@@ -48,10 +62,10 @@ def order_journal_attach(orders: Sequence[Order]) -> Sequence[Order]:
         process_type=label, process_id__in=ids, kind=EventKind.TRANSITION
     ).order_by("created_at", "id"):
         transitions[event.process_id].append(event)
-    for order in orders:
-        order.journal_attempts = attempts[order.pk]
-        order.journal_transitions = transitions[order.pk]
-    return orders
+    for process in processes:
+        process.journal_attempts = attempts[process.pk]
+        process.journal_transitions = transitions[process.pk]
+    return processes
 
 
 def order_waiting_attach(orders: Sequence[Order]) -> Sequence[Order]:

@@ -153,6 +153,7 @@ class AddressOut(serializers.Serializer):
 
 
 class LineOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The line's id: what a return names it by.")
     sku = serializers.CharField()
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)

@@ -161,10 +161,11 @@ def _public_reason(order, event, workflow, words: dict[str, str]) -> str:
 
 def _client_words(model) -> dict[str, str]:
     """What the client reads for each transition of the model: the words the transition declares
-    (`custom={"client_words": ...}` on the model), and CREATED for the order's creation."""
+    (`custom={"client_words": ...}` on the model), and for its creation the model's
+    `client_created_words`, or CREATED (an order's)."""
     transitions = model._meta.get_field("state").get_all_transitions(model)
     declared = {t.name: t.custom["client_words"] for t in transitions if "client_words" in t.custom}
-    return {"create": CREATED, **declared}
+    return {"create": getattr(model, "client_created_words", CREATED), **declared}
 
 
 def _in_words(transition: str) -> str:

@@ -117,7 +117,7 @@ class OrderListView(ClientView):
         parameters=[IDEMPOTENCY_KEY_HEADER, REPLAYED, RETRY_AFTER],
     )
     def post(self, request):
-        key = _idempotency_key(request)
+        key = idempotency_key_of(request)
         fingerprint = request_fingerprint(request.data)
         earlier = idempotency_lookup(client=request.user, key=key, fingerprint=fingerprint)
         if earlier is not None:
@@ -226,7 +226,8 @@ def api_not_found(request, *args, **kwargs):
     return JsonResponse({"code": "not_found", "detail": "No such endpoint; see /api/docs/."}, status=404)
 
 
-def _idempotency_key(request) -> str:
+def idempotency_key_of(request) -> str:
+    """The request's Idempotency-Key header, or a 400 saying what is wrong with it."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         message = "This header is required: a unique string per order, the same when retrying it."

@@ -46,11 +46,20 @@ def signature_make(*, body: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def signature_verify(*, header: str, body: bytes, now: float) -> None:
-    """Raise InvalidSignature unless `header` signs `body` with our secret, recently enough."""
-    secret, tolerance = conf.webhook_secret(), conf.get("WEBHOOK_TOLERANCE")
+def signature_verify(
+    *,
+    header: str,
+    body: bytes,
+    now: float,
+    secret: str | None = None,
+    setting: str = "PAYMENT_WEBHOOK_SECRET",
+) -> None:
+    """Raise InvalidSignature unless `header` signs `body` with the sender's secret (the payment
+    provider's unless given, from `setting`), recently enough."""
+    secret = conf.webhook_secret() if secret is None else secret
+    tolerance = conf.get("WEBHOOK_TOLERANCE")
     if not secret:
-        raise InvalidSignature("Payment webhooks are not configured here (PAYMENT_WEBHOOK_SECRET is unset).")
+        raise InvalidSignature(f"These webhooks are not configured here ({setting} is unset).")
     timestamp, signatures = _parse(header)
     if abs(now - timestamp) > tolerance:
         raise InvalidSignature(f"The signature's timestamp is more than {tolerance} seconds off.")

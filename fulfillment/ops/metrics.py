@@ -6,6 +6,7 @@ so counters kept in a process's memory would see only that process. The reads ar
 index-backed aggregates, whatever the number of orders:
 
 - orders per state (the (state, created_at) index) and needing attention (its partial index);
+  returns likewise;
 - the oldest due work: the first `next_run_at` in the past (the partial `due` index);
 - step attempts, failures and the duration histogram over the last METRICS_WINDOW seconds
   (the (started_at, step) index), from `StepAttempt.duration_ms`, which the engine measures
@@ -41,7 +42,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFami
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from fulfillment.api.models import ThrottleUnavailable
-from fulfillment.models import Order, OrderState
+from fulfillment.models import Order, OrderState, Return, ReturnState
 from fulfillment.ops import conf
 from fulfillment.ops.readiness import broker, sweeper_heartbeat
 from processes import clock
@@ -65,6 +66,7 @@ class FulfillmentCollector:
     def collect(self):
         now = clock.now()
         yield from self._orders()
+        yield from self._returns()
         yield from self._due_work(now)
         yield from self._attempts(now)
         yield from self._queue_and_sweeper(now)
@@ -83,6 +85,18 @@ class FulfillmentCollector:
             "fulfillment_orders_needs_attention",
             "Orders waiting for an operator.",
             value=Order.objects.filter(needs_attention=True).count(),
+        )
+
+    def _returns(self):
+        per_state = GaugeMetricFamily("fulfillment_returns", "Returns in each state.", labels=["state"])
+        counts = dict(Return.objects.order_by().values_list("state").annotate(n=Count("pk")))
+        for state in ReturnState.values:
+            per_state.add_metric([state], counts.get(state, 0))
+        yield per_state
+        yield GaugeMetricFamily(
+            "fulfillment_returns_needs_attention",
+            "Returns waiting for an operator.",
+            value=Return.objects.filter(needs_attention=True).count(),
         )
 
     def _due_work(self, now):

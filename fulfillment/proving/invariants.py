@@ -28,8 +28,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Lag
 
-from fulfillment.models import Order, OrderState, Payment, Reservation, Stock
+from fulfillment.models import Order, OrderState, Payment, Reservation, ReturnRefund, Stock
 from fulfillment.notifications import confirmation_message_id
+from fulfillment.proving import return_invariants as returns
 from fulfillment.simulators.carrier import labels_bulk
 from fulfillment.simulators.models import SentMail
 from fulfillment.simulators.payment import ledger_bulk
@@ -107,12 +108,21 @@ def _ledgers(orders: QuerySet) -> Iterable[tuple[str, Decimal, dict]]:
 
 
 def completed_not_charged_once(orders: QuerySet | None = None) -> list[str]:
-    """A completed order was charged its total exactly once and never refunded."""
+    """A completed order was charged its total exactly once, and refunded only what its returns
+    refunded: that sum, in one gateway refund per return that refunded anything."""
     completed = _scope(orders).filter(state=OrderState.COMPLETED)
+    returned = {
+        str(row["ret__order"]): (row["amount"], row["count"])
+        for row in ReturnRefund.objects.filter(ret__order__in=completed)
+        .exclude(refund_id="")
+        .values("ret__order")
+        .annotate(amount=Sum("amount"), count=Count("id"))
+    }
     return sorted(
         pk
         for pk, total, book in _ledgers(completed)
-        if (book["charges"], book["charged"], book["refunds"]) != (1, total, 0)
+        if (book["charges"], book["charged"], (book["refunded"], book["refunds"]))
+        != (1, total, returned.get(pk, (Decimal(0), 0)))
     )
 
 
@@ -299,6 +309,9 @@ INVARIANTS = [
     Invariant("journal_disagrees_with_state", journal_disagrees_with_state),
     Invariant("journal_chain_broken", journal_chain_broken),
     Invariant("attempt_running_without_lease", attempt_running_without_lease),
+    Invariant("return_refund_not_accepted_amount", returns.return_refund_not_accepted_amount),
+    Invariant("return_restocked_not_once", returns.return_restocked_not_once),
+    Invariant("return_labels_wrong", returns.return_labels_wrong),
 ]
 
 

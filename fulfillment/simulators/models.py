@@ -71,14 +71,27 @@ class ChargeRecord(models.Model):
 
 
 class RefundRecord(models.Model):
-    """A full refund of one charge; the one-to-one key makes a second refund impossible."""
+    """A refund of one charge: a part of it (a return), or in full whatever is left of it.
+
+    At most one full refund per charge (a partial unique constraint), so a cancelled order is
+    refunded once however many keys ask; partial refunds never add up to more than the charge
+    (checked under the charge's row lock).
+    """
 
     refund_id = models.CharField(max_length=40, unique=True)
-    charge = models.OneToOneField(ChargeRecord, on_delete=models.PROTECT, related_name="refund")
+    charge = models.ForeignKey(ChargeRecord, on_delete=models.PROTECT, related_name="refunds")
     idempotency_key = models.CharField(max_length=255, unique=True)
     reference = models.CharField(max_length=64, db_index=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+    full = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge"], condition=models.Q(full=True), name="sim_one_full_refund"
+            )
+        ]
 
     def __str__(self):
         return f"{self.refund_id} {self.amount}"

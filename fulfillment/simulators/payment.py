@@ -1,4 +1,4 @@
-"""A simulated payment gateway: charges and full refunds, Stripe-style idempotency, faults.
+"""A simulated payment gateway: charges, full and partial refunds, Stripe-style idempotency, faults.
 
 Tokens choose the card's behaviour: `tok_ok` pays, `tok_declined` is refused, `tok_flaky` is
 refused half the time (whatever the settings) because its issuer does not answer (the card's
@@ -11,7 +11,14 @@ from decimal import Decimal
 
 from django.db.models import Count, Sum
 
-from fulfillment.gateways import Charge, IssuerUnavailable, PaymentDeclined, PaymentLedger, Refund
+from fulfillment.gateways import (
+    Charge,
+    IssuerUnavailable,
+    PaymentDeclined,
+    PaymentLedger,
+    Refund,
+    RefundRefused,
+)
 from fulfillment.simulators.calls import Reason, refusal_record
 from fulfillment.simulators.faults import chance, fault_after_effect, fault_before_effect
 from fulfillment.simulators.idempotency import Outcome, idempotent_call
@@ -21,6 +28,7 @@ TOKEN_OK = "tok_ok"
 TOKEN_DECLINED = "tok_declined"
 TOKEN_FLAKY = "tok_flaky"
 DECLINED = "declined"
+REFUSED = "refused"
 
 
 class PaymentGatewaySimulator:
@@ -68,10 +76,22 @@ class PaymentGatewaySimulator:
             effect=lambda: _refund_effect(charge_key, reference, idempotency_key),
         )
         fault_after_effect(Service.PAYMENT, Operation.REFUND, mode)
-        answer = record.response
-        return Refund(
-            refund_id=answer["refund_id"], charge_id=answer["charge_id"], amount=Decimal(answer["amount"])
+        return _refund_answer(record)
+
+    def refund_part(self, *, charge_id: str, amount: Decimal, reference: str, idempotency_key: str) -> Refund:
+        """Refund `amount` of a charge, once per key; never more than is left of the charge."""
+        mode = fault_before_effect(Service.PAYMENT, Operation.REFUND, reference, idempotency_key)
+        amount = Decimal(amount)
+        record = idempotent_call(
+            service=Service.PAYMENT,
+            operation=Operation.REFUND,
+            key=idempotency_key,
+            reference=reference,
+            request={"charge_id": charge_id, "amount": _normalized(amount), "reference": reference},
+            effect=lambda: _refund_part_effect(charge_id, amount, reference, idempotency_key),
         )
+        fault_after_effect(Service.PAYMENT, Operation.REFUND, mode)
+        return _refund_answer(record)
 
 
 def ledger(reference: str) -> dict:
@@ -157,9 +177,53 @@ def _refund_effect(charge_key: str, reference: str, key: str) -> Outcome:
     )
     if charge is None:
         return Outcome(response={"refund_id": None, "charge_id": None, "amount": "0"})
-    refund = RefundRecord.objects.filter(charge=charge).first() or RefundRecord.objects.create(
-        refund_id=_new_id("re"), charge=charge, idempotency_key=key, reference=reference, amount=charge.amount
+    refund = RefundRecord.objects.filter(charge=charge, full=True).first() or RefundRecord.objects.create(
+        refund_id=_new_id("re"),
+        charge=charge,
+        idempotency_key=key,
+        reference=reference,
+        amount=charge.amount - _refunded(charge),
     )
     return Outcome(
         response={"refund_id": refund.refund_id, "charge_id": charge.charge_id, "amount": str(refund.amount)}
+    )
+
+
+def _refund_part_effect(charge_id: str, amount: Decimal, reference: str, key: str) -> Outcome:
+    """Refund a part of the charge, under its row lock so that racing refunds cannot together
+    pass its amount; a refusal is stored and replays as the same refusal."""
+    charge = (
+        ChargeRecord.objects.select_for_update()
+        .filter(charge_id=charge_id, status=ChargeRecord.Status.SUCCEEDED)
+        .first()
+    )
+    if charge is None:
+        return Outcome(response={}, error=REFUSED, error_message=f"no successful charge {charge_id}")
+    left = charge.amount - _refunded(charge)
+    if amount <= 0 or amount > left:
+        message = f"cannot refund {amount} of charge {charge_id}: {left} left of {charge.amount}"
+        return Outcome(response={}, error=REFUSED, error_message=message)
+    refund = RefundRecord.objects.create(
+        refund_id=_new_id("re"),
+        charge=charge,
+        idempotency_key=key,
+        reference=reference,
+        amount=amount,
+        full=False,
+    )
+    return Outcome(
+        response={"refund_id": refund.refund_id, "charge_id": charge.charge_id, "amount": str(refund.amount)}
+    )
+
+
+def _refunded(charge: ChargeRecord) -> Decimal:
+    return charge.refunds.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def _refund_answer(record: IdempotencyRecord) -> Refund:
+    if record.error == REFUSED:
+        raise RefundRefused(record.error_message)
+    answer = record.response
+    return Refund(
+        refund_id=answer["refund_id"], charge_id=answer["charge_id"], amount=Decimal(answer["amount"])
     )

@@ -24,7 +24,16 @@ from tests.factories import place_order, run_due
 pytestmark = ENGINE_DB
 INCIDENTS = reverse("admin:processes_circuit_changelist")
 REASON = "carrier maintenance, ticket 4711"
-CIRCUIT_STEPS = {"fraud_check", "charge_payment", "create_label", "send_confirmation"}
+# Every step with a circuit, the returns' beside the orders': the Incidents page lists them all.
+CIRCUIT_STEPS = {
+    "fraud_check",
+    "charge_payment",
+    "create_label",
+    "send_confirmation",
+    "create_return_label",
+    "refund_return",
+    "send_return_confirmation",
+}
 
 
 def step_url(step: str) -> str:

@@ -39,9 +39,10 @@ def test_place_answers_201_with_the_order(shop, body, catalogue):
     assert data["id"] == str(order.pk)
     assert data["status"] == "received" and data["needs_attention"] is False
     assert data["email"] == "ada@example.com" and data["shipping_address"] == body["shipping_address"]
+    mug, tee = order.lines.order_by("id")
     assert data["lines"] == [
-        {"sku": "MUG-001", "quantity": 2, "unit_price": "12.50"},
-        {"sku": "TEE-042", "quantity": 1, "unit_price": "24.00"},
+        {"id": mug.pk, "sku": "MUG-001", "quantity": 2, "unit_price": "12.50"},
+        {"id": tee.pk, "sku": "TEE-042", "quantity": 1, "unit_price": "24.00"},
     ]
     assert (data["total"], data["currency"]) == ("49.00", "EUR")
     assert data["tracking_number"] is None

@@ -12,9 +12,11 @@ from fulfillment.ops.conf import networks
 from processes import clock
 from processes.flow.figures import circuit_steps
 from processes.models.journal import StepAttempt
+from processes.workflow import registry
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
 from tests.ops.conftest import METRICS_TOKEN
+from tests.return_factories import drive_return, request_return
 
 STEPS = ["charge_payment", "reserve_inventory", "create_label", "pick", "send_confirmation"]
 
@@ -70,6 +72,22 @@ def test_metrics_access(client, settings, ops, headers, remote, status):
 
 
 @ENGINE_DB
+def test_metrics_count_returns_by_state(catalogue, client, metrics_settings):
+    """One return completed and one waiting for its parcel: counted in their states."""
+    with clock.frozen():
+        order = drive(place_order())
+        drive_return(request_return(order, ("MUG-001", 1)))
+        drive_return(request_return(order, ("TEE-042", 1)), parcel=False)
+        metrics = scrape(client)
+
+    returns = metrics["fulfillment_returns"]
+    assert returns[(("state", "completed"),)] == 1
+    assert returns[(("state", "awaiting_parcel"),)] == 1
+    assert returns[(("state", "cancelled"),)] == 0
+    assert metrics["fulfillment_returns_needs_attention"][()] == 0
+
+
+@ENGINE_DB
 def test_metrics_report_orders_attempts_and_durations(catalogue, client, metrics_settings):
     with clock.frozen():
         completed = drive(place_order())
@@ -117,11 +135,12 @@ def test_metrics_cost_the_same_queries_for_many_orders(catalogue, client, metric
         with CaptureQueriesContext(connection) as many:
             scrape(client)
 
-    # Eight for the orders, queue, sweeper and outbox, one for the worker clusters, one for the limits
-    # the API let pass while their Redis was down; flow control reads its circuits, the recent
-    # flow keys and who waits (three), then each step's health (one per step and key: four here).
-    flow_steps = len(circuit_steps())
-    assert len(many) == len(one) <= 10 + 3 + flow_steps, [query["sql"] for query in many]
+    # Ten for the orders, returns, queue, sweeper and outbox, one for the worker clusters, one for
+    # the limits the API let pass while their Redis was down; flow control reads its circuits and
+    # the recent flow keys (two), who waits in each process model (orders, returns), then each
+    # step's health (one per step with a circuit and key).
+    flow_steps, models = len(circuit_steps()), len(registry.labels())
+    assert len(many) == len(one) <= 12 + 2 + models + flow_steps, [query["sql"] for query in many]
 
 
 @pytest.mark.django_db

@@ -97,6 +97,7 @@ def test_zero_base_means_no_wait():
         ({"backoff_base": -1.0}, "Inconsistent retry policy"),
         ({"on_exhausted": "give_up"}, "on_exhausted must be 'compensate' or 'needs_attention'"),
         ({"on_exhausted": ""}, "on_exhausted"),
+        ({"on_refusal": "retry"}, "on_refusal must be 'compensate' or 'needs_attention'"),
     ],
 )
 def test_invalid_policies_are_refused(kwargs, fragment):
