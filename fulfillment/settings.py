@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # builds the order search's trigram indexes (OpClass); idle on SQLite
     "django_fsm",
     "django_q",
     "rest_framework",

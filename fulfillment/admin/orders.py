@@ -12,7 +12,8 @@ from functools import partial
 from django.contrib import admin
 from django.db.models import Prefetch
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.dashboard import dashboard_view
@@ -44,8 +45,12 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(ReadOnlyAdmin):
     """Find the orders that need a person, see why, and act on them."""
 
+    # At 1280 px the list has the page's width less the filters (the admin's app sidebar is
+    # off here): every column it sorts by stays in sight, texts wrap, and the order's creation
+    # time sits under its id (both sort by created_at), leaving room for one more column.
     list_display = [
         "short_id",
+        "customer",
         "state",
         "current_step",
         "attention",
@@ -53,14 +58,13 @@ class OrderAdmin(ReadOnlyAdmin):
         "in_state_for",
         "next_attempt",
         "deadline",
-        "email",
-        "created",
     ]
     list_display_links = ["short_id"]
     list_filter = [StuckFilter, "state", "needs_attention", StepFilter, "warehouse", "created_at"]
     search_fields = ["email"]  # shows the box; get_search_results does the index-friendly search
     search_help_text = (
-        "An order id (or its first 8 characters), a customer email, a charge id or a tracking number."
+        "An order id (or its first 8 characters), a charge id, a tracking number, or 3 letters or more"
+        " of a customer's email or name."
     )
     list_per_page = 50
     show_full_result_count = False
@@ -113,12 +117,28 @@ class OrderAdmin(ReadOnlyAdmin):
         return (queryset if condition is None else queryset.filter(condition)), False
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"dashboard_url": reverse("admin:fulfillment_order_dashboard"), **(extra_context or {})}
+        extra = {
+            "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
+            "is_nav_sidebar_enabled": False,  # its 300 px go to the columns
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
 
     @admin.display(description="order", ordering="created_at")
     def short_id(self, order):
-        return format_html('<span title="{}">{}</span>', order.pk, str(order.pk)[:8])
+        return format_html(
+            '<span title="{}">{}</span><span class="console-sub">{} {}</span>',
+            order.pk,
+            str(order.pk)[:8],
+            order.created_at.strftime("%Y-%m-%d"),
+            order.created_at.strftime("%H:%M UTC"),
+        )
+
+    @admin.display(description="customer", ordering="email")
+    def customer(self, order):
+        return format_html(
+            '{}<span class="console-sub">{}</span>', customer_name(order) or "–", _breakable(order.email)
+        )
 
     @admin.display(description="step", ordering="step")
     def current_step(self, order):
@@ -127,8 +147,10 @@ class OrderAdmin(ReadOnlyAdmin):
         undo = "undo " if order.direction == "compensate" else ""
         overdue = _overdue(order, clock.now())
         if overdue:
-            return format_html('<span class="console-late">{}{} (late {})</span>', undo, order.step, overdue)
-        return f"{undo}{order.step}"
+            return format_html(
+                '<span class="console-late">{}{} (late {})</span>', undo, _breakable(order.step), overdue
+            )
+        return format_html("{}{}", undo, _breakable(order.step))
 
     @admin.display(description="in state for", ordering="state_changed_at")
     def in_state_for(self, order):
@@ -142,17 +164,15 @@ class OrderAdmin(ReadOnlyAdmin):
     def deadline(self, order):
         return _relative(order.deadline_at, clock.now())
 
-    @admin.display(description="created (UTC)", ordering="created_at")
-    def created(self, order):
-        return order.created_at.strftime("%Y-%m-%d %H:%M")
-
     @admin.display(description="needs attention", ordering="needs_attention")
     def attention(self, order):
         if not order.needs_attention:
             return ""
         reason = order.attention_reason
         short = reason if len(reason) <= 80 else reason[:77] + "…"
-        return format_html('<span class="console-attention" title="{}">⚠ {}</span>', reason, short)
+        return format_html(
+            '<span class="console-attention" title="{}">⚠ {}</span>', reason, _breakable(short)
+        )
 
     # The order page ---------------------------------------------------------------------------
 
@@ -209,6 +229,12 @@ class OrderAdmin(ReadOnlyAdmin):
         }
 
 
+def customer_name(order: Order) -> str:
+    """The name on the shipping address: the customer as the warehouse and the carrier know them."""
+    address = order.shipping_address
+    return str(address.get("name", "")) if isinstance(address, dict) else ""
+
+
 def _waiting(order: Order, now: datetime) -> dict | None:
     """Why the order waits at its step without spending attempts (its circuit, its turn at a
     slowed service), with the step's condition in the words and figures the Incidents page
@@ -221,6 +247,12 @@ def _waiting(order: Order, now: datetime) -> dict | None:
         "for": _duration(now - explanation["since"]),
         "next": _relative(explanation["next_look"], now),
     }
+
+
+def _breakable(text: str) -> str:
+    """`text` escaped, with line-break opportunities after "_" and before "@", so a step name or
+    an email wraps at a word's edge in a narrow column instead of mid-word."""
+    return mark_safe(escape(text).replace("_", "_<wbr>").replace("@", "<wbr>@"))
 
 
 def _overdue(order: Order, now: datetime) -> str:
