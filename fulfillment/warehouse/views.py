@@ -21,7 +21,7 @@ from fulfillment.picking.tasks import (
 )
 from fulfillment.warehouse import selectors
 from fulfillment.warehouse.access import is_warehouse_worker, worker_required
-from fulfillment.warehouse.forms import ConfirmPickForm, ProblemForm
+from fulfillment.warehouse.forms import ConfirmPickForm, ProblemForm, WorkerLoginForm
 from fulfillment.warehouse.labels import barcode_svg
 from processes import clock
 
@@ -31,6 +31,7 @@ class WorkerLoginView(LoginView):
     this site; anyone else (an operator who came here by mistake) where their role starts."""
 
     template_name = "warehouse/login.html"
+    form_class = WorkerLoginForm
 
     def get_default_redirect_url(self):
         if is_warehouse_worker(self.request.user):
