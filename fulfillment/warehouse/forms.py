@@ -7,13 +7,11 @@ service's decision (fulfillment.picking.tasks), which the form then shows next t
 import re
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from fulfillment.models import PickProblem
 from fulfillment.picking.tasks import PickedLine
-from fulfillment.warehouse.access import is_warehouse_worker
 from fulfillment.warehouse.selectors import PickLine
 
 SKU_ATTRS = {
@@ -26,26 +24,6 @@ SKU_ATTRS = {
 }
 CODE = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b")
 QUANTITY_ATTRS = {"inputmode": "numeric", "pattern": "[0-9]*", "autocomplete": "off", "enterkeyhint": "next"}
-
-
-class WorkerLoginForm(AuthenticationForm):
-    """The warehouse sign-in: the right password is not enough, the account must be a
-    warehouse worker's. Anyone else (an operator who came here by mistake) is told so and
-    where their pages are, and stays signed out, instead of landing on a refusal."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "not_worker": "The warehouse pages are for warehouse workers, and %(username)s is not one.",
-    }
-    refused_staff: bool | None = None  # set when a right password was refused: staff or not
-
-    def confirm_login_allowed(self, user):
-        super().confirm_login_allowed(user)
-        if not is_warehouse_worker(user):
-            self.refused_staff = user.is_staff
-            raise forms.ValidationError(
-                self.error_messages["not_worker"], code="not_worker", params={"username": user.get_username()}
-            )
 
 
 class ConfirmPickForm(forms.Form):
