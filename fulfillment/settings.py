@@ -219,6 +219,8 @@ STORAGES = {
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerEmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")
+# Alerts to operators start with this (Django's default is "[Django] ", which says nothing).
+EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "[Fulfillment] ")
 ADMINS = [("Operators", env_str("OPERATORS_EMAIL", "operators@fulfillment.localhost"))]
 SERVER_EMAIL = env_str("SERVER_EMAIL", "alerts@fulfillment.localhost")
 # Seconds an SMTP connection may take before a send fails: the outbox delivers alerts from the

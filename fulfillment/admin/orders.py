@@ -12,7 +12,7 @@ from functools import partial
 from django.contrib import admin
 from django.db.models import Prefetch
 from django.urls import path, reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
@@ -29,10 +29,17 @@ from processes.workflow import registry
 
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
-    fields = ["sku", "quantity", "unit_price"]
+    fields = ["sku", "product_name", "quantity", "unit_price"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="product")
+    def product_name(self, line):
+        return line.product.name
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -80,7 +87,7 @@ class OrderAdmin(ReadOnlyAdmin):
                     ("step", "direction", "run_status"),
                     ("attempts", "next_run_at", "deadline_at"),
                     ("state_changed_at", "step_started_at", "updated_at"),
-                    "completed_steps",
+                    "steps_done",
                     ("needs_attention", "attention_reason"),
                     "last_error",
                     ("lease_owner", "lease_until", "fence"),
@@ -88,8 +95,9 @@ class OrderAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        ("Customer", {"fields": ["owner", "payment_token", "shipping_address"], "classes": ["collapse"]}),
+        ("Customer", {"fields": ["owner", "payment_token", "address"]}),
     ]
+    readonly_fields = ["steps_done", "address"]
 
     # One permission per operator action (the list's actions ask for has_<name>_permission).
     def has_retry_permission(self, request):
@@ -109,6 +117,18 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def has_migrate_permission(self, request):
         return request.user.has_perm(ACTIONS["migrate"].perm)
+
+    @admin.display(description="completed steps")
+    def steps_done(self, order):
+        """The steps done so far, in order, as words rather than the JSON list the engine keeps."""
+        return " → ".join(order.completed_steps) if order.completed_steps else "none yet"
+
+    @admin.display(description="shipping address")
+    def address(self, order):
+        """The address as a label shows it, one part a line."""
+        parts = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+        keys = ["name", "line1", "line2", "postal_code", "city", "country"]
+        return format_html_join(mark_safe("<br>"), "{}", ((parts[k],) for k in keys if parts.get(k)))
 
     # The list ---------------------------------------------------------------------------------
 
