@@ -88,3 +88,21 @@ def test_incidents_table_shows_its_last_column(browser_page, log_in, screenshot)
 
     page.set_viewport_size(PHONE)
     screenshot(page, "390")
+
+
+def test_dashboard_charts_stay_readable_on_a_phone_and_the_page_refreshes_itself(
+    browser_page, log_in, screenshot
+):
+    make_catalogue()
+    SCENARIOS["completed"]()
+    page = sign_in_operator(browser_page, log_in, PHONE)
+
+    page.goto(reverse("admin:fulfillment_order_dashboard"))
+    chart = page.locator("#chart-states svg")
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "390")
+    assert chart.bounding_box()["width"] >= 560  # scrolls sideways in its box rather than shrink
+    assert page.locator('meta[http-equiv="refresh"]').get_attribute("content") == "30"
+    with page.expect_navigation(timeout=40_000):  # it reloads itself
+        pass
+    assert page.locator("#chart-states svg").is_visible()
