@@ -6,6 +6,7 @@ Selectors only: nothing here writes. Every list query is shaped for an index on 
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ STEPS_BY_NAME = {step.name: step for step in ORDER_STEPS}
 # them the dashboard shows PostgreSQL's estimate instead of counting most of an index.
 FINAL_STATES = (OrderState.COMPLETED, OrderState.CANCELLED)
 EXACT_COUNT_LIMIT = 20_000
+PARTIAL_SEARCH_MIN = 3  # characters: a trigram index answers from three on
+WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def stuck_q(now: datetime | None = None) -> Q:
@@ -295,8 +298,11 @@ def order_search_q(term: str) -> Q | None:
     """Orders matching an operator's search, each part answered by an index.
 
     An order id (whole, or its first 8+ hex digits as the list shows them), a customer email
-    (any case), a payment charge id or a tracking number. The charge and tracking lookups run
-    first, so the final filter is a plain OR of index conditions.
+    (any case), a payment charge id or a tracking number; from PARTIAL_SEARCH_MIN characters on,
+    unless the term is an id prefix or a whole address (precise terms get the precise, cheapest
+    answer), also part of the email or of the customer's name (the trigram indexes order_email_trgm and
+    order_customer_name_trgm; fewer characters than a trigram would read the whole index). The
+    charge and tracking lookups run first, so the final filter is a plain OR of index conditions.
     """
     term = term.strip()
     if not term:
@@ -308,6 +314,8 @@ def order_search_q(term: str) -> Q | None:
     id_range = _uuid_prefix_range(term)
     if id_range:
         condition |= Q(pk__gte=id_range[0], pk__lte=id_range[1])
+    elif len(term) >= PARTIAL_SEARCH_MIN and not WHOLE_EMAIL.fullmatch(term):
+        condition |= Q(email__icontains=term) | Q(shipping_address__name__icontains=term)
     return condition
 
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # builds the order search's trigram indexes (OpClass); idle on SQLite
     "django_fsm",
     "django_q",
     "rest_framework",
@@ -226,6 +227,8 @@ STORAGES = {
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "fulfillment.simulators.mailbox.LedgerEmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "orders@fulfillment.localhost")
+# Alerts to operators start with this (Django's default is "[Django] ", which says nothing).
+EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "[Fulfillment] ")
 ADMINS = [("Operators", env_str("OPERATORS_EMAIL", "operators@fulfillment.localhost"))]
 SERVER_EMAIL = env_str("SERVER_EMAIL", "alerts@fulfillment.localhost")
 # Seconds an SMTP connection may take before a send fails: the outbox delivers alerts from the

@@ -11,3 +11,7 @@ urlpatterns = [
     path("api/", include("fulfillment.api.urls")),
     path("warehouse/", include("fulfillment.warehouse.urls")),
 ]
+
+# Refusals and missing pages in the look of the admin or the warehouse (fulfillment.error_pages).
+handler403 = "fulfillment.error_pages.permission_denied"
+handler404 = "fulfillment.error_pages.page_not_found"

@@ -110,6 +110,7 @@ def incident_list_view(model_admin, request):
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
         "title": "Incidents",
+        "is_nav_sidebar_enabled": False,  # its 300 px go to the table's nine columns
         "now": clock.now(),
         "incidents": rows,
         "steps": steps,

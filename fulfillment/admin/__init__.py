@@ -18,3 +18,4 @@ __all__ = ["OrderAdmin", "PickTaskAdmin", "ProductAdmin", "StockAdmin", "Warehou
 admin.site.site_header = "Fulfillment back office"
 admin.site.site_title = "Fulfillment"
 admin.site.index_title = "Back office"
+admin.site.site_url = None  # the site has no public pages: "View site" only led back here

@@ -25,7 +25,7 @@ class StockAdmin(ReadOnlyAdmin):
 
 @admin.register(PickTask)
 class PickTaskAdmin(ReadOnlyAdmin):
-    list_display = ["order", "warehouse", "status", "assignee", "created_at", "due_at"]
-    list_filter = ["status", "warehouse"]
+    list_display = ["order", "warehouse", "status", "problem", "assignee", "created_at", "due_at"]
+    list_filter = ["status", "problem", "warehouse"]
     list_select_related = ["warehouse", "assignee"]
     ordering = ["due_at"]

@@ -13,7 +13,8 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Prefetch
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.dashboard import dashboard_view
@@ -30,10 +31,17 @@ from processes.workflow import registry
 
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
-    fields = ["sku", "quantity", "unit_price"]
+    fields = ["sku", "product_name", "quantity", "unit_price"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="product")
+    def product_name(self, line):
+        return line.product.name
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -46,8 +54,12 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(ReadOnlyAdmin):
     """Find the orders that need a person, see why, and act on them."""
 
+    # At 1280 px the list has the page's width less the filters (the admin's app sidebar is
+    # off here): every column it sorts by stays in sight, texts wrap, and the order's creation
+    # time sits under its id (both sort by created_at), leaving room for one more column.
     list_display = [
         "short_id",
+        "customer",
         "state",
         "current_step",
         "attention",
@@ -56,14 +68,13 @@ class OrderAdmin(ReadOnlyAdmin):
         "in_state_for",
         "next_attempt",
         "deadline",
-        "email",
-        "created",
     ]
     list_display_links = ["short_id"]
     list_filter = [StuckFilter, "state", "needs_attention", StepFilter, "warehouse", "created_at"]
     search_fields = ["email"]  # shows the box; get_search_results does the index-friendly search
     search_help_text = (
-        "An order id (or its first 8 characters), a customer email, a charge id or a tracking number."
+        "An order id (or its first 8 characters), a charge id, a tracking number, or 3 letters or more"
+        " of a customer's email or name."
     )
     list_per_page = 50
     show_full_result_count = False
@@ -79,7 +90,7 @@ class OrderAdmin(ReadOnlyAdmin):
                     ("step", "direction", "run_status"),
                     ("attempts", "next_run_at", "deadline_at"),
                     ("state_changed_at", "step_started_at", "updated_at"),
-                    "completed_steps",
+                    "steps_done",
                     ("needs_attention", "attention_reason"),
                     "last_error",
                     ("lease_owner", "lease_until", "fence"),
@@ -87,8 +98,9 @@ class OrderAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        ("Customer", {"fields": ["owner", "payment_token", "shipping_address"], "classes": ["collapse"]}),
+        ("Customer", {"fields": ["owner", "payment_token", "address"]}),
     ]
+    readonly_fields = ["steps_done", "address"]
 
     # One permission per operator action (the list's actions ask for has_<name>_permission).
     def has_retry_permission(self, request):
@@ -109,6 +121,18 @@ class OrderAdmin(ReadOnlyAdmin):
     def has_migrate_permission(self, request):
         return request.user.has_perm(ACTIONS["migrate"].perm)
 
+    @admin.display(description="completed steps")
+    def steps_done(self, order):
+        """The steps done so far, in order, as words rather than the JSON list the engine keeps."""
+        return " → ".join(order.completed_steps) if order.completed_steps else "none yet"
+
+    @admin.display(description="shipping address")
+    def address(self, order):
+        """The address as a label shows it, one part a line."""
+        parts = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+        keys = ["name", "line1", "line2", "postal_code", "city", "country"]
+        return format_html_join(mark_safe("<br>"), "{}", ((parts[k],) for k in keys if parts.get(k)))
+
     # The list ---------------------------------------------------------------------------------
 
     def get_queryset(self, request):
@@ -123,12 +147,28 @@ class OrderAdmin(ReadOnlyAdmin):
         return (queryset if condition is None else queryset.filter(condition)), False
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"dashboard_url": reverse("admin:fulfillment_order_dashboard"), **(extra_context or {})}
+        extra = {
+            "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
+            "is_nav_sidebar_enabled": False,  # its 300 px go to the columns
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
 
     @admin.display(description="order", ordering="created_at")
     def short_id(self, order):
-        return format_html('<span title="{}">{}</span>', order.pk, str(order.pk)[:8])
+        return format_html(
+            '<span title="{}">{}</span><span class="console-sub">{} {}</span>',
+            order.pk,
+            str(order.pk)[:8],
+            order.created_at.strftime("%Y-%m-%d"),
+            order.created_at.strftime("%H:%M UTC"),
+        )
+
+    @admin.display(description="customer", ordering="email")
+    def customer(self, order):
+        return format_html(
+            '{}<span class="console-sub">{}</span>', customer_name(order) or "–", _breakable(order.email)
+        )
 
     @admin.display(description="step", ordering="step")
     def current_step(self, order):
@@ -137,8 +177,10 @@ class OrderAdmin(ReadOnlyAdmin):
         undo = "undo " if order.direction == "compensate" else ""
         overdue = _overdue(order, clock.now())
         if overdue:
-            return format_html('<span class="console-late">{}{} (late {})</span>', undo, order.step, overdue)
-        return f"{undo}{order.step}"
+            return format_html(
+                '<span class="console-late">{}{} (late {})</span>', undo, _breakable(order.step), overdue
+            )
+        return format_html("{}{}", undo, _breakable(order.step))
 
     @admin.display(description="in state for", ordering="state_changed_at")
     def in_state_for(self, order):
@@ -152,17 +194,15 @@ class OrderAdmin(ReadOnlyAdmin):
     def deadline(self, order):
         return _relative(order.deadline_at, clock.now())
 
-    @admin.display(description="created (UTC)", ordering="created_at")
-    def created(self, order):
-        return order.created_at.strftime("%Y-%m-%d %H:%M")
-
     @admin.display(description="needs attention", ordering="needs_attention")
     def attention(self, order):
         if not order.needs_attention:
             return ""
         reason = order.attention_reason
         short = reason if len(reason) <= 80 else reason[:77] + "…"
-        return format_html('<span class="console-attention" title="{}">⚠ {}</span>', reason, short)
+        return format_html(
+            '<span class="console-attention" title="{}">⚠ {}</span>', reason, _breakable(short)
+        )
 
     @admin.display(description="why it waits")
     def waiting(self, order):
@@ -252,6 +292,12 @@ def waiting_html(waiting: Waiting | None):
     )
 
 
+def customer_name(order: Order) -> str:
+    """The name on the shipping address: the customer as the warehouse and the carrier know them."""
+    address = order.shipping_address
+    return str(address.get("name", "")) if isinstance(address, dict) else ""
+
+
 def _waiting(order: Order, now: datetime) -> dict | None:
     """Why the order waits at its step without spending attempts (its circuit, its turn at a
     slowed service), with the step's condition in the words and figures the Incidents page
@@ -264,6 +310,12 @@ def _waiting(order: Order, now: datetime) -> dict | None:
         "for": _duration(now - explanation["since"]),
         "next": _relative(explanation["next_look"], now),
     }
+
+
+def _breakable(text: str) -> str:
+    """`text` escaped, with line-break opportunities after "_" and before "@", so a step name or
+    an email wraps at a word's edge in a narrow column instead of mid-word."""
+    return mark_safe(escape(text).replace("_", "_<wbr>").replace("@", "<wbr>@"))
 
 
 def _overdue(order: Order, now: datetime) -> str:

@@ -6,8 +6,10 @@ a reservation, completion without a pick) cannot be reached even by a buggy call
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Upper
 from django_fsm import FSMField, transition
 
@@ -68,6 +70,13 @@ class Order(Process):
             models.Index(fields=["step", "step_started_at"], name="order_step_age"),
             models.Index(fields=["state", "state_changed_at"], name="order_state_since"),
             models.Index(Upper("email"), name="order_email_ci"),
+            # Search by part of an email or of the customer's name ("ada", "Lovelace"): trigram
+            # indexes on the expressions an icontains compares. PostgreSQL only (migration 0008).
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="order_email_trgm"),
+            GinIndex(
+                OpClass(Upper(KeyTextTransform("name", "shipping_address")), name="gin_trgm_ops"),
+                name="order_customer_name_trgm",
+            ),
         ]
         permissions = [
             ("retry_order", "Can retry an order's current step now"),

@@ -63,6 +63,8 @@ def _checks(now: datetime, client) -> dict[str, Callable[[], object]]:
         "sweeper due": lambda: _sweeper_due(now),
         "admin stuck filter": lambda: _admin_list({"stuck": "yes"}),
         "needs-attention list": lambda: _admin_list({"needs_attention__exact": "1"}),
+        "search by part of a name": lambda: _admin_list({"q": "lovelace"}),
+        "search by part of an email": lambda: _admin_list({"q": "ada@exa"}),
         "dashboard": lambda: dashboard_figures(now),
     }
     if client is not None:

@@ -26,12 +26,29 @@ from fulfillment.warehouse.labels import barcode_svg
 from processes import clock
 from processes.models.process import Direction
 
+NOT_A_WORKER = (
+    "The warehouse pages are for warehouse workers, and {username} is not one: you are signed in to"
+    " the pages of your role instead."
+)
+
 
 class WorkerLoginView(LoginView):
     """The warehouse sign-in page: a worker lands on the task list unless `next` names a page of
-    this site; anyone else (an operator who came here by mistake) where their role starts."""
+    this site; anyone else (an operator who came here by mistake) where their role starts, told
+    why, whatever `next` says: a warehouse page would only refuse them."""
 
     template_name = "warehouse/login.html"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if not is_warehouse_worker(form.get_user()):
+            messages.info(self.request, NOT_A_WORKER.format(username=form.get_user().get_username()))
+        return response
+
+    def get_success_url(self):
+        if is_warehouse_worker(self.request.user):
+            return super().get_success_url()
+        return landing_url(self.request.user)
 
     def get_default_redirect_url(self):
         if is_warehouse_worker(self.request.user):

@@ -118,8 +118,8 @@ def test_incident_alerts_wait_for_the_mail_server_and_go_out_once(catalogue):
     assert {m.status for m in queued.all()} == {OutboxStatus.SENT}
     subjects = sorted(SentMail.objects.filter(subject__contains="circuit").values_list("subject", flat=True))
     assert len(subjects) == 2
-    assert subjects[0].startswith("[Django] create_label circuit closed: carrier is back")
-    assert subjects[1].startswith("[Django] create_label circuit opened: ")
+    assert subjects[0].startswith("[Fulfillment] create_label circuit closed: carrier is back")
+    assert subjects[1].startswith("[Fulfillment] create_label circuit opened: ")
 
 
 def test_an_incident_closing_alert_survives_a_worker_dying_after_commit(catalogue):

@@ -80,3 +80,23 @@ def test_a_safe_next_is_still_followed():
 def test_a_stranger_at_the_root_is_sent_to_the_admin():
     response = Client().get("/")
     assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_staff_sent_to_the_warehouse_sign_in_land_on_the_admin_told_why():
+    """next=/warehouse/ (where a sign-in from a warehouse page starts) would only refuse an
+    operator: they land on the console, with a sentence saying the warehouse is for workers."""
+    person("olga", staff=True)
+    client = Client()
+    response = client.post(
+        "/warehouse/login/?next=/warehouse/",
+        {"username": "olga", "password": PASSWORD, "next": "/warehouse/"},
+        follow=True,
+    )
+    assert [url for url, _ in response.redirect_chain] == ["/admin/"] and response.status_code == 200
+    assert "The warehouse pages are for warehouse workers, and olga is not one" in response.content.decode()
+
+
+def test_workers_still_follow_a_safe_next():
+    person("alice", worker=True)
+    visited, status = sign_in("/warehouse/login/", "alice", "/warehouse/tasks/1/")
+    assert visited == ["/warehouse/tasks/1/"]

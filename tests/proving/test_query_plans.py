@@ -7,12 +7,20 @@ from django.db import connection
 from django.db.models import Q
 
 from fulfillment.proving.generation import orders_generate
-from fulfillment.proving.query_plans import query_plans_check
+from fulfillment.proving.query_plans import query_plans_check, statement_kind
 
 # Committed and flushed after each test: rows rolled back would leave the table's pages behind,
 # and the planner's guess of its size would sway the plans of later tests.
 pytestmark = pytest.mark.django_db(transaction=True)
-CHECKS = {"sweeper due", "admin stuck filter", "needs-attention list", "dashboard", "client's orders"}
+CHECKS = {
+    "sweeper due",
+    "admin stuck filter",
+    "needs-attention list",
+    "search by part of a name",
+    "search by part of an email",
+    "dashboard",
+    "client's orders",
+}
 
 
 @pytest.fixture
@@ -56,6 +64,19 @@ def test_explain_scale_prints_each_query_with_its_time_and_indexes(orders_at_sma
     table = capsys.readouterr().out
     assert "admin stuck filter: count" in table and "admin stuck filter: page" in table
     assert "dashboard: counts per state" in table and "fulfillment_order_due" in table
+    assert "order_customer_name_trgm" in table and "order_email_trgm" in table
+
+
+def test_the_search_by_part_of_a_name_is_answered_by_its_trigram_index(orders_at_small_scale):
+    """The search's count finds its rows through the trigram indexes. (Its page, at a few
+    thousand rows, may walk order_newest_first instead; at 100,000 it used the trigram
+    indexes too: docs/performance.md.)"""
+    plans = [plan for plan in query_plans_check() if plan.check.startswith("search by part")]
+
+    counts = [p for p in plans if statement_kind(p.sql) == "count"]
+    assert {p.check for p in counts} == {"search by part of a name", "search by part of an email"}
+    assert all({"order_customer_name_trgm", "order_email_trgm"} <= set(p.indexes) for p in counts)
+    assert not any(p.scans_orders for p in plans)
 
 
 def test_an_unknown_client_is_refused():
