@@ -363,9 +363,7 @@ PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "fulfillment.simulators.payment.Pay
 SHIPPING_CARRIER = env_str("SHIPPING_CARRIER", "fulfillment.simulators.carrier.CarrierSimulator")
 # Seconds a pick task may stay open before the order is flagged for an operator.
 PICK_TIMEOUT = env_int("PICK_TIMEOUT", 4 * 3600, minimum=1)
-# Returns (fulfillment/returns): days after an order completes that it may be returned; the
-# amount above which an operator approves a return; days the parcel has to arrive before the
-# return closes itself; seconds an inspection may stay open before an operator is asked.
+# Returns (docs/returns.md, each setting in docs/configuration.md); the inspection's in seconds.
 RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30, minimum=1)
 RETURN_APPROVAL_THRESHOLD = Decimal(str(env_float("RETURN_APPROVAL_THRESHOLD", 200.0)))
 RETURN_PARCEL_DEADLINE_DAYS = env_int("RETURN_PARCEL_DEADLINE_DAYS", 14, minimum=1)
