@@ -8,20 +8,15 @@ a second delivery of it changes nothing, and an event about a label we do not kn
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from fulfillment.api.parsers import BoundedJSONParser, json_loads_bounded, read_bounded
 from fulfillment.api.schema import RETRY_AFTER, error_responses
 from fulfillment.api.serializers import StrictCharField, WebhookAckOut
-from fulfillment.api.throttling import WebhookRateThrottle
-from fulfillment.api.views import SIGNATURE_HEADER
-from fulfillment.api.webhooks import Delivery, signature_verify
+from fulfillment.api.views import SIGNATURE_HEADER, SignedWebhookView
+from fulfillment.api.webhooks import Delivery
 from fulfillment.errors import ReturnNotAllowed
 from fulfillment.models import ReturnLabel
 from fulfillment.returns.parcels import return_parcel_received
-from processes import clock
 from processes.journal import Actor
 from processes.models.journal import ActorType
 
@@ -49,13 +44,8 @@ def carrier_event_receive(*, event: dict) -> str:
     return Delivery.DELIVERED
 
 
-class CarrierWebhookView(APIView):
-    """Events from the carrier, authenticated by their HMAC signature alone."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [WebhookRateThrottle]
-    parser_classes = [BoundedJSONParser]
+class CarrierWebhookView(SignedWebhookView):
+    """Events from the carrier, signed with CARRIER_WEBHOOK_SECRET."""
 
     @extend_schema(
         operation_id="webhooks_carrier",
@@ -66,15 +56,8 @@ class CarrierWebhookView(APIView):
         auth=[],
     )
     def post(self, request):
-        body = read_bounded(request)
-        signature_verify(
-            header=request.headers.get("X-Signature", ""),
-            body=body,
-            now=clock.now().timestamp(),
-            secret=getattr(settings, "CARRIER_WEBHOOK_SECRET", "") or "",
-            setting="CARRIER_WEBHOOK_SECRET",
-        )
-        event = json_loads_bounded(body)
+        secret = getattr(settings, "CARRIER_WEBHOOK_SECRET", "") or ""
+        event = self.verified_event(request, secret=secret, setting="CARRIER_WEBHOOK_SECRET")
         serializer = CarrierEventIn(data=event)
         serializer.is_valid(raise_exception=True)
         return Response({"status": carrier_event_receive(event=serializer.validated_data)})

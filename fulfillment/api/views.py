@@ -193,13 +193,26 @@ class OrderCancelView(ClientView):
         return self.order_response(pk, status.HTTP_202_ACCEPTED)
 
 
-class PaymentWebhookView(APIView):
-    """Events from the payment provider, authenticated by their HMAC signature alone."""
+class SignedWebhookView(APIView):
+    """A service's events, authenticated by their HMAC signature alone (X-Signature)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [WebhookRateThrottle]
     parser_classes = [BoundedJSONParser]
+
+    def verified_event(self, request, **secret) -> dict:
+        """The body's JSON once its signature holds (a 400 otherwise); `secret` names another
+        service's secret and setting (`secret=..., setting=...`) than the payment provider's."""
+        body = read_bounded(request)
+        signature_verify(
+            header=request.headers.get("X-Signature", ""), body=body, now=clock.now().timestamp(), **secret
+        )
+        return json_loads_bounded(body)
+
+
+class PaymentWebhookView(SignedWebhookView):
+    """Events from the payment provider."""
 
     @extend_schema(
         operation_id="webhooks_payments",
@@ -210,11 +223,7 @@ class PaymentWebhookView(APIView):
         auth=[],
     )
     def post(self, request):
-        body = read_bounded(request)
-        signature_verify(
-            header=request.headers.get("X-Signature", ""), body=body, now=clock.now().timestamp()
-        )
-        event = json_loads_bounded(body)
+        event = self.verified_event(request)
         PaymentEventIn(data=event).is_valid(raise_exception=True)
         refuse_unstorable_text(event)
         return Response({"status": payment_event_receive(event=event)})
