@@ -60,6 +60,7 @@ class CreateReturnLabel(Step):
     )
     attempt_timeout = 20.0
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the return page's ledger cross-check compares its live labels
 
     @property
     def limit(self):
@@ -175,6 +176,7 @@ class RefundReturn(Step):
     )
     attempt_timeout = 15.0
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-checks compare the order's refunds
 
     def call(self, ret, ctx):
         amount = ret.accepted_amount()
