@@ -36,8 +36,6 @@ class ApproveReturn(WaitStep):
     # In the waiting sentence: an operator decides in the console (Approve or Refuse).
     waiting_for = "an operator to approve or refuse it (worth more than the approval rule allows)"
     client_waiting_for = "our approval of the return"
-    task_name = "approval"
-    person = "an operator"
 
     def record(self, ret, result, ctx):
         if ret.amount <= settings.RETURN_APPROVAL_THRESHOLD:
