@@ -102,13 +102,13 @@ def test_a_return_waiting_for_approval_says_so_on_its_page(ops_client, catalogue
     settings.RETURN_APPROVAL_THRESHOLD = 10
     with clock.frozen():
         ret = drive_return(request_return(completed_order(), ("MUG-001", 1)))
-
-    page = ops_client.get(reverse("admin:fulfillment_return_change", args=[ret.pk])).content.decode()
+        clock.advance(90)
+        page = ops_client.get(reverse("admin:fulfillment_return_change", args=[ret.pk])).content.decode()
 
     sentence = unescape(page.split('id="return-waiting">')[1].split("</p>")[0]).strip()
     assert sentence.startswith(
         "Waiting for an operator to approve or refuse it (worth more than the approval rule allows): the"
-        " task is unclaimed for 0 s; it must be done by"
+        " task is unclaimed for 90 s; it must be done by"
     ), sentence
 
 
