@@ -4,6 +4,8 @@ cross-check, the journal), the dashboard's figures and the Incidents page's retu
 
 from html import unescape
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from fulfillment.models import ReturnRefund
@@ -155,3 +157,21 @@ def test_returns_held_by_the_carriers_circuit_appear_on_the_incidents_page(ops_c
         assert reverse("admin:fulfillment_return_change", args=[ret.pk]) in text
     ret_page = ops_client.get(reverse("admin:fulfillment_return_change", args=[held[0].pk])).content.decode()
     assert f'href="{step_page}' in ret_page
+
+
+def test_the_list_costs_the_same_queries_for_a_page_of_2_or_20_returns(ops_client, catalogue):
+    """Its rows come with their order and refund, and the circuits holding any of them in one
+    query: a page's cost does not grow with its rows."""
+    with clock.frozen():
+        order = completed_order(lines=(("MUG-001", 20),))
+        for _ in range(2):
+            request_return(order, ("MUG-001", 1))
+    counted = []
+    for more in (0, 18):
+        for _ in range(more):
+            request_return(order, ("MUG-001", 1))
+        with CaptureQueriesContext(connection) as queries:
+            page = ops_client.get(reverse(LIST))
+        assert page.status_code == 200 and len(page.context["cl"].result_list) == 2 + more
+        counted.append(len(queries))
+    assert counted[0] == counted[1], counted
