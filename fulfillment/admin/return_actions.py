@@ -26,7 +26,7 @@ def _approved(ret: Return, arguments: dict) -> str:
 
 
 def _refused(ret: Return, arguments: dict) -> str:
-    return f"refused, being closed: {undoing(ret, arguments)}"
+    return f"refused, {undoing(ret, arguments)}"
 
 
 ACTIONS = {
@@ -49,8 +49,8 @@ ACTIONS = {
             "approve_return",
             operators.return_refuse,
             ReasonForm,
-            "Refuses a return that waits for approval: it is closed and the customer is told, with your "
-            "reason.",
+            "Refuses a return that waits for approval: it is cancelled, with your reason in its journal "
+            "(nothing was done for it yet).",
             "You may not refuse returns",
             _refused,
             Return,
@@ -72,7 +72,8 @@ ACTIONS = {
             "cancel_return",
             operators.return_cancel_by_operator,
             ReasonForm,
-            "Cancels a return whose parcel has not arrived: its label is voided and the customer is told.",
+            "Cancels a return whose parcel has not arrived: its label is voided and, if it was waiting "
+            "for the parcel, the customer is told it is closed.",
             "You may not cancel returns",
             undoing,
             Return,

@@ -34,7 +34,7 @@ def return_approve(*, return_id, user, reason: str) -> Return:
 
 def return_refuse(*, return_id, user, reason: str) -> Return:
     """Refuse a return that waits for an operator's approval: it is closed (the approval
-    step's `on_problem`), the customer told."""
+    step's `on_problem`); nothing was done for it yet, so there is nothing to undo."""
     _refuse_unless_waiting_for_approval(return_id)
     return process_wait_failed(
         model=Return,
@@ -53,8 +53,8 @@ def return_retry_now(*, return_id, user, reason: str, reset_attempts: bool = Fal
 
 
 def return_cancel_by_operator(*, return_id, user, reason: str) -> Return:
-    """Cancel a return before its parcel arrived: its label is voided and the customer told
-    (the client's cancel, made by an operator)."""
+    """Cancel a return before its parcel arrived (the client's cancel, made by an operator): its
+    label is voided and, if it waited for the parcel, the customer told."""
     return return_cancel(ret=Return.objects.get(pk=return_id), actor=operator(user), reason=reason)
 
 

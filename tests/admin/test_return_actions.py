@@ -73,7 +73,7 @@ def test_an_operator_refuses_a_return_and_it_is_closed(ops_client, awaiting_appr
 
     text = messages_of(act(ops_client, "refuse", [ret]))
 
-    assert text[0].startswith(f"Refuse: done for 1 return ({short(ret)}: refused, being closed:")
+    assert text == [f"Refuse: done for 1 return ({short(ret)}: refused, now cancelled)."]
     with clock.frozen():
         ret = drive_return(ret)
     assert ret.state == ReturnState.CANCELLED and not ret.approved_by
