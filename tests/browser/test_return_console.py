@@ -46,6 +46,11 @@ def test_an_operator_requests_a_return_and_sees_it_refunded(browser_page, log_in
     assert page.locator("#timeline tbody tr").count() > 10
     assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
 
+    page.goto(reverse("admin:fulfillment_order_dashboard"))
+    screenshot(page, "dashboard-1280")
+    assert "Completed\n1" in page.locator("#returns-per-state").inner_text().replace("\t", "\n")
+    assert page.evaluate("document.documentElement.scrollWidth") <= LAPTOP["width"]
+
     page.goto(reverse("admin:fulfillment_return_changelist"))
     screenshot(page, "list-1280")
     assert inside(page, "#result_list thead th", "#changelist .results") == []
