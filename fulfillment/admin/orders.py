@@ -1,7 +1,8 @@
 """The order list and the order page of the operator console.
 
 Orders change only through the workflow and the operator actions (fulfillment.admin.actions),
-never by editing rows: the admin shows them and offers the actions the user may take.
+never by editing rows: the admin shows them and offers the actions the user may take. The order
+page lists the order's returns and leads to requesting one (fulfillment.admin.return_request).
 The list renders from one query for its rows (plus the count and the warehouse filter), so its
 cost does not grow with the page or the table.
 """
