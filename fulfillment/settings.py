@@ -213,6 +213,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_REDIRECT_URL = "landing"
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["fulfillment.formats"]  # every page writes "2026-12-06 10:00:12 UTC"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
