@@ -1,4 +1,4 @@
-"""Dates and times in the admin and the warehouse pages: "2026-12-06 10:00:12 UTC", never "Dec. 6, 2026, 10 a.m.".
+"""Dates and times in the admin and the warehouse: "2026-12-06 10:00:12 UTC", not "Dec. 6, 2026, 10 a.m.".
 
 Django localizes every date it renders with the active language's formats; this module replaces
 English's (en, en-us) so the admin's lists, change pages and templates all write one sortable form
