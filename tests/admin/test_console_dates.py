@@ -50,4 +50,3 @@ def test_admin_lists_and_change_pages_use_the_same_form(ops_client, catalogue):
     for content in (listed, shown, journal):
         assert WITH_ZONE.search(content)
         assert not DJANGO_DEFAULT.search(content)
-
