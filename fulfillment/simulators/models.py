@@ -161,7 +161,9 @@ class Outage(models.Model):
     """A service switched off by hand (the admin, the soak, a test), one row per service.
 
     While `on`, and until `until` if set, every call to the service is refused before any effect.
-    `since` is when the switch last changed and `by` who changed it. SIM_OUTAGE takes services
+    `since` is when the switch last changed, `by` who changed it and `reason` why the service was
+    last taken down. `last_down_since` and `last_up_at` keep the latest outage's span after the
+    service is back, so the board can still count what it refused. SIM_OUTAGE takes services
     down without a row (fulfillment.simulators.outages).
     """
 
@@ -170,6 +172,7 @@ class Outage(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField(null=True, blank=True)
     by = models.CharField(max_length=150, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         permissions = [("switch_outage", "Can switch a simulated service's outage on and off")]

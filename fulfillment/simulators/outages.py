@@ -19,36 +19,47 @@ from fulfillment.simulators.models import SIMULATORS_DB, Outage, Service
 from processes import clock
 
 BY_MAX_LENGTH = Outage._meta.get_field("by").max_length
+REASON_MAX_LENGTH = Outage._meta.get_field("reason").max_length
 
 
-def outage_set(*, service: str, on: bool, by: str = "", until: datetime | None = None) -> Outage:
+def outage_set(
+    *, service: str, on: bool, by: str = "", reason: str = "", until: datetime | None = None
+) -> Outage:
     """Take a service down (`on`), optionally until a time, or bring it back.
 
-    A misspelt service, a name in `by` longer than a username, or an end time that is past or
-    given with on=False raises ValueError and changes nothing. `since` moves only when the
-    service actually goes down or comes back.
+    A misspelt service, a name in `by` longer than a username, a reason too long, or an end time
+    that is past or given with on=False raises ValueError and changes nothing. `since` moves only
+    when the service actually goes down or comes back. Taking it down records why: the admin
+    asks a person for `reason`; the soak, chaos and tests may leave it out ("switched by <by>").
+    Bringing it back keeps the outage's reason for the board.
     """
     service = Service(service)
     now = clock.now()
-    _validate(on, by, until, now)
+    _validate(on, by, reason, until, now)
+    if on and not reason:
+        reason = f"switched by {by or 'a script'}"
     with transaction.atomic(using=SIMULATORS_DB):
         outage, created = Outage.objects.select_for_update().get_or_create(
-            service=service, defaults={"on": on, "since": now, "until": until, "by": by}
+            service=service,
+            defaults={"on": on, "since": now, "until": until, "by": by, "reason": reason},
         )
         if created:
             return outage
         if outage.is_down(now) != on:
             outage.since = now
         outage.on, outage.until, outage.by = on, until, by
-        outage.save(update_fields=["on", "since", "until", "by"])
+        outage.reason = reason or outage.reason
+        outage.save(update_fields=["on", "since", "until", "by", "reason"])
     return outage
 
 
-def _validate(on: bool, by: str, until: datetime | None, now: datetime) -> None:
+def _validate(on: bool, by: str, reason: str, until: datetime | None, now: datetime) -> None:
     if not isinstance(on, bool):
         raise ValueError(f"on must be True or False, not {on!r}")
     if len(by) > BY_MAX_LENGTH:
         raise ValueError(f"by must be at most {BY_MAX_LENGTH} characters, not {len(by)}")
+    if not isinstance(reason, str) or len(reason) > REASON_MAX_LENGTH:
+        raise ValueError(f"the reason must be text of at most {REASON_MAX_LENGTH} characters")
     if until is not None and not on:
         raise ValueError("an end time goes only with on=True")
     if until is not None and until <= now:
