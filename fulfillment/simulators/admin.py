@@ -130,7 +130,7 @@ class OutageAdmin(ReadOnlyAdmin):
         reason = request.POST.get("reason", "").strip()
         label = Service(service).label
         if on and not reason:
-            messages.error(request, f"{label} is still up: say why you take it down (the reason is required).")
+            messages.error(request, f"{label} is still up: say why you take it down (a reason is required).")
             return redirect("admin:simulators_outage_changelist")
         try:
             outage_set(service=service, on=on, by=request.user.get_username(), reason=reason if on else "")

@@ -40,7 +40,8 @@ def test_taking_a_service_down_without_a_reason_is_refused_and_changes_nothing(a
     answer = admin_client.post(f"{BOARD}carrier/switch/", data, follow=True)
 
     assert answer.status_code == 200
-    assert "Carrier is still up: say why you take it down (the reason is required)." in answer.content.decode()
+    refusal = "Carrier is still up: say why you take it down (a reason is required)."
+    assert refusal in answer.content.decode()
     assert not service_down("carrier") and not Outage.objects.exists()
 
 
