@@ -4,6 +4,8 @@ They are the remote side's truth: what was charged, refunded, labelled and maile
 own tables say. Uniqueness lives in the database so that racing calls produce one effect.
 """
 
+from datetime import datetime
+
 from django.db import models
 
 SIMULATORS_DB = "simulators"
@@ -173,6 +175,8 @@ class Outage(models.Model):
     until = models.DateTimeField(null=True, blank=True)
     by = models.CharField(max_length=150, blank=True)
     reason = models.CharField(max_length=300, blank=True)
+    last_down_since = models.DateTimeField(null=True, blank=True)
+    last_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [("switch_outage", "Can switch a simulated service's outage on and off")]
@@ -182,6 +186,13 @@ class Outage(models.Model):
 
     def is_down(self, now) -> bool:
         return self.on and (self.until is None or now < self.until)
+
+    def last_outage(self, now) -> tuple[datetime, datetime] | None:
+        """The latest outage that has ended, from when to when: brought back, or its `until` passed."""
+        if self.is_down(now) or self.last_down_since is None:
+            return None
+        ended = self.last_up_at or self.until
+        return (self.last_down_since, ended) if ended else None
 
 
 class RefusedCall(models.Model):

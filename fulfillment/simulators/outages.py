@@ -41,16 +41,32 @@ def outage_set(
     with transaction.atomic(using=SIMULATORS_DB):
         outage, created = Outage.objects.select_for_update().get_or_create(
             service=service,
-            defaults={"on": on, "since": now, "until": until, "by": by, "reason": reason},
+            defaults={
+                "on": on,
+                "since": now,
+                "until": until,
+                "by": by,
+                "reason": reason,
+                "last_down_since": now if on else None,
+            },
         )
         if created:
             return outage
         if outage.is_down(now) != on:
             outage.since = now
+            _span_mark(outage, on, now)
         outage.on, outage.until, outage.by = on, until, by
         outage.reason = reason or outage.reason
-        outage.save(update_fields=["on", "since", "until", "by", "reason"])
+        outage.save(update_fields=["on", "since", "until", "by", "reason", "last_down_since", "last_up_at"])
     return outage
+
+
+def _span_mark(outage: Outage, on: bool, now: datetime) -> None:
+    """Going down opens a new span; coming back closes it (an outage that ran to `until` closes itself)."""
+    if on:
+        outage.last_down_since, outage.last_up_at = now, None
+    elif outage.last_up_at is None:
+        outage.last_up_at = now
 
 
 def _validate(on: bool, by: str, reason: str, until: datetime | None, now: datetime) -> None:
@@ -89,7 +105,12 @@ def outage_refuse(service: str, operation: str, reference: str = "", key: str = 
 
 @dataclass(frozen=True)
 class OutageStatus:
-    """One service as the admin's outage board shows it."""
+    """One service as the admin's outage board shows it.
+
+    While the service is down, `refused_in_outage` counts the calls refused since it went down;
+    once it is back, `last_outage` is the latest outage's span and `refused_in_outage` what it
+    refused then, so the figure outlives the outage.
+    """
 
     service: str
     label: str
@@ -98,19 +119,28 @@ class OutageStatus:
     outage: Outage | None
     refused_in_outage: int
     received: int
+    last_outage: tuple[datetime, datetime] | None = None
 
 
 def outage_board() -> list[OutageStatus]:
-    """Every simulated service, up or down, with the calls it refused in its current outage."""
+    """Every simulated service, up or down, with the calls it refused in its current or last outage."""
     now = clock.now()
     outages = {outage.service: outage for outage in Outage.objects.all()}
     board = []
     for service, label in Service.choices:
         outage = outages.get(service)
-        down = forced_down(service) or (outage is not None and outage.is_down(now))
-        since = outage.since if outage is not None and outage.is_down(now) else None
-        refused = sum(calls_refused(service, reason=Reason.OUTAGE, since=since).values()) if down else 0
-        board.append(
-            OutageStatus(service, label, down, forced_down(service), outage, refused, calls_received(service))
-        )
+        forced = forced_down(service)
+        down = forced or (outage is not None and outage.is_down(now))
+        last = outage.last_outage(now) if outage is not None and not down else None
+        if down:
+            since = outage.since if outage is not None and outage.is_down(now) else None
+            refused = _refused(service, since=since)
+        else:
+            refused = _refused(service, since=last[0], until=last[1]) if last else 0
+        received = calls_received(service)
+        board.append(OutageStatus(service, label, down, forced, outage, refused, received, last))
     return board
+
+
+def _refused(service: str, *, since: datetime | None, until: datetime | None = None) -> int:
+    return sum(calls_refused(service, reason=Reason.OUTAGE, since=since, until=until).values())
