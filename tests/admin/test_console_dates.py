@@ -50,3 +50,19 @@ def test_admin_lists_and_change_pages_use_the_same_form(ops_client, catalogue):
     for content in (listed, shown, journal):
         assert WITH_ZONE.search(content)
         assert not DJANGO_DEFAULT.search(content)
+
+
+def test_the_journal_writes_engine_times_in_the_same_form(catalogue):
+    """The engine's own sentences (a circuit's hold, a deadline, a pause) name the zone too: the
+    journal said "since 2026-12-06T10:00:12+00:00" beside pages that say "… UTC"."""
+    from processes.models.journal import EventKind, ProcessEvent
+    from tests.circuit_scenarios import open_label_circuit
+
+    with clock.frozen(AT):
+        open_label_circuit(orders=8)
+
+    holds = ProcessEvent.objects.filter(kind=EventKind.CIRCUIT).values_list("reason", flat=True)
+    waits = [reason for reason in holds if "waits:" in reason]
+    assert waits and all("since 2026-12-06 10:00:12 UTC; no attempt is spent" in reason for reason in waits)
+    assert not any(re.search(r"\d\dT\d\d:", reason) for reason in holds)
+    assert clock.written(AT) == "2026-12-06 10:00:12 UTC"
