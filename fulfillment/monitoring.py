@@ -25,7 +25,6 @@ from processes.models.process import Direction, RunStatus
 from processes.workflow import Step, registry
 
 ORDER_LABEL = Order._meta.label_lower
-STEPS_BY_NAME = {step.name: step for step in ORDER_STEPS}
 # Where finished orders end: these states only grow. Past EXACT_COUNT_LIMIT orders in one of
 # them the dashboard shows PostgreSQL's estimate instead of counting most of an index.
 FINAL_STATES = (OrderState.COMPLETED, OrderState.CANCELLED)
@@ -34,22 +33,24 @@ PARTIAL_SEARCH_MIN = 3  # characters: a trigram index answers from three on
 WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def stuck_q(now: datetime | None = None) -> Q:
+def stuck_q(now: datetime | None = None, steps: list[Step] = ORDER_STEPS) -> Q:
     """Orders that need attention, or have been in their current step longer than it should take.
 
-    One range condition per step of the workflow (`Step.expected_duration`), each answered by
-    the (step, step_started_at) index; finished orders have no step and never match.
+    One range condition per step of the workflow (`Step.expected_duration`; the order's, or the
+    `steps` of another, a return's), each answered by the (step, step_started_at) index;
+    finished processes have no step and never match.
     """
     now = now or clock.now()
     condition = Q(needs_attention=True)
-    for step in ORDER_STEPS:
+    for step in steps:
         condition |= Q(step=step.name, step_started_at__lt=now - step.expected_duration)
     return condition
 
 
-def step_choices() -> list[tuple[str, str]]:
-    """(name, what the console calls it) of every step an order can be at (Step.title)."""
-    return [(step.name, step.title) for step in ORDER_STEPS]
+def step_choices(steps: list[Step] = ORDER_STEPS) -> list[tuple[str, str]]:
+    """(name, what the console calls it) of every step an order (or a return, given its
+    steps) can be at (Step.title)."""
+    return [(step.name, step.title) for step in steps]
 
 
 # --- One order ---------------------------------------------------------------------------------
@@ -71,12 +72,17 @@ class TimelineEntry:
     rank: int = 1
 
 
-def order_timeline(order: Order, *, limit: int = 500) -> list[TimelineEntry]:
-    """The order's journal events and step attempts, oldest first, in two queries."""
-    events = ProcessEvent.objects.filter(process_id=order.pk).order_by("created_at", "id")[:limit]
-    attempts = StepAttempt.objects.filter(process_id=order.pk).order_by("started_at", "id")[:limit]
-    entries = [_event_entry(event) for event in events] + [_attempt_entry(a) for a in attempts]
+def process_timeline(process, *, limit: int = 500) -> list[TimelineEntry]:
+    """The process's journal events and step attempts, oldest first, in two queries; each
+    attempt in the words of its step, in whichever version of the workflow has it."""
+    steps = _steps_by_name(process.label())
+    events = ProcessEvent.objects.filter(process_id=process.pk).order_by("created_at", "id")[:limit]
+    attempts = StepAttempt.objects.filter(process_id=process.pk).order_by("started_at", "id")[:limit]
+    entries = [_event_entry(event) for event in events] + [_attempt_entry(a, steps) for a in attempts]
     return sorted(entries, key=lambda entry: (entry.at, entry.rank))[:limit]
+
+
+order_timeline = process_timeline  # an order's, as its page and tests name it
 
 
 def _event_entry(event: ProcessEvent) -> TimelineEntry:
@@ -91,9 +97,9 @@ def _event_entry(event: ProcessEvent) -> TimelineEntry:
     )
 
 
-def _attempt_entry(attempt: StepAttempt) -> TimelineEntry:
+def _attempt_entry(attempt: StepAttempt, steps: dict[str, Step]) -> TimelineEntry:
     """A step's attempt in the step's own words: a wait step's attempt opens its person's task."""
-    title = _step_named(attempt.step).attempt_title(attempt.direction, attempt.attempt)
+    title = _step_named(steps, attempt.step).attempt_title(attempt.direction, attempt.attempt)
     error = (
         f"{attempt.error_class.rsplit('.', 1)[-1]}: {attempt.error_message}" if attempt.error_class else ""
     )
@@ -109,9 +115,15 @@ def _attempt_entry(attempt: StepAttempt) -> TimelineEntry:
     )
 
 
-def _step_named(name: str) -> Step:
+def _steps_by_name(label: str) -> dict[str, Step]:
+    """Every step of the process's workflow, in any version (the oldest's where they share a name)."""
+    versions = registry.versions(label)
+    return {step.name: step for v in reversed(versions) for step in registry.for_model(label, v).steps}
+
+
+def _step_named(steps: dict[str, Step], name: str) -> Step:
     """The step of that name in any workflow version; a plain Step for one no version has now."""
-    step = STEPS_BY_NAME.get(name)
+    step = steps.get(name)
     if step is None:
         step = Step()
         step.name = name
@@ -145,6 +157,35 @@ class LedgerCheck:
     def agrees(self) -> bool:
         return self.payment_agrees and self.labels_agree
 
+    @property
+    def rows(self) -> list["LedgerRow"]:
+        """The cross-check's lines as the page shows them."""
+        charges = f"{self.gateway_charges} charge{'s' if self.gateway_charges != 1 else ''}"
+        return [
+            LedgerRow.money("Charged", self.ours_charged, self.gateway_charged, f" ({charges})"),
+            LedgerRow.money("Refunded", self.ours_refunded, self.gateway_refunded),
+            LedgerRow(
+                "Live labels",
+                str(self.ours_live_labels),
+                f"{self.carrier_live_labels} (and {self.carrier_voided_labels} voided)",
+                self.labels_agree,
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One line of a ledger cross-check: what we recorded beside what the service holds."""
+
+    name: str
+    ours: str
+    theirs: str
+    agrees: bool
+
+    @classmethod
+    def money(cls, name: str, ours: Decimal, theirs: Decimal, more: str = "") -> "LedgerRow":
+        return cls(name, f"{ours:.2f}", f"{theirs:.2f}{more}", ours == theirs)
+
 
 def order_ledger_check(order: Order) -> LedgerCheck:
     """Compare our Payment and Shipment rows with the gateway's and the carrier's own records.
@@ -173,19 +214,19 @@ def order_ledger_check(order: Order) -> LedgerCheck:
         ReturnRefund.objects.filter(ret__order=order).exclude(refund_id="").aggregate(total=Sum("amount"))
     )
     check.ours_refunded += returned["total"] or Decimal(0)
-    if not check.agrees and _reconciled_step_in_flight(order):
+    if not check.agrees and reconciled_step_in_flight(order):
         check.notes.append(
             f"The order is at {order.step}: an attempt whose answer was lost is recorded by its retry."
         )
     return check
 
 
-def _reconciled_step_in_flight(order: Order) -> bool:
-    """Whether the order is at a step whose effect the cross-check compares (Step.reconciled): a
-    difference may then be an attempt whose answer was lost, until its retry records it."""
-    if not order.step or order.run_status == RunStatus.FINISHED:
+def reconciled_step_in_flight(process) -> bool:
+    """Whether the process is at a step whose effect the cross-check compares (Step.reconciled):
+    a difference may then be an attempt whose answer was lost, until its retry records it."""
+    if not process.step or process.run_status == RunStatus.FINISHED:
         return False
-    return registry.for_process(order).step(order.step).reconciled
+    return registry.for_process(process).step(process.step).reconciled
 
 
 # --- The dashboard -----------------------------------------------------------------------------
@@ -311,7 +352,7 @@ def order_search_q(term: str) -> Q | None:
     ids = list(Payment.objects.filter(charge_id=term).values_list("order_id", flat=True))
     ids += Shipment.objects.filter(tracking_number=term).values_list("order_id", flat=True)
     condition = Q(email__iexact=term) | Q(pk__in=ids)
-    id_range = _uuid_prefix_range(term)
+    id_range = uuid_prefix_range(term)
     if id_range:
         condition |= Q(pk__gte=id_range[0], pk__lte=id_range[1])
     elif len(term) >= PARTIAL_SEARCH_MIN and not WHOLE_EMAIL.fullmatch(term):
@@ -319,7 +360,7 @@ def order_search_q(term: str) -> Q | None:
     return condition
 
 
-def _uuid_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+def uuid_prefix_range(term: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     digits = term.replace("-", "").lower()
     if not 8 <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
         return None

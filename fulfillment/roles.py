@@ -1,7 +1,7 @@
 """The back office's roles as Django groups: operators act on orders, support only looks.
 
 Both see every page of the operator console (view permissions on our models and on the task
-queue's); only operators hold the order actions, the incident actions (pause, resume and redrive
+queue's); only operators hold the order and return actions, the incident actions (pause, resume and redrive
 a step) and may edit the catalogue.
 """
 
@@ -21,6 +21,14 @@ ORDER_ACTIONS = [
     "resolve_order_attention",
     "migrate_order_version",
 ]
+# Approving or refusing, requesting, retrying, cancelling and resolving returns.
+RETURN_ACTIONS = [
+    "approve_return",
+    "request_return",
+    "retry_return",
+    "cancel_return",
+    "resolve_return_attention",
+]
 # Pausing, resuming and redriving a step for every order (the Incidents page, processes.flow).
 CIRCUIT_ACTIONS = ["pause_circuit", "resume_circuit", "redrive_circuit"]
 # Operators keep the catalogue, the simulators' fault rules and outage switches (for demos) and the
@@ -31,7 +39,7 @@ OPERATOR_EDITS = ["product", "warehouse", "faultrule", "outage", "rolloutsetting
 def roles_sync() -> dict[str, Group]:
     """Create or update both groups with exactly their permissions; safe to run again."""
     view = Q(content_type__app_label__in=VISIBLE_APPS, codename__startswith="view_")
-    actions = Q(content_type__app_label="fulfillment", codename__in=ORDER_ACTIONS) | Q(
+    actions = Q(content_type__app_label="fulfillment", codename__in=ORDER_ACTIONS + RETURN_ACTIONS) | Q(
         content_type__app_label="processes", codename__in=CIRCUIT_ACTIONS
     )
     edits = Q(content_type__model__in=OPERATOR_EDITS) & ~Q(codename__startswith="delete_")

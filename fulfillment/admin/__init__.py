@@ -4,7 +4,9 @@
   stock, label, pick task, ledger cross-check);
 - actions: retry, compensate, cancel, skip a step by hand, resolve needs-attention, each behind
   a confirmation page and its own permission;
-- dashboard: the figures an operator starts from, each linking to its orders;
+- returns: the return list and page, beside the orders', with their actions (return_actions);
+  the order page requests a return for a customer (return_request);
+- dashboard: the figures an operator starts from, each linking to its orders and returns;
 - inventory: catalogue, stock and pick tasks.
 """
 
@@ -12,8 +14,9 @@ from django.contrib import admin
 
 from fulfillment.admin.inventory import PickTaskAdmin, ProductAdmin, StockAdmin, WarehouseAdmin
 from fulfillment.admin.orders import OrderAdmin
+from fulfillment.admin.returns import ReturnAdmin
 
-__all__ = ["OrderAdmin", "PickTaskAdmin", "ProductAdmin", "StockAdmin", "WarehouseAdmin"]
+__all__ = ["OrderAdmin", "PickTaskAdmin", "ProductAdmin", "ReturnAdmin", "StockAdmin", "WarehouseAdmin"]
 
 admin.site.site_header = "Fulfillment back office"
 admin.site.site_title = "Fulfillment"

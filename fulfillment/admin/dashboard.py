@@ -1,4 +1,5 @@
-"""The operator dashboard: where orders are, which are stuck, how the steps fail, what completes.
+"""The operator dashboard: where orders are, which are stuck, how the steps fail, what completes,
+and where the returns are.
 
 Every figure links to the list (or page) that shows the orders behind it. The charts are SVG
 drawn on the server: nothing is loaded from elsewhere.
@@ -14,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from fulfillment.models import Order
 from fulfillment.monitoring import Dashboard, dashboard_figures, stuck_q
 from fulfillment.picking.tasks import PICK_STEP
+from fulfillment.returns.selectors import ReturnFigures, return_dashboard_figures
 from processes import clock
 from processes.flow.figures import open_incident_count
 from processes.waiting_reason import circuits_for, waiting_reason
@@ -50,6 +52,7 @@ def dashboard_view(model_admin, request):
         "links": _links(figures),
         "queue_pages": _queue_pages(),
         "incidents": _incidents(request),
+        "returns": _returns(return_dashboard_figures(figures.now)),
         "refresh_seconds": REFRESH_SECONDS,
     }
     return TemplateResponse(request, "admin/fulfillment/order/dashboard.html", context)
@@ -69,6 +72,25 @@ def _links(figures: Dashboard) -> dict:
         "oldest_pick": reverse("admin:fulfillment_order_change", args=[pick.order_id]) if pick else "",
         "pick_age": _age(figures.now - pick.created_at) if pick else "",
         "waiting_picks": order_list_url(step=PICK_STEP),
+    }
+
+
+def return_list_url(**params) -> str:
+    url = reverse("admin:fulfillment_return_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _returns(figures: ReturnFigures) -> dict:
+    """Returns per state, needing attention and stuck, each linking to its returns."""
+    return {
+        "figures": figures,
+        "states": [
+            {"label": label, "count": n, "url": return_list_url(state__exact=value)}
+            for value, label, n in figures.per_state
+        ],
+        "attention_url": return_list_url(needs_attention__exact=1),
+        "stuck_url": return_list_url(stuck="yes"),
+        "all_url": return_list_url(),
     }
 
 

@@ -1,32 +1,40 @@
 """The order list and the order page of the operator console.
 
 Orders change only through the workflow and the operator actions (fulfillment.admin.actions),
-never by editing rows: the admin shows them and offers the actions the user may take.
+never by editing rows: the admin shows them and offers the actions the user may take. The order
+page lists the order's returns and leads to requesting one (fulfillment.admin.return_request).
 The list renders from one query for its rows (plus the count and the warehouse filter), so its
 cost does not grow with the page or the table.
 """
 
-from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Prefetch
 from django.urls import path, reverse
-from django.utils.html import escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
+from fulfillment.admin.actions import ACTIONS, ORDER_ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.dashboard import dashboard_view
 from fulfillment.admin.filters import StepFilter, StuckFilter
-from fulfillment.interventions import order_available_actions
+from fulfillment.admin.process_display import (
+    breakable,
+    duration,
+    hold_sentence,
+    overdue,
+    relative,
+    waiting_html,
+)
+from fulfillment.admin.return_request import PERMISSION as RETURN_REQUEST_PERMISSION
+from fulfillment.admin.return_request import return_request_refusal, return_request_view
 from fulfillment.models import Order, OrderLine, Reservation
 from fulfillment.monitoring import order_ledger_check, order_search_q, order_timeline
+from fulfillment.returns.selectors import order_returns
 from processes import clock
-from processes.flow.figures import hold_explanation
 from processes.read_only_admin import ReadOnlyAdmin
-from processes.waiting_reason import Waiting, circuits_for, waiting_reason
-from processes.workflow import registry
+from processes.waiting_reason import circuits_for, waiting_reason
 
 
 class OrderLineInline(admin.TabularInline):
@@ -167,7 +175,7 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="customer", ordering="email")
     def customer(self, order):
         return format_html(
-            '{}<span class="console-sub">{}</span>', customer_name(order) or "–", _breakable(order.email)
+            '{}<span class="console-sub">{}</span>', customer_name(order) or "–", breakable(order.email)
         )
 
     @admin.display(description="step", ordering="step")
@@ -175,24 +183,24 @@ class OrderAdmin(ReadOnlyAdmin):
         if not order.step:
             return "–"
         undo = "undo " if order.direction == "compensate" else ""
-        overdue = _overdue(order, clock.now())
-        if overdue:
+        late = overdue(order, clock.now())
+        if late:
             return format_html(
-                '<span class="console-late">{}{} (late {})</span>', undo, _breakable(order.step), overdue
+                '<span class="console-late">{}{} (late {})</span>', undo, breakable(order.step), late
             )
-        return format_html("{}{}", undo, _breakable(order.step))
+        return format_html("{}{}", undo, breakable(order.step))
 
     @admin.display(description="in state for", ordering="state_changed_at")
     def in_state_for(self, order):
-        return _duration(clock.now() - order.state_changed_at)
+        return duration(clock.now() - order.state_changed_at)
 
     @admin.display(description="next attempt", ordering="next_run_at")
     def next_attempt(self, order):
-        return _relative(order.next_run_at, clock.now())
+        return relative(order.next_run_at, clock.now())
 
     @admin.display(description="deadline", ordering="deadline_at")
     def deadline(self, order):
-        return _relative(order.deadline_at, clock.now())
+        return relative(order.deadline_at, clock.now())
 
     @admin.display(description="needs attention", ordering="needs_attention")
     def attention(self, order):
@@ -200,9 +208,7 @@ class OrderAdmin(ReadOnlyAdmin):
             return ""
         reason = order.attention_reason
         short = reason if len(reason) <= 80 else reason[:77] + "…"
-        return format_html(
-            '<span class="console-attention" title="{}">⚠ {}</span>', reason, _breakable(short)
-        )
+        return format_html('<span class="console-attention" title="{}">⚠ {}</span>', reason, breakable(short))
 
     @admin.display(description="why it waits")
     def waiting(self, order):
@@ -220,6 +226,11 @@ class OrderAdmin(ReadOnlyAdmin):
                 name="fulfillment_order_operator",
             ),
             path("dashboard/", wrap(partial(dashboard_view, self)), name="fulfillment_order_dashboard"),
+            path(
+                "<str:object_id>/request-return/",
+                wrap(partial(return_request_view, self)),
+                name="fulfillment_order_request_return",
+            ),
             *super().get_urls(),
         ]
 
@@ -239,109 +250,44 @@ class OrderAdmin(ReadOnlyAdmin):
             )
             .get(pk=order.pk)
         )
-        refusals = order_available_actions(order)
-        buttons = [
-            {
-                "label": action.label,
-                "url": reverse("admin:fulfillment_order_operator", args=[action.name]) + f"?ids={order.pk}",
-                "refused": refusals[action.name],
-            }
-            for action in ACTIONS.values()
-            if request.user.has_perm(action.perm)
-        ]
         return {
             "order": order,
-            "operator_buttons": buttons,
+            "operator_buttons": ORDER_ACTIONS.buttons(request, order),
+            "returns": order_returns(order),
+            "return_request": _return_request_button(request, order),
             "payment": getattr(order, "payment", None),
             "pick_task": getattr(order, "pick_task", None),
             "shipments": list(order.shipments.all()),
             "reservations": list(order.reservations.all()),
             "ledger": order_ledger_check(order),
             "timeline": order_timeline(order),
-            "overdue": _overdue(order, clock.now()),
-            "waiting": _waiting(order, clock.now()),
+            "overdue": overdue(order, clock.now()),
+            "waiting": hold_sentence(order, clock.now()),
             "waiting_sentence": waiting_reason(order),
             "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
         }
 
 
+def _return_request_button(request, order: Order) -> dict | None:
+    """The order page's "Request a return", for those who may, with why it is off now."""
+    if not request.user.has_perm(RETURN_REQUEST_PERMISSION):
+        return None
+    url = reverse("admin:fulfillment_order_request_return", args=[order.pk])
+    return {"url": url, "refused": return_request_refusal(order)}
+
+
 class WaitingChangeList(ChangeList):
-    """The order list, whose rows carry their waiting sentence: the circuits holding any of the
-    page's orders are read in one query, whatever the page holds."""
+    """The order (or return) list, whose rows carry their waiting sentence: the circuits holding
+    any of the page's processes are read in one query, whatever the page holds."""
 
     def get_results(self, request):
         super().get_results(request)
         circuits, now = circuits_for(self.result_list), clock.now()
-        for order in self.result_list:
-            order.waiting = waiting_reason(order, now=now, circuits=circuits)
-
-
-def waiting_html(waiting: Waiting | None):
-    """The waiting sentence for operators, linked to the incident page of a held order."""
-    if waiting is None:
-        return ""
-    if waiting.url:
-        return format_html(
-            '<span class="console-waiting console-waiting-{}">{} <a href="{}">Incident</a></span>',
-            waiting.case,
-            waiting.reason,
-            waiting.url,
-        )
-    return format_html(
-        '<span class="console-waiting console-waiting-{}">{}</span>', waiting.case, waiting.reason
-    )
+        for process in self.result_list:
+            process.waiting = waiting_reason(process, now=now, circuits=circuits)
 
 
 def customer_name(order: Order) -> str:
     """The name on the shipping address: the customer as the warehouse and the carrier know them."""
     address = order.shipping_address
     return str(address.get("name", "")) if isinstance(address, dict) else ""
-
-
-def _waiting(order: Order, now: datetime) -> dict | None:
-    """Why the order waits at its step without spending attempts (its circuit, its turn at a
-    slowed service), with the step's condition in the words and figures the Incidents page
-    shows; None when it does not."""
-    explanation = hold_explanation(order)
-    if explanation is None:
-        return None
-    return {
-        **explanation,
-        "for": _duration(now - explanation["since"]),
-        "next": _relative(explanation["next_look"], now),
-    }
-
-
-def _breakable(text: str) -> str:
-    """`text` escaped, with line-break opportunities after "_" and before "@", so a step name or
-    an email wraps at a word's edge in a narrow column instead of mid-word."""
-    return mark_safe(escape(text).replace("_", "_<wbr>").replace("@", "<wbr>@"))
-
-
-def _overdue(order: Order, now: datetime) -> str:
-    """How long the order has been in its step beyond the step's expected duration, or ''."""
-    if not order.step or order.step_started_at is None:
-        return ""
-    late = now - order.step_started_at - registry.for_process(order).step(order.step).expected_duration
-    return _duration(late) if late > timedelta(0) else ""
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days"
-
-
-def _relative(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "–"
-    if moment >= now:
-        return f"in {_duration(moment - now)}"
-    return f"{_duration(now - moment)} ago"

@@ -57,7 +57,13 @@ class Return(Process):
             *Process.Meta.indexes,
             models.Index(fields=["order", "-created_at"], name="return_order_newest_first"),
         ]
-        permissions = [("approve_return", "Can approve a return above the automatic threshold")]
+        permissions = [
+            ("approve_return", "Can approve a return above the automatic threshold"),
+            ("request_return", "Can request a return for a customer"),
+            ("retry_return", "Can retry a return's current step now"),
+            ("cancel_return", "Can cancel a return before its parcel arrives"),
+            ("resolve_return_attention", "Can resolve a return's needs-attention"),
+        ]
 
     # What the client reads for the return's creation in its journal (fulfillment.api.timeline).
     client_created_words = "Return requested."

@@ -17,7 +17,7 @@ from fulfillment.returns import effects, mail
 from fulfillment.returns.inspection import INSPECT_STEP, inspection_open, inspection_record
 from fulfillment.returns.parcels import AWAIT_PARCEL_STEP, return_parcel_mark_received
 from fulfillment.steps import SERVICE_CIRCUIT, carrier_limit
-from processes.workflow import OnExhausted, RetryPolicy, Step, WaitStep
+from processes.workflow import OnExhausted, PersonTask, RetryPolicy, Step, WaitStep
 
 RULE = "approval rule"
 
@@ -33,6 +33,9 @@ class ApproveReturn(WaitStep):
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.COMPENSATE
     manual_before_waiting = "the approval rule has not looked at it yet"
+    # In the waiting sentence: an operator decides in the console (Approve or Refuse).
+    waiting_for = "an operator to approve or refuse it (worth more than the approval rule allows)"
+    client_waiting_for = "our approval of the return"
 
     def record(self, ret, result, ctx):
         if ret.amount <= settings.RETURN_APPROVAL_THRESHOLD:
@@ -41,6 +44,10 @@ class ApproveReturn(WaitStep):
 
     def settled(self, ret):
         return bool(ret.approved_by)
+
+    def person_task(self, ret):
+        """The operator's decision, asked for since the step began; nobody claims it."""
+        return PersonTask(opened_at=ret.step_started_at) if ret.step_started_at else None
 
     def manual_result(self, ret, entered):
         return {}
@@ -60,6 +67,7 @@ class CreateReturnLabel(Step):
     )
     attempt_timeout = 20.0
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the return page's ledger cross-check compares its live labels
 
     @property
     def limit(self):
@@ -175,6 +183,7 @@ class RefundReturn(Step):
     )
     attempt_timeout = 15.0
     circuit = SERVICE_CIRCUIT
+    reconciled = True  # the ledger cross-checks compare the order's refunds
 
     def call(self, ret, ctx):
         amount = ret.accepted_amount()
