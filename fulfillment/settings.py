@@ -328,6 +328,12 @@ SIMULATORS = {
 SIMULATED_PICKER_DELAY = (
     env_float("SIMULATED_PICKER_DELAY", 60.0) if env_bool("SIMULATED_PICKER", True) else None
 )
+# Seconds after which the demo's simulated carrier delivers the parcel of a return waiting for
+# it, and its simulated inspector accepts every line of an open inspection (docs/returns.md).
+# On by default for `make run`; off in production, and with SIMULATED_RETURNS=0.
+_SIMULATED_RETURNS = env_bool("SIMULATED_RETURNS", not PRODUCTION)
+SIMULATED_CARRIER_DELAY = env_float("SIMULATED_CARRIER_DELAY", 30.0) if _SIMULATED_RETURNS else None
+SIMULATED_INSPECTOR_DELAY = env_float("SIMULATED_INSPECTOR_DELAY", 60.0) if _SIMULATED_RETURNS else None
 
 # Registers the noop bench's workflow (fulfillment/proving/noop_workflow.py) in this process:
 # `manage.py bench --workflow noop` sets it for the cluster it starts, and nothing else does.
