@@ -13,7 +13,7 @@ from fulfillment.returns.inspection import LineVerdict
 
 ACCEPT, REJECT = "accept", "reject"
 VERDICTS = [(ACCEPT, "Accept"), (REJECT, "Reject")]
-REASON_ATTRS = {"placeholder": "Why? e.g. worn, broken, not ours", "autocomplete": "off"}
+REASON_ATTRS = {"placeholder": "e.g. worn, broken", "autocomplete": "off"}
 TRACKING_ATTRS = {
     "autocomplete": "off",
     "autocapitalize": "characters",
@@ -61,7 +61,8 @@ class InspectionForm(forms.Form):
         ]
 
     def rows(self):
-        """(number, line, verdict field, reason field, the line's error) for the template."""
+        """(number, line, verdict field, reason field, the line's error) for the template; the
+        cursor starts in the first line to fix."""
         rows = []
         for number, line in enumerate(self.lines, start=1):
             verdict, reason = self[f"verdict_{line.pk}"], self[f"reason_{line.pk}"]
@@ -71,6 +72,9 @@ class InspectionForm(forms.Form):
             elif reason.errors:
                 error = reason.errors[0]
             rows.append((number, line, verdict, reason, error))
+        first = next((row for row in rows if row[4]), None)
+        if first:
+            first[3].field.widget.attrs["autofocus"] = True
         return rows
 
 
