@@ -55,8 +55,7 @@ def test_the_simulators_take_the_demo_returns_to_completed(catalogue, settings):
     assert payment_ledger(order)["refunded"] == ret.refund.amount == ret.lines.get().order_line.unit_price
 
 
-@pytest.mark.parametrize("returns", ["-1", "6"])
-def test_more_returns_than_orders_is_refused_before_anything_is_placed(returns):
-    with pytest.raises(CommandError, match=f"--returns must be between 0 and --count \\(5\\), not {returns}"):
-        call_command("place_demo_orders", "--count", "5", "--returns", returns, "--no-workers")
+def test_a_negative_number_of_returns_is_refused_before_anything_is_placed():
+    with pytest.raises(CommandError, match="--returns must be 0 or more, not -1."):
+        call_command("place_demo_orders", "--count", "5", "--returns", "-1", "--no-workers")
     assert not Order.objects.exists()

@@ -10,11 +10,14 @@ from django.urls import reverse
 
 from fulfillment.models import InspectionTask, ReturnLine, ReturnState, Warehouse
 from fulfillment.returns.inspection import LineVerdict, inspection_complete
+from fulfillment.returns.requests import return_cancel
+from processes import clock
 from processes.journal import Actor
 from processes.models.journal import ActorType, ProcessEvent
 from tests.conftest import ENGINE_DB
 from tests.fulfillment.warehouse.conftest import client_for
-from tests.fulfillment.warehouse.return_fixtures import short, verdicts
+from tests.fulfillment.warehouse.return_fixtures import return_at, short, verdicts
+from tests.return_factories import CLIENT, drive_return
 
 pytestmark = ENGINE_DB
 PENDING = ReturnLine.Verdict.PENDING
@@ -178,3 +181,32 @@ def test_a_return_whose_parcel_has_not_come_has_nothing_to_inspect(awaiting_parc
         in response.content.decode()
     )
     assert line_verdicts(awaiting_parcel) == [(PENDING, ""), (PENDING, "")]
+
+
+def test_a_parcel_just_scanned_says_its_inspection_opens_in_a_moment(awaiting_parcel, alice):
+    """Between the scan and the engine opening the task, the page says so and refreshes itself."""
+    client = client_for(alice)
+    tracking = awaiting_parcel.labels.get().tracking_number
+    client.post(reverse("warehouse:parcel_scan"), {"tracking_number": tracking})
+
+    html = client.get(page(awaiting_parcel)).content.decode()
+
+    assert "Its inspection opens in a moment" in html and 'http-equiv="refresh" content="3"' in html
+    assert "Save inspection" not in html
+
+
+def test_a_cancelled_return_has_nothing_to_inspect(awaiting_parcel, alice):
+    with clock.frozen():
+        return_cancel(ret=awaiting_parcel, actor=CLIENT, reason="changed my mind")
+        drive_return(awaiting_parcel)
+    html = client_for(alice).get(page(awaiting_parcel)).content.decode()
+    assert "There is nothing to inspect:" in html and "the return is cancelled." in html
+
+
+def test_list_query_count_does_not_grow_with_inspections(inspecting, alice, django_assert_max_num_queries):
+    for _ in range(2):
+        return_at("inspect", parcel=True)
+    client = client_for(alice)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("warehouse:tasks"))
+    assert response.content.decode().count("to judge") == 3
