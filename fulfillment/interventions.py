@@ -18,8 +18,9 @@ from processes.interventions import (
 )
 from processes.journal import Actor
 from processes.models.journal import ActorType
-from processes.models.process import Direction, RunStatus
+from processes.models.process import Direction, Hold, RunStatus
 from processes.versions import process_migrate_version
+from processes.waiting_reason import Case, waiting_reason
 from processes.workflow import Step, WaitStep, registry
 
 
@@ -94,15 +95,26 @@ def order_available_actions(order: Order) -> dict[str, str]:
     """
     finished = order.run_status == RunStatus.FINISHED
     forward = order.direction == Direction.FORWARD
-    retry = "" if order.run_status == RunStatus.READY and order.step else "it has no step to retry"
     return {
-        "retry": retry,
+        "retry": _retry_refusal(order),
         "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
         "cancel": "" if order.is_cancellable() else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
         "migrate": _migrate_refusal(order),
     }
+
+
+def _retry_refusal(order: Order) -> str:
+    """No step, or a circuit that would hold it again at once (as `process_retry` refuses it)."""
+    if order.run_status != RunStatus.READY or not order.step:
+        return "it has no step to retry"
+    if order.held_by != Hold.CIRCUIT:
+        return ""  # no query for the usual order
+    waiting = waiting_reason(order)
+    if waiting is not None and waiting.case in (Case.HELD, Case.PAUSED):
+        return "its circuit holds it, so a retry would change nothing; see the incident"
+    return ""
 
 
 def _migrate_refusal(order: Order) -> str:

@@ -4,13 +4,11 @@ Nothing set: an SQLite file and django-q2's ORM broker, so `make run` works on a
 `DATABASE_URL=postgres://...` selects PostgreSQL; `REDIS_URL` selects the Redis broker.
 """
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.utils import get_random_secret_key
 
 from fulfillment.environment import (
     env_bool,
@@ -33,33 +31,10 @@ VAR_DIR = BASE_DIR / "var"
 PRODUCTION = production.environment_is_production()
 DEBUG = env_bool("DEBUG", default=False)
 
-
-def _local_secret_key() -> str:
-    """A random key made once per checkout in var/ (git-ignored), for when SECRET_KEY is unset.
-
-    Every process of one installation must share the key: django-q2 signs queued tasks with
-    it, and a worker with another key drops them as forged.
-    """
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(exist_ok=True)
-        draft = VAR_DIR / f"secret_key.{os.getpid()}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(get_random_secret_key())
-        try:
-            os.link(draft, path)  # atomic: the first process to get here wins, others read its key
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
-
 if PRODUCTION:
     SECRET_KEY = production.production_secret_key()
 else:
-    SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
+    SECRET_KEY = env_str("SECRET_KEY") or production.local_secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
 if PRODUCTION:
     production.require_production_safety(debug=DEBUG, allowed_hosts=ALLOWED_HOSTS)
@@ -213,6 +188,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_REDIRECT_URL = "landing"
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["fulfillment.formats"]  # every page writes "2026-12-06 10:00:12 UTC"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -353,6 +329,12 @@ SIMULATORS = {
 SIMULATED_PICKER_DELAY = (
     env_float("SIMULATED_PICKER_DELAY", 60.0) if env_bool("SIMULATED_PICKER", True) else None
 )
+# Seconds after which the demo's simulated carrier delivers the parcel of a return waiting for
+# it, and its simulated inspector accepts every line of an open inspection (docs/returns.md).
+# On by default for `make run`; off in production, and with SIMULATED_RETURNS=0.
+_SIMULATED_RETURNS = env_bool("SIMULATED_RETURNS", not PRODUCTION)
+SIMULATED_CARRIER_DELAY = env_float("SIMULATED_CARRIER_DELAY", 30.0) if _SIMULATED_RETURNS else None
+SIMULATED_INSPECTOR_DELAY = env_float("SIMULATED_INSPECTOR_DELAY", 60.0) if _SIMULATED_RETURNS else None
 
 # Registers the noop bench's workflow (fulfillment/proving/noop_workflow.py) in this process:
 # `manage.py bench --workflow noop` sets it for the cluster it starts, and nothing else does.

@@ -42,3 +42,9 @@ def advance(delta: timedelta | float) -> datetime:
 def from_timestamp(seconds: float) -> datetime:
     """An aware UTC datetime from epoch seconds (the times kept in JSON, as in a limit's log)."""
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def written(moment: datetime) -> str:
+    """A time as the journal and the console write it: "2026-12-06 10:00:12 UTC" (logs and the
+    API keep ISO 8601)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

@@ -211,7 +211,7 @@ def _run_step(workflow: Workflow, process, worker: str, now, attempts: list) -> 
     elif process.run_status == RunStatus.WAITING:
         waiting.wake(workflow, process, step, context_for(process, step), now)
     elif process.direction == Direction.FORWARD and process.deadline_at and now >= process.deadline_at:
-        reason = f"{step.name} ran past its deadline {process.deadline_at.isoformat()}"
+        reason = f"{step.name} ran past its deadline {clock.written(process.deadline_at)}"
         failures.give_up(workflow, process, step, reason=reason, then=step.retry.on_exhausted, now=now)
     else:
         admitted = _admit(process, step, now)

@@ -8,7 +8,7 @@ everything else; no job is scheduled per task.
 
 from datetime import datetime
 
-from processes import failures, journal, progress
+from processes import clock, failures, journal, progress
 from processes.models.journal import EventKind
 from processes.workflow import WaitStep, Workflow
 
@@ -16,7 +16,7 @@ from processes.workflow import WaitStep, Workflow
 def wake(workflow: Workflow, process, step: WaitStep, ctx, now: datetime) -> None:
     """The sweeper woke a waiting process: time it out, or fire the timers that are due."""
     if now >= process.deadline_at:
-        reason = f"{step.name} was not done by its deadline {process.deadline_at.isoformat()}"
+        reason = f"{step.name} was not done by its deadline {clock.written(process.deadline_at)}"
         failures.give_up(workflow, process, step, reason=reason, then=step.on_timeout, now=now)
         return
     due = sorted((at, name) for name, at in step.timers(process).items() if at is not None and at <= now)

@@ -7,7 +7,11 @@ by default. Unset (or `development`), `make run` and `make test` keep working on
 machine with the key generated in var/.
 """
 
+import os
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 from fulfillment.environment import env_str
 
@@ -39,6 +43,28 @@ def production_secret_key() -> str:
             f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_KEY_LENGTH} random characters."
         )
     return key
+
+
+def local_secret_key(var_dir: Path) -> str:
+    """A random key made once per checkout in var/ (git-ignored), for when SECRET_KEY is unset.
+
+    Every process of one installation must share the key: django-q2 signs queued tasks with
+    it, and a worker with another key drops them as forged.
+    """
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(exist_ok=True)
+        draft = var_dir / f"secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(get_random_secret_key())
+        try:
+            os.link(draft, path)  # atomic: the first process to get here wins, others read its key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def require_production_safety(*, debug: bool, allowed_hosts: list[str]) -> None:

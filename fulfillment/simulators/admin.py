@@ -20,7 +20,7 @@ from fulfillment.simulators.models import (
     SentMail,
     Service,
 )
-from fulfillment.simulators.outages import outage_board, outage_set
+from fulfillment.simulators.outages import REASON_MAX_LENGTH, outage_board, outage_set
 from processes.read_only_admin import ReadOnlyAdmin
 
 SWITCH_PERMISSION = "simulators.switch_outage"
@@ -113,6 +113,7 @@ class OutageAdmin(ReadOnlyAdmin):
             "title": "Outages of the simulated services",
             "board": outage_board(),
             "can_switch": self.has_switch_permission(request),
+            "reason_max_length": REASON_MAX_LENGTH,
         }
         return TemplateResponse(request, "admin/simulators/outage/board.html", context)
 
@@ -126,6 +127,16 @@ class OutageAdmin(ReadOnlyAdmin):
         if request.POST.get("on") not in ("1", "0"):
             return HttpResponseBadRequest("'on' must be 1 (take the service down) or 0 (bring it back).")
         on = request.POST["on"] == "1"
-        outage_set(service=service, on=on, by=request.user.get_username())
-        messages.success(request, f"{Service(service).label} is {'down' if on else 'back up'}.")
+        reason = request.POST.get("reason", "").strip()
+        label = Service(service).label
+        if on and not reason:
+            messages.error(request, f"{label} is still up: say why you take it down (a reason is required).")
+            return redirect("admin:simulators_outage_changelist")
+        try:
+            outage_set(service=service, on=on, by=request.user.get_username(), reason=reason if on else "")
+        except ValueError as error:
+            messages.error(request, f"{label} was not switched: {error}.")
+            return redirect("admin:simulators_outage_changelist")
+        done = f"down: {reason}" if on else "back up"
+        messages.success(request, f"{label} is {done}.")
         return redirect("admin:simulators_outage_changelist")

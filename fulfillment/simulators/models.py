@@ -4,6 +4,8 @@ They are the remote side's truth: what was charged, refunded, labelled and maile
 own tables say. Uniqueness lives in the database so that racing calls produce one effect.
 """
 
+from datetime import datetime
+
 from django.db import models
 
 SIMULATORS_DB = "simulators"
@@ -161,7 +163,9 @@ class Outage(models.Model):
     """A service switched off by hand (the admin, the soak, a test), one row per service.
 
     While `on`, and until `until` if set, every call to the service is refused before any effect.
-    `since` is when the switch last changed and `by` who changed it. SIM_OUTAGE takes services
+    `since` is when the switch last changed, `by` who changed it and `reason` why the service was
+    last taken down. `last_down_since` and `last_up_at` keep the latest outage's span after the
+    service is back, so the board can still count what it refused. SIM_OUTAGE takes services
     down without a row (fulfillment.simulators.outages).
     """
 
@@ -170,6 +174,9 @@ class Outage(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField(null=True, blank=True)
     by = models.CharField(max_length=150, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    last_down_since = models.DateTimeField(null=True, blank=True)
+    last_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [("switch_outage", "Can switch a simulated service's outage on and off")]
@@ -179,6 +186,13 @@ class Outage(models.Model):
 
     def is_down(self, now) -> bool:
         return self.on and (self.until is None or now < self.until)
+
+    def last_outage(self, now) -> tuple[datetime, datetime] | None:
+        """The latest outage that has ended, from when to when: brought back, or its `until` passed."""
+        if self.is_down(now) or self.last_down_since is None:
+            return None
+        ended = self.last_up_at or self.until
+        return (self.last_down_since, ended) if ended else None
 
 
 class RefusedCall(models.Model):

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from fulfillment.warehouse import views
+from fulfillment.warehouse import return_views, views
 
 app_name = "warehouse"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("tasks/<int:task_id>/release/", views.task_release, name="release"),
     path("tasks/<int:task_id>/problem/", views.task_problem, name="problem"),
     path("tasks/<int:task_id>/label/", views.task_label, name="label"),
+    path("returns/<uuid:return_id>/", return_views.inspection, name="inspection"),
+    path("returns/scan/", return_views.parcel_scan, name="parcel_scan"),
 ]

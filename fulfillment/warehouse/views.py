@@ -1,4 +1,6 @@
-"""The warehouse worker's pages: task list, task, claim, confirm, problem, release, label.
+"""The warehouse worker's pick pages: task list, task, claim, confirm, problem, release, label.
+
+The task list shows the returns to inspect too (their pages: fulfillment.warehouse.return_views).
 
 Thin: each view finds the task among the worker's warehouses (404 for any other), calls one
 pick service, and shows what happened. Refusals come back as a plain message on the page.
@@ -19,7 +21,7 @@ from fulfillment.picking.tasks import (
     pick_task_release,
     pick_task_report_problem,
 )
-from fulfillment.warehouse import selectors
+from fulfillment.warehouse import return_selectors, selectors
 from fulfillment.warehouse.access import is_warehouse_worker, worker_required
 from fulfillment.warehouse.forms import ConfirmPickForm, ProblemForm
 from fulfillment.warehouse.labels import barcode_svg
@@ -63,9 +65,13 @@ def task_list(request):
     tasks = [
         (task, selectors.pick_task_sla(task, now)) for task in selectors.pick_task_list(worker=request.user)
     ]
+    inspections = [
+        (task, return_selectors.inspection_sla(task, now))
+        for task in return_selectors.inspection_task_list(worker=request.user)
+    ]
     for notice in pick_notices_take(worker=request.user):
         messages.warning(request, notice.text)
-    return render(request, "warehouse/task_list.html", {"tasks": tasks})
+    return render(request, "warehouse/task_list.html", {"tasks": tasks, "inspections": inspections})
 
 
 @require_GET

@@ -42,7 +42,7 @@ def hold(process, circuit: Circuit, until: datetime, now: datetime) -> None:
     process.next_run_at = until
     if not process.hold(Hold.CIRCUIT, circuit.key, now):
         return
-    since = (circuit.incident_since or now).isoformat(timespec="seconds")
+    since = clock.written(circuit.incident_since or now)
     why = (
         f"paused by {circuit.paused_by or 'an operator'} ({circuit.reason})"
         if circuit.state == CircuitState.PAUSED

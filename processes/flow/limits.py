@@ -69,7 +69,7 @@ def acquire(process, step: Step, key: str, now: datetime) -> bool:
             process,
             EventKind.CIRCUIT,
             f"{where(step.name, key)} waits its turn under {limit}{unknown}: next look at "
-            f"{process.next_run_at.isoformat(timespec='milliseconds')}; no attempt is spent",
+            f"{clock.written(process.next_run_at)}; no attempt is spent",
         )
     return False
 

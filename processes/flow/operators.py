@@ -41,7 +41,7 @@ def pause(label: str, step: str, key: str = "", *, actor: Actor, reason: str, un
         circuit.probe_process, circuit.probe_until, circuit.probe_failures = None, None, 0
         circuit.updated_at = now
         circuit.save()
-        ending = f" until {until.isoformat()}" if until else " until resumed"
+        ending = f" until {clock.written(until)}" if until else " until resumed"
         breaker.event(circuit, CircuitEventKind.PAUSED, f"{reason}{ending}", now, actor=actor.name)
     return circuit
 

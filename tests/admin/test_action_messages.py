@@ -98,3 +98,21 @@ def test_every_action_has_a_permission_sentence():
     for action in ACTIONS.values():
         assert action.refusal.startswith("You may not ") and action.refusal.endswith("Ask an administrator.")
         assert "“Can " in action.refusal
+
+
+def test_retry_now_is_greyed_out_on_the_page_of_an_order_its_circuit_holds(ops_client, catalogue):
+    """The button says beforehand what the refusal would say after; other orders keep it live."""
+    open_label_circuit(orders=8)
+    held = Order.objects.filter(held_by=Hold.CIRCUIT).first()
+    due = SCENARIOS["due_payment"]()
+
+    held_page = ops_client.get(reverse("admin:fulfillment_order_change", args=[held.pk])).content.decode()
+    live_page = ops_client.get(reverse("admin:fulfillment_order_change", args=[due.pk])).content.decode()
+
+    greyed = (
+        '<span class="console-button-off" title="Not now: its circuit holds it, so a retry would change '
+        'nothing; see the incident">Retry now</span>'
+    )
+    assert greyed in held_page
+    retry_url = reverse("admin:fulfillment_order_operator", args=["retry"]) + f"?ids={due.pk}"
+    assert f'href="{retry_url}"' in live_page

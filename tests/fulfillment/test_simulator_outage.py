@@ -212,7 +212,7 @@ def test_a_superuser_takes_the_carrier_down_and_back_from_the_admin(client):
     page = client.get(BOARD)
     assert page.status_code == 200 and "Take down" in page.content.decode()
 
-    client.post(f"{BOARD}carrier/switch/", {"on": "1"})
+    client.post(f"{BOARD}carrier/switch/", {"on": "1", "reason": "rehearsal"})
     assert service_down("carrier") and Outage.objects.get().by == "admin"
     assert "Bring back up" in client.get(BOARD).content.decode()
 
@@ -226,7 +226,7 @@ def test_staff_without_the_switch_permission_sees_no_button_and_is_refused(clien
     client.force_login(staff("support", "view_outage"))
 
     page = client.get(BOARD)
-    answer = client.post(f"{BOARD}carrier/switch/", {"on": "1"})
+    answer = client.post(f"{BOARD}carrier/switch/", {"on": "1", "reason": "rehearsal"})
 
     assert page.status_code == 200 and "Take down" not in page.content.decode()
     assert answer.status_code == 403 and not Outage.objects.exists()
@@ -237,7 +237,7 @@ def test_staff_with_the_switch_permission_may_switch(client):
     """The dedicated permission is enough; no superuser needed."""
     client.force_login(staff("ops", "view_outage", "switch_outage"))
 
-    assert client.post(f"{BOARD}payment/switch/", {"on": "1"}).status_code == 302
+    assert client.post(f"{BOARD}payment/switch/", {"on": "1", "reason": "rehearsal"}).status_code == 302
     assert service_down("payment")
 
 

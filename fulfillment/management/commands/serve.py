@@ -1,4 +1,5 @@
-"""Run the web server, the django-q2 workers and the simulated picker together (`make run`)."""
+"""Run the web server, the django-q2 workers, the simulated picker and the returns' simulated
+carrier and inspector together (`make run`)."""
 
 import os
 import signal
@@ -16,8 +17,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port for the web server.")
         parser.add_argument("--no-picker", action="store_true", help="Do not run the simulated picker.")
+        parser.add_argument(
+            "--no-returns", action="store_true", help="No simulated carrier and inspector of returns."
+        )
 
-    def handle(self, *args, addr, no_picker, **options):
+    def handle(self, *args, addr, no_picker, no_returns, **options):
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit():
             raise CommandError(f"--addr must look like 127.0.0.1:8000, not {addr!r}.")
@@ -27,6 +31,9 @@ class Command(BaseCommand):
         }
         if not no_picker and settings.SIMULATED_PICKER_DELAY is not None:
             commands["picker"] = ["simulate_picker"]
+        returns_on = (settings.SIMULATED_CARRIER_DELAY, settings.SIMULATED_INSPECTOR_DELAY) != (None, None)
+        if not no_returns and returns_on:
+            commands["returns"] = ["simulate_returns"]
         children = {name: self._spawn(argv) for name, argv in commands.items()}
         stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,11 +1,12 @@
-"""Fixtures of the warehouse pages' tests: the picking tests' workers and tasks, signed-in
-clients and the confirm form's answers."""
+"""Fixtures of the warehouse pages' tests: the picking tests' workers and tasks, returns to
+scan and inspect, signed-in clients and the confirm form's answers."""
 
 from django.contrib.auth.models import User
 from django.test import Client
 
 from fulfillment.models import PickTask
 from tests.fulfillment.picking.conftest import alice, bob, catalogue, make_worker, task  # noqa: F401  (fixtures)
+from tests.fulfillment.warehouse.return_fixtures import awaiting_parcel, inspecting  # noqa: F401  (fixtures)
 
 
 def client_for(user: User) -> Client:

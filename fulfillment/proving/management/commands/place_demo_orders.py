@@ -8,9 +8,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from fulfillment.models import Order, OrderState
+from fulfillment.models import Order, OrderState, Return
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.proving.demo import CATALOGUE
+from fulfillment.proving.demo_returns import demo_returns_advance, demo_returns_open, demo_returns_request
 from fulfillment.simulators.picker import simulated_picker_run
 from processes.journal import Actor
 from processes.models.journal import ProcessEvent
@@ -28,7 +29,10 @@ ADDRESS = {
 
 
 class Command(BaseCommand):
-    help = "Place demo orders, drive them to completed or cancelled with workers, and print a summary."
+    help = (
+        "Place demo orders, drive them to completed or cancelled with workers, request returns of a "
+        "few completed ones and wait for those too, and print a summary."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, default=10)
@@ -38,11 +42,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Do not start a qcluster here (one is already running, e.g. make run).",
         )
+        parser.add_argument(
+            "--returns", type=int, default=3, help="Returns to request, one per completed order (0: none)."
+        )
         parser.add_argument("--seed", type=int, default=None)
 
-    def handle(self, *args, count, timeout, no_workers, seed, **options):
+    def handle(self, *args, count, timeout, no_workers, returns, seed, **options):
         if not 1 <= count <= 100_000:
             raise CommandError(f"--count must be between 1 and 100000, not {count}.")
+        if returns < 0:
+            raise CommandError(f"--returns must be 0 or more, not {returns}.")
         if timeout <= 0:
             raise CommandError(f"--timeout must be positive, not {timeout}.")
         rng = random.Random(seed)
@@ -53,6 +62,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Placed {count} orders; waiting for them to finish...")
             finished = self._wait(ids, started + timeout)
             self._summary(ids, time.monotonic() - started, finished)
+            if returns:
+                self._returns(ids, returns, rng, timeout)
         finally:
             if cluster:
                 cluster.terminate()
@@ -97,6 +108,24 @@ class Command(BaseCommand):
                 return True
             time.sleep(0.5)
         return False
+
+    def _returns(self, ids, count, rng, timeout):
+        started = time.monotonic()
+        return_ids = [ret.pk for ret in demo_returns_request(order_ids=ids, count=count, rng=rng)]
+        self.stdout.write(f"Requested {len(return_ids)} returns of completed orders; waiting for them...")
+        deadline = started + timeout
+        while demo_returns_open(return_ids) and time.monotonic() < deadline:
+            demo_returns_advance()
+            time.sleep(0.5)
+        returns = Return.objects.filter(pk__in=return_ids).select_related("refund")
+        elapsed = time.monotonic() - started
+        self.stdout.write(f"{len(return_ids)} returns in {elapsed:.1f}s:")
+        for ret in returns:
+            refunded = f", refunded {ret.refund.amount}" if hasattr(ret, "refund") else ""
+            attention = ", needs attention" if ret.needs_attention else ""
+            self.stdout.write(f"  return {ret.pk} of order {ret.order_id}: {ret.state}{refunded}{attention}")
+        if demo_returns_open(return_ids):
+            raise CommandError("Some returns did not finish in time; see the admin for their journal.")
 
     def _summary(self, ids, elapsed, finished):
         orders = Order.objects.filter(pk__in=ids)
