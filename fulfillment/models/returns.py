@@ -56,6 +56,10 @@ class Return(Process):
         indexes = [
             *Process.Meta.indexes,
             models.Index(fields=["order", "-created_at"], name="return_order_newest_first"),
+            # The console's list (newest first) and its stuck filter and dashboard figure (one
+            # range per step, as the order's order_step_age answers them).
+            models.Index(fields=["-created_at", "-id"], name="return_newest_first"),
+            models.Index(fields=["step", "step_started_at"], name="return_step_age"),
         ]
         permissions = [
             ("approve_return", "Can approve a return above the automatic threshold"),
