@@ -99,7 +99,10 @@ def short_id(ret) -> str:
 
 
 def _no_longer_waiting(label) -> str:
-    ret = Return.objects.get(pk=label.ret_id)
+    ret = label.ret
+    ret.refresh_from_db()
+    if ret.state == ReturnState.AWAITING_PARCEL:  # a worker of the engine holds it this instant
+        return f"Return {short_id(ret)} is busy this instant: scan the parcel again in a moment."
     state = ret.get_state_display().lower()
     return f"Return {short_id(ret)} is {state}: it no longer waits for a parcel. {ASIDE}"
 
