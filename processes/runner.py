@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import attempt_rows, clock, conf, failures, journal, leases, progress, waiting
+from processes import attempt_rows, clock, conf, failures, journal, leases, progress, row_lock, waiting
 from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
@@ -112,11 +112,7 @@ def _claim(workflow: Workflow, process_id, chain: Chain) -> "Claim | bool | None
     model = workflow.model_class()
     with transaction.atomic():
         now = clock.now()
-        process = (
-            model.objects.select_for_update(skip_locked=True)
-            .filter(pk=process_id, next_run_at__lte=now)
-            .first()
-        )
+        process = row_lock.claim_due(model, process_id, now)
         if process is None:
             return None
         process.track_changes()
@@ -140,7 +136,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
     model = claim.workflow.model_class()
     with transaction.atomic():
         now = clock.now()
-        process = model.objects.select_for_update().get(pk=claim.process.pk)
+        process = row_lock.lock(model, claim.process.pk)
         process.track_changes()
         if not leases.is_own(process, claim.worker, claim.fence):
             # Someone took over after our lease expired; their attempt uses the same key.
