@@ -29,7 +29,18 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import attempt_rows, clock, conf, failures, journal, leases, progress, row_lock, waiting
+from processes import (
+    attempt_rows,
+    clock,
+    conf,
+    failures,
+    journal,
+    leases,
+    progress,
+    row_lock,
+    step_writes,
+    waiting,
+)
 from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
@@ -118,7 +129,7 @@ def _claim(workflow: Workflow, process_id, chain: Chain) -> "Claim | bool | None
         process.track_changes()
         if not _runnable(process):
             process.next_run_at = None
-            process.save()
+            step_writes.save(process)
             return None
         return _run_steps(_own_version(workflow, process), process, chain, now)
 
@@ -185,8 +196,7 @@ def _run_steps(
     if due and chain.hand_back and not chain.may_go_on():
         wake_on_commit(process)  # the chain is spent: another task goes on, after commit
         due = False
-    attempt_rows.write(attempts, finished)
-    process.save()
+    step_writes.save(process, attempts, finished)
     return claim or due
 
 
