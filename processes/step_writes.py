@@ -16,8 +16,9 @@ models' fields, and its values converted by the fields as the ORM converts them.
 say and when does not change: the running attempt is committed before its call (recovery finds
 it, processes.leases.abandon), the finished one in the transaction that applies its answer,
 the journal with the row (processes.journal). The row's pre_save and post_save are sent as a
-save sends them. Elsewhere (SQLite), for a row not under `track_changes()` or one holding an
-expression (F()), the writes go through the ORM one by one.
+save sends them. Elsewhere (SQLite, or the journal routed to another database), for a row not
+under `track_changes()` or one holding an expression (F()), the writes go through the ORM one
+by one.
 """
 
 from django.db import DatabaseError, connections, router
@@ -39,7 +40,7 @@ def save(process, started: list[StepAttempt] = (), finished: attempt_rows.Finish
     if tracked:
         process.updated_at = clock.now()
         changed = process.changed_fields()
-    if connection.vendor != "postgresql" or not tracked or _expressions(process, changed):
+    if not _one_statement_for(using, connection) or not tracked or _expressions(process, changed):
         attempt_rows.write(list(started), finished)
         process.save()
         return
@@ -128,6 +129,13 @@ def _insert_params(connection, model, objs) -> list:
 def _value(connection, field, obj, *, add: bool):
     """The field's value as Model.save and bulk_create send it: its pre_save, then converted."""
     return field.get_db_prep_save(field.pre_save(obj, add), connection)
+
+
+def _one_statement_for(using: str, connection) -> bool:
+    """Whether the row, its journal and its attempts can go in one statement: PostgreSQL, and
+    all three on the same database."""
+    same = router.db_for_write(ProcessEvent) == router.db_for_write(StepAttempt) == using
+    return same and connection.vendor == "postgresql"
 
 
 def _expressions(process, changed) -> bool:

@@ -1,13 +1,17 @@
 """A runner's transaction writes what it changed in one statement: row, journal, attempts."""
 
+import uuid
+from datetime import timedelta
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 from fulfillment.proving.models import NoopProcess, NoopState
 from fulfillment.proving.noop_workflow import NOOP_WORKFLOW
-from processes import clock, runner, step_writes
+from processes import clock, row_lock, runner, step_writes
 from processes.control import process_start
 from processes.journal import Actor
 from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, StepAttempt
@@ -97,3 +101,24 @@ def test_a_row_not_under_tracking_is_saved_whole_by_the_orm(noop):
         step_writes.save(row)
         row.refresh_from_db()
         assert (row.last_error, row.updated_at) == ("set by hand", clock.now())
+
+
+def test_a_row_holding_an_expression_is_saved_by_the_orm(noop):
+    """An F() expression is the ORM's to write: the row is saved as Model.save saves it."""
+    with transaction.atomic():
+        row = row_lock.lock(NoopProcess, noop.pk)
+        row.track_changes()
+        row.attempts = F("attempts") + 3
+        step_writes.save(row)
+    row.refresh_from_db()
+    assert row.attempts == 3
+
+
+def test_the_lock_refuses_a_row_that_is_not_there_and_the_claim_one_not_due(noop):
+    """Locking a missing row raises DoesNotExist; a claim finds nothing before the row is due."""
+    with transaction.atomic(), pytest.raises(NoopProcess.DoesNotExist):
+        row_lock.lock(NoopProcess, uuid.uuid4())
+    with transaction.atomic():
+        assert row_lock.claim_due(NoopProcess, noop.pk, noop.next_run_at - timedelta(seconds=1)) is None
+        claimed = row_lock.claim_due(NoopProcess, noop.pk, noop.next_run_at)
+        assert (claimed.pk, claimed.state, claimed.completed_steps) == (noop.pk, NoopState.STARTED, [])
