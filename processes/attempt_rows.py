@@ -8,6 +8,10 @@ less. What the rows say, and when they say it, does not change: the running atte
 still in the database, committed before its call is made, for recovery to find
 (processes.leases.abandon); the finished one is still written in the transaction that
 applies its answer. Elsewhere (SQLite) the two statements go as they did.
+
+The runner's transactions now write these rows with the process row and its journal in one
+statement (processes.step_writes); this is what they fall back to where that cannot be done,
+and what finishes an attempt on its own (a failed call that its circuit counts).
 """
 
 from django.db import connections, router

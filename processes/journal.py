@@ -102,6 +102,14 @@ def flush(process, *, created: bool, using=None) -> None:
         events.clear()
 
 
+def take(process) -> list:
+    """Hand the buffered events over to a writer that saves them with the row in one statement
+    (processes.step_writes), emptying the buffer; the row's post_save then finds none to write."""
+    events = list(_buffer(process))
+    _buffer(process).clear()
+    return events
+
+
 def pending(process) -> int:
     """How many events wait in the buffer: lets a caller drop those of a rolled-back block."""
     return len(_buffer(process))

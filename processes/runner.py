@@ -29,7 +29,18 @@ from typing import Any
 
 from django.db import transaction
 
-from processes import attempt_rows, clock, conf, failures, journal, leases, progress, waiting
+from processes import (
+    attempt_rows,
+    clock,
+    conf,
+    failures,
+    journal,
+    leases,
+    progress,
+    row_lock,
+    step_writes,
+    waiting,
+)
 from processes.attempts import Outcome, context_for, finished_fields, started_fields
 from processes.exceptions import PayloadTooLarge
 from processes.flow import admission, limits
@@ -112,17 +123,13 @@ def _claim(workflow: Workflow, process_id, chain: Chain) -> "Claim | bool | None
     model = workflow.model_class()
     with transaction.atomic():
         now = clock.now()
-        process = (
-            model.objects.select_for_update(skip_locked=True)
-            .filter(pk=process_id, next_run_at__lte=now)
-            .first()
-        )
+        process = row_lock.claim_due(model, process_id, now)
         if process is None:
             return None
         process.track_changes()
         if not _runnable(process):
             process.next_run_at = None
-            process.save()
+            step_writes.save(process)
             return None
         return _run_steps(_own_version(workflow, process), process, chain, now)
 
@@ -140,7 +147,7 @@ def _apply_locked(claim: Claim, outcome: Outcome, chain: Chain) -> "Claim | bool
     model = claim.workflow.model_class()
     with transaction.atomic():
         now = clock.now()
-        process = model.objects.select_for_update().get(pk=claim.process.pk)
+        process = row_lock.lock(model, claim.process.pk)
         process.track_changes()
         if not leases.is_own(process, claim.worker, claim.fence):
             # Someone took over after our lease expired; their attempt uses the same key.
@@ -189,8 +196,7 @@ def _run_steps(
     if due and chain.hand_back and not chain.may_go_on():
         wake_on_commit(process)  # the chain is spent: another task goes on, after commit
         due = False
-    attempt_rows.write(attempts, finished)
-    process.save()
+    step_writes.save(process, attempts, finished)
     return claim or due
 
 

@@ -115,8 +115,7 @@ class Process(FSMModelMixin, models.Model):
         self.updated_at = clock.now()
         loaded = self.__dict__.get("_loaded")
         if loaded is not None and not adding and "update_fields" not in kwargs:
-            changed = {name for name, value in self._values().items() if loaded[name] != value}
-            kwargs["update_fields"] = changed | {"updated_at"}
+            kwargs["update_fields"] = self.changed_fields()
         elif update_fields := kwargs.get("update_fields"):
             kwargs["update_fields"] = {*update_fields, "updated_at"}
         super().save(*args, **kwargs)
@@ -135,6 +134,12 @@ class Process(FSMModelMixin, models.Model):
         """The process no longer waits on its step's flow control (it goes, moves on, or a
         person takes over)."""
         self.held_since, self.held_by, self.held_key = None, "", ""
+
+    def changed_fields(self) -> set[str]:
+        """The fields of a row under `track_changes()` that changed since it was loaded (or
+        last saved), and `updated_at`, which every save sets."""
+        loaded = self.__dict__["_loaded"]
+        return {name for name, value in self._values().items() if loaded[name] != value} | {"updated_at"}
 
     def track_changes(self) -> None:
         """Remember the row's values, so that the next save() writes only what changes."""
