@@ -128,10 +128,11 @@ class SoakReport:
     def _stock_lines(self) -> list[str]:
         if not self.returns:
             return []
-        bad = self.stock_not_counted_once
+        bad, name = self.stock_not_counted_once, "soak_stock_counted_once"
+        width = max((len(invariant) for invariant in self.violations), default=len(name))
         verdict = "VIOLATED" if bad else "ok"
         shown = f"  e.g. {', '.join(bad[:3])}" if bad else ""
-        return [f"  {verdict:<8} soak stock on hand = before + restocked {len(bad):>6}{shown}"]
+        return [f"  {verdict:<8} {name:<{width}} {len(bad):>6}{shown}"]
 
     def _drain_note(self) -> str:
         if self.kills_stopped_after is None:

@@ -97,7 +97,9 @@ def test_the_report_prints_the_returns_and_fails_on_one_still_moving():
     report.returns["in_flight"] = 0
     assert report.ok
     report.stock_not_counted_once = ["7"]
-    assert not report.ok and any(line.startswith("  VIOLATED soak stock") for line in report.lines())
+    assert not report.ok and any(
+        line.startswith("  VIOLATED soak_stock_counted_once ") for line in report.lines()
+    )
 
 
 @pytest.mark.django_db
