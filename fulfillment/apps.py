@@ -10,6 +10,7 @@ class FulfillmentConfig(AppConfig):
 
     def ready(self):
         from fulfillment.picking import checks  # noqa: F401  (registers the pick thresholds' checks)
+        from fulfillment.returns import checks as return_checks  # noqa: F401  (the return settings')
         from fulfillment.returns.workflow import RETURN_WORKFLOWS
         from fulfillment.workflow import ORDER_WORKFLOWS
         from processes.workflow import registry

@@ -350,6 +350,7 @@ RETURN_WINDOW_DAYS = env_int("RETURN_WINDOW_DAYS", 30, minimum=1)
 RETURN_APPROVAL_THRESHOLD = Decimal(str(env_float("RETURN_APPROVAL_THRESHOLD", 200.0)))
 RETURN_PARCEL_DEADLINE_DAYS = env_int("RETURN_PARCEL_DEADLINE_DAYS", 14, minimum=1)
 RETURN_INSPECTION_TIMEOUT = env_int("RETURN_INSPECTION_TIMEOUT", 2 * 24 * 3600, minimum=1)
+RETURN_APPROVAL_TIMEOUT = env_int("RETURN_APPROVAL_TIMEOUT", 7 * 24 * 3600, minimum=1)
 # The warehouse floor's earlier timers, in seconds; see fulfillment/picking/conf.py.
 WAREHOUSE = {
     "WARNING_AFTER": env_int("PICK_WARNING_AFTER", 3 * 3600, minimum=1),

@@ -40,19 +40,33 @@ def process_signal(*, model, process_id, step: str, payload: dict, actor: Actor,
     """Deliver a person's answer to a waiting step; the next step runs right after commit."""
     with transaction.atomic(), journal.acting(actor, reason, step=step):
         process = _lock_waiting(model, process_id, step)
-        workflow = registry.for_process(process)
-        current = workflow.step(step)
-        now = clock.now()
-        current.on_signal(process, payload, context_for(process, current))
-        if process.needs_attention and process.attention_step == step:
-            attention.clear_attention(process, f"{step} done after all: {reason}")
-        progress.complete_forward(workflow, process, current, now)
-        if process.needs_attention:
-            process.next_run_at = None  # flagged from outside: stop here until an operator acts
-        else:
-            wake_on_commit(process)
+        _answer(process, step, payload, reason)
         process.save()
         return process
+
+
+def process_answer_locked(process, *, step: str, payload: dict, reason: str) -> bool:
+    """Deliver an answer to a process the caller holds locked (and saves), if it waits on
+    `step`; False, changing nothing, if it does not. For a workflow's `on_message` handler
+    (processes.inbox): an event from outside that answers a wait, in the delivery's transaction."""
+    if process.run_status != RunStatus.WAITING or process.step != step:
+        return False
+    with journal.because(reason, step=step):
+        _answer(process, step, payload, reason)
+    return True
+
+
+def _answer(process, step: str, payload: dict, reason: str) -> None:
+    workflow = registry.for_process(process)
+    current = workflow.step(step)
+    current.on_signal(process, payload, context_for(process, current))
+    if process.needs_attention and process.attention_step == step:
+        attention.clear_attention(process, f"{step} done after all: {reason}")
+    progress.complete_forward(workflow, process, current, clock.now())
+    if process.needs_attention:
+        process.next_run_at = None  # flagged from outside: stop here until an operator acts
+    else:
+        wake_on_commit(process)
 
 
 def process_wait_failed(*, model, process_id, step: str, actor: Actor, reason: str):

@@ -7,7 +7,8 @@ index-backed aggregates, whatever the number of orders:
 
 - orders per state (the (state, created_at) index) and needing attention (its partial index);
   returns likewise;
-- the oldest due work: the first `next_run_at` in the past (the partial `due` index);
+- the oldest due work: the first `next_run_at` in the past of any process (each model's
+  partial `due` index);
 - step attempts, failures and the duration histogram over the last METRICS_WINDOW seconds
   (the (started_at, step) index), from `StepAttempt.duration_ms`, which the engine measures
   around each external call. They describe that window, so they are gauges (a gauge
@@ -52,6 +53,7 @@ from processes.models.flow import CircuitState
 from processes.models.journal import AttemptOutcome, StepAttempt
 from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.outbox import outbox_figures
+from processes.workflow import registry as workflows
 
 logger = logging.getLogger("fulfillment.ops.metrics")
 
@@ -100,12 +102,16 @@ class FulfillmentCollector:
         )
 
     def _due_work(self, now):
-        oldest = (
-            Order.objects.filter(next_run_at__isnull=False, next_run_at__lte=now)
+        # Every process the engine runs (orders, returns): a forgotten return is as late as an order.
+        due = [
+            workflows.model_class(label)
+            .objects.filter(next_run_at__isnull=False, next_run_at__lte=now)
             .order_by("next_run_at")
             .values_list("next_run_at", flat=True)
             .first()
-        )
+            for label in workflows.labels()
+        ]
+        oldest = min((at for at in due if at is not None), default=None)
         yield GaugeMetricFamily(
             "fulfillment_oldest_due_work_age_seconds",
             "How long the oldest due step, retry, expired lease or deadline has waited (0: none).",

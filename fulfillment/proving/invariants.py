@@ -4,7 +4,9 @@ Each invariant is a small function returning its violations: the ids of the orde
 stock, of the stock rows) that break it, so that a test can break one row on purpose and see
 it caught. They read in whole sets, a few queries each, and compare our tables with the
 external services' own ledgers (the simulators'), which are the truth about what was charged,
-labelled and mailed. `invariants_check()` runs them all.
+labelled and mailed. `invariants_check()` runs them all. The engine's own rules (nothing
+stuck, state and status agree, the journal) hold of every process: they are checked on the
+orders' returns too, whose ids then stand beside the orders'.
 """
 
 from collections.abc import Callable, Iterable
@@ -28,7 +30,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Lag
 
-from fulfillment.models import Order, OrderState, Payment, Reservation, ReturnRefund, Stock
+from fulfillment.models import Order, OrderState, Payment, Reservation, Return, ReturnRefund, Stock
 from fulfillment.notifications import confirmation_message_id
 from fulfillment.proving import return_invariants as returns
 from fulfillment.simulators.carrier import labels_bulk
@@ -284,6 +286,8 @@ class Invariant:
     name: str
     check: Callable[..., list[str]]
     timed: bool = False  # takes `now` and `grace`
+    # The engine's own rules, true of every process: checked on the orders' returns too.
+    every_process: bool = False
 
     @property
     def description(self) -> str:
@@ -291,10 +295,10 @@ class Invariant:
 
 
 INVARIANTS = [
-    Invariant("unfinished_without_wakeup", unfinished_without_wakeup),
-    Invariant("overdue_without_lease", overdue_without_lease, timed=True),
-    Invariant("expired_lease_left", expired_lease_left, timed=True),
-    Invariant("status_contradicts_state", status_contradicts_state),
+    Invariant("unfinished_without_wakeup", unfinished_without_wakeup, every_process=True),
+    Invariant("overdue_without_lease", overdue_without_lease, timed=True, every_process=True),
+    Invariant("expired_lease_left", expired_lease_left, timed=True, every_process=True),
+    Invariant("status_contradicts_state", status_contradicts_state, every_process=True),
     Invariant("completed_not_charged_once", completed_not_charged_once),
     Invariant("cancelled_not_refunded", cancelled_not_refunded),
     Invariant("refunded_beyond_charges", refunded_beyond_charges),
@@ -306,9 +310,9 @@ INVARIANTS = [
     Invariant("cancelled_with_live_label", cancelled_with_live_label),
     Invariant("mailed_more_than_once", mailed_more_than_once),
     Invariant("completed_without_confirmation", completed_without_confirmation),
-    Invariant("journal_disagrees_with_state", journal_disagrees_with_state),
-    Invariant("journal_chain_broken", journal_chain_broken),
-    Invariant("attempt_running_without_lease", attempt_running_without_lease),
+    Invariant("journal_disagrees_with_state", journal_disagrees_with_state, every_process=True),
+    Invariant("journal_chain_broken", journal_chain_broken, every_process=True),
+    Invariant("attempt_running_without_lease", attempt_running_without_lease, every_process=True),
     Invariant("return_refund_not_accepted_amount", returns.return_refund_not_accepted_amount),
     Invariant("return_restocked_not_once", returns.return_restocked_not_once),
     Invariant("return_labels_wrong", returns.return_labels_wrong),
@@ -318,15 +322,20 @@ INVARIANTS = [
 def invariants_check(*, orders: QuerySet | None = None, grace: float | None = None) -> dict[str, list[str]]:
     """Run every invariant over `orders` (default: all); returns the violations by name."""
     now = clock.now()
+    returns = Return.objects.all() if orders is None else Return.objects.filter(order__in=orders)
     results = {}
     for invariant in INVARIANTS:
         check = partial(invariant.check, now=now, grace=grace) if invariant.timed else invariant.check
-        results[invariant.name] = check(orders)
+        found = check(orders)
+        if invariant.every_process:
+            found = sorted({*found, *check(returns)})
+        results[invariant.name] = found
     return results
 
 
 def orders_in_flight(orders: QuerySet | None = None) -> QuerySet:
-    """Orders that will still move by themselves: neither finished nor waiting for an operator."""
+    """Orders (or, given them, returns) that will still move by themselves: neither finished
+    nor waiting for an operator."""
     return _scope(orders).exclude(run_status=RunStatus.FINISHED).filter(needs_attention=False)
 
 

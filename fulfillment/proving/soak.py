@@ -8,8 +8,9 @@ clusters get the fault profile through the simulators' environment variables; de
 and out-of-stock lines are in the orders themselves, chosen by the seed. The `outage` profile
 also takes one service down for a stretch of the run, through the simulators' outage switch;
 the `degraded` one makes the carrier refuse 30 % of its calls for the whole run, and nothing
-else fail. The report says how long orders waited on flow control (circuits, slowed steps,
-published limits), and, under a carrier limit, the most calls the carrier saw in any second.
+else fail. A share of the orders that complete are returned (fulfillment.proving.soak_returns).
+The report says how long orders waited on flow control (circuits, slowed steps, published
+limits), and, under a carrier limit, the most calls the carrier saw in any second.
 """
 
 import logging
@@ -25,18 +26,18 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, close_old_connections, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from redis.exceptions import RedisError
 
 from fulfillment.models import Order, Product, Stock, Warehouse
 from fulfillment.ordering import LineRequest, order_place
 from fulfillment.proving.chaos import Cluster, Killer, OutageWindow, child_environment, message_dropper
 from fulfillment.proving.soak_report import SoakReport, report_flow, report_outcomes
+from fulfillment.proving.soak_returns import SoakReturns, at_rest, return_figures, stock_on_hand
 from fulfillment.simulators.payment import TOKEN_DECLINED, TOKEN_FLAKY, TOKEN_OK
 from fulfillment.simulators.picker import simulated_picker_run
 from processes import clock
 from processes.journal import Actor
-from processes.models.process import RunStatus
 from processes.models.workers import SweeperLease, WorkerCluster, WorkerClusterState
 from processes.sweeper import LOOP_LEASE
 from processes.worker_supervisor import cluster_name
@@ -117,6 +118,7 @@ class SoakConfig:
     outage_service: str = "carrier"
     outage_seconds: float = 30.0
     carrier_limit: float = 0.0  # calls per second the carrier allows (CARRIER_RATE_LIMIT); 0: none
+    returns: float = 0.1  # share of the completed orders the soak returns
 
     @property
     def profile(self) -> FaultProfile:
@@ -143,6 +145,8 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     )
     began = clock.now()
     warehouse = soak_catalogue_prepare(orders=config.orders, profile=config.profile)
+    on_hand_before = stock_on_hand(warehouse)
+    returns = SoakReturns(config.returns, random.Random(config.seed + 3))
     limit = {"CARRIER_RATE_LIMIT": str(config.carrier_limit)} if config.carrier_limit else {}
     env = child_environment(workers=config.workers, faults={**config.profile.environment(), **limit})
     clusters = [Cluster(n + 1, env, log_dir / f"cluster-{n + 1}.log") for n in range(config.clusters)]
@@ -162,7 +166,8 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
         for cluster in clusters:
             cluster.start()
         chaos_tools = killer, dropper, outage
-        report.timed_out = _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say)
+        people = placed, returns
+        report.timed_out = _drive(config, report, warehouse, clusters, chaos_tools, rng, people, say)
         report.clusters_not_running = _clusters_not_running(clusters)
     except Interrupted:
         say("Interrupted: stopping the clusters.")
@@ -180,6 +185,8 @@ def soak_run(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
     report.messages_dropped = dropper.dropped
     report.outage = outage.summary() if outage else {}
     _when_the_database_answers(lambda: report_outcomes(report, placed))
+    figures = return_figures(returns, warehouse=warehouse, on_hand_before=on_hand_before)
+    report.returns, report.stock_not_counted_once = figures.as_dict(), figures.stock_not_counted_once
     report_flow(report, placed, began)
     since_began = WorkerCluster.objects.filter(started_at__gte=began)
     report.wedges_replaced = sum(since_began.values_list("wedges", flat=True))
@@ -190,9 +197,9 @@ def _interrupt(signum, frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say) -> bool:
-    """The soak's loop; returns True when it timed out with orders still moving."""
-    turn = _Turn(config, report, warehouse, clusters, chaos_tools, rng, placed, say)
+def _drive(config, report, warehouse, clusters, chaos_tools, rng, people, say) -> bool:
+    """The soak's loop; returns True when it timed out with orders (or returns) still moving."""
+    turn = _Turn(config, report, warehouse, clusters, chaos_tools, rng, people, say)
     deadline, next_report = turn.started + config.timeout, turn.started + 10
     while True:
         now = time.monotonic()
@@ -207,28 +214,33 @@ def _drive(config, report, warehouse, clusters, chaos_tools, rng, placed, say) -
         if now >= next_report:
             next_report += 10
             say(
-                f"[{now - turn.started:6.1f}s] placed {len(placed)}/{config.orders}, "
-                f"moving {len(turn.moving)}, kills {turn.killer.total}, dropped {turn.dropper.dropped}"
+                f"[{now - turn.started:6.1f}s] placed {len(turn.placed)}/{config.orders}, "
+                f"moving {len(turn.moving)}, returns {len(turn.returns.requested)} "
+                f"(moving {len(turn.returns.moving)}), kills {turn.killer.total}, "
+                f"dropped {turn.dropper.dropped}"
             )
         if now >= deadline:
-            say(f"Timed out after {config.timeout:g}s with {len(turn.moving)} orders still moving.")
+            say(
+                f"Timed out after {config.timeout:g}s with {len(turn.moving)} orders and "
+                f"{len(turn.returns.moving)} returns still moving."
+            )
             return True
         time.sleep(TICK)
 
 
 class _Turn:
-    """One turn of the soak's loop: place, pick, drop, kill, restart what died, look around."""
+    """One turn of the soak's loop: place, pick, return, drop, kill, restart what died, look around."""
 
-    def __init__(self, config, report, warehouse, clusters, chaos_tools, rng, placed, say):
+    def __init__(self, config, report, warehouse, clusters, chaos_tools, rng, people, say):
         self.config, self.report, self.warehouse, self.clusters = config, report, warehouse, clusters
         self.killer, self.dropper, self.outage = chaos_tools
-        self.rng, self.placed, self.say = rng, placed, say
+        self.rng, (self.placed, self.returns), self.say = rng, people, say
         self.started = time.monotonic()
         self.next_kill = self.started + config.kill_every
         self.moving: set[str] = set()
 
     def take(self, now: float) -> bool:
-        """True once every order is placed and at rest."""
+        """True once every order is placed and at rest, and every return it asked for."""
         config, report, placed, moving = self.config, self.report, self.placed, self.moving
         elapsed = now - self.started
         room = min(config.max_in_flight - len(moving), config.orders - len(placed), 50)
@@ -248,11 +260,14 @@ class _Turn:
                 cluster.watch()
             else:
                 cluster.start()
-        moving -= _at_rest(moving)
-        at_rest = len(placed) - len(moving)
-        if self.outage and (note := self.outage.tick(placed=len(placed), at_rest=at_rest, elapsed=elapsed)):
+        rested = at_rest(Order, moving)
+        moving -= rested
+        self.returns.orders_at_rest(rested)
+        self.returns.take()
+        done = len(placed) - len(moving)
+        if self.outage and (note := self.outage.tick(placed=len(placed), at_rest=done, elapsed=elapsed)):
             self.say(f"[{elapsed:6.1f}s] {note}")
-        return len(placed) == config.orders and not moving
+        return len(placed) == config.orders and not moving and not self.returns.moving
 
     def _strike(self, now: float, elapsed: float) -> None:
         # Nothing worth killing (all idle): try again next turn, for one interval at most.
@@ -301,14 +316,6 @@ def _when_the_database_answers(action: Callable[[], None], *, wait: float = 120.
 
 def _draining(config, placed: list[str], moving: set[str]) -> bool:
     return len(placed) == config.orders and len(moving) <= config.orders * DRAIN_SHARE
-
-
-def _at_rest(ids: set[str]) -> set[str]:
-    """Which of these orders are finished or wait for an operator."""
-    rest = Order.objects.filter(pk__in=list(ids)).filter(
-        Q(run_status=RunStatus.FINISHED) | Q(needs_attention=True)
-    )
-    return {str(pk) for pk in rest.values_list("pk", flat=True)}
 
 
 def _sweeper_start() -> None:

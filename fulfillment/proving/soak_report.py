@@ -49,6 +49,8 @@ class SoakReport:
     clusters_not_running: int = 0  # at the end, once the orders came to rest
     elapsed_seconds: float = 0.0
     log_dir: str = ""
+    returns: dict = field(default_factory=dict)  # soak_returns.ReturnFigures, as a dict
+    stock_not_counted_once: list = field(default_factory=list)  # soak stock row ids
 
     @property
     def orders_per_second(self) -> float:
@@ -56,8 +58,16 @@ class SoakReport:
 
     @property
     def ok(self) -> bool:
-        broken = any(self.violations.values())
-        return not (self.timed_out or self.lost or self.in_flight or broken or self.clusters_not_running)
+        broken = any(self.violations.values()) or self.stock_not_counted_once
+        returns_moving = self.returns.get("in_flight", 0) or self.returns.get("lost", 0)
+        return not (
+            self.timed_out
+            or self.lost
+            or self.in_flight
+            or broken
+            or returns_moving
+            or self.clusters_not_running
+        )
 
     def as_dict(self) -> dict:
         counts = {name: len(ids) for name, ids in self.violations.items()}
@@ -90,13 +100,39 @@ class SoakReport:
             f"  messages dropped     {self.messages_dropped}",
             *self._outage_lines(),
             *self._flow_lines(),
+            *self._return_lines(),
             f"  step attempts        {attempts}",
             f"  elapsed              {self.elapsed_seconds:.1f}s",
             f"  orders per second    {self.orders_per_second}",
             "Invariants (violations):",
             *results_as_lines(self.violations),
+            *self._stock_lines(),
             "RESULT: " + ("OK" if self.ok else "FAILED"),
         ]
+
+    def _return_lines(self) -> list[str]:
+        """What became of the returns the soak requested (fulfillment.proving.soak_returns)."""
+        r = self.returns
+        if not r:
+            return []
+        return [
+            f"  returns requested    {r['requested']}: {r['completed']} completed, "
+            f"{r['cancelled']} cancelled, {r['needs_attention']} needs attention, "
+            f"{r['in_flight']} in flight, {r['lost']} lost",
+            f"  returned             {r['lines_rejected']} lines rejected, {r['refunded']} refunded, "
+            f"{r['units_restocked']} units back in stock",
+            "  returns' attempts    "
+            + ", ".join(f"{n} {outcome}" for outcome, n in sorted(r["attempts"].items())),
+        ]
+
+    def _stock_lines(self) -> list[str]:
+        if not self.returns:
+            return []
+        bad, name = self.stock_not_counted_once, "soak_stock_counted_once"
+        width = max((len(invariant) for invariant in self.violations), default=len(name))
+        verdict = "VIOLATED" if bad else "ok"
+        shown = f"  e.g. {', '.join(bad[:3])}" if bad else ""
+        return [f"  {verdict:<8} {name:<{width}} {len(bad):>6}{shown}"]
 
     def _drain_note(self) -> str:
         if self.kills_stopped_after is None:

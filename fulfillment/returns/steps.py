@@ -25,17 +25,21 @@ RULE = "approval rule"
 class ApproveReturn(WaitStep):
     """Approved at once by the rule (the request was checked against the window and the units
     shipped when made) up to RETURN_APPROVAL_THRESHOLD; above it an operator approves it, or
-    refuses it (a problem reported: the return is cancelled)."""
+    refuses it (a problem reported: the return is cancelled). Nobody has after
+    RETURN_APPROVAL_TIMEOUT: the return needs attention, and the operators are alerted."""
 
     name = "approve"
     title = "approval"
-    timeout = timedelta(days=7)
     on_timeout = OnExhausted.NEEDS_ATTENTION
     on_problem = OnExhausted.COMPENSATE
     manual_before_waiting = "the approval rule has not looked at it yet"
     # In the waiting sentence: an operator decides in the console (Approve or Refuse).
     waiting_for = "an operator to approve or refuse it (worth more than the approval rule allows)"
     client_waiting_for = "our approval of the return"
+
+    @property
+    def timeout(self):
+        return timedelta(seconds=settings.RETURN_APPROVAL_TIMEOUT)
 
     def record(self, ret, result, ctx):
         if ret.amount <= settings.RETURN_APPROVAL_THRESHOLD:
@@ -125,6 +129,11 @@ class AwaitParcel(WaitStep):
 
     def record(self, ret, result, ctx):
         ret.wait_for_parcel()
+        if ret.parcel_arrived():  # the carrier's event came before the return waited for it
+            ret.mark_parcel_received()
+
+    def settled(self, ret):
+        return ret.parcel_arrived()
 
     def manual_result(self, ret, entered):
         label = ret.labels.filter(voided_at__isnull=True).first()

@@ -6,6 +6,7 @@ undone in reverse: the customer is told it is closed and its label is voided. On
 is at the warehouse it goes on to its end; a step that cannot finish asks a person.
 """
 
+from fulfillment.returns.parcels import return_message_handle
 from fulfillment.returns.steps import (
     ApproveReturn,
     AwaitParcel,
@@ -32,6 +33,7 @@ RETURN_WORKFLOW = Workflow(
     ],
     begin_compensation="start_compensation",
     finish_compensation="mark_cancelled",
+    on_message=return_message_handle,
 )
 
 RETURN_WORKFLOWS = [RETURN_WORKFLOW]

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from fulfillment.models import Order
+from fulfillment.models import Order, Return
 from fulfillment.ops.conf import networks
 from processes import clock
 from processes.flow.figures import circuit_steps
@@ -88,6 +88,24 @@ def test_metrics_count_returns_by_state(catalogue, client, metrics_settings):
 
 
 @ENGINE_DB
+def test_a_forgotten_return_shows_in_the_oldest_due_work_and_a_flagged_one_is_counted(
+    catalogue, client, metrics_settings
+):
+    """Due work is any process's: a return whose wake-up was lost ages like an order's."""
+    with clock.frozen():
+        order = drive(place_order())
+        forgotten = request_return(order, ("MUG-001", 1))  # its first step due, never run
+        flagged = drive_return(request_return(order, ("TEE-042", 1)), parcel=False)
+        Return.objects.filter(pk=flagged.pk).update(needs_attention=True, next_run_at=None)
+        clock.advance(timedelta(seconds=42))
+        metrics = scrape(client)
+
+    assert Return.objects.get(pk=forgotten.pk).next_run_at is not None
+    assert metrics["fulfillment_oldest_due_work_age_seconds"][()] == pytest.approx(42, abs=0.1)
+    assert metrics["fulfillment_returns_needs_attention"][()] == 1
+
+
+@ENGINE_DB
 def test_metrics_report_orders_attempts_and_durations(catalogue, client, metrics_settings):
     with clock.frozen():
         completed = drive(place_order())
@@ -135,12 +153,12 @@ def test_metrics_cost_the_same_queries_for_many_orders(catalogue, client, metric
         with CaptureQueriesContext(connection) as many:
             scrape(client)
 
-    # Ten for the orders, returns, queue, sweeper and outbox, one for the worker clusters, one for
-    # the limits the API let pass while their Redis was down; flow control reads its circuits and
-    # the recent flow keys (two), who waits in each process model (orders, returns), then each
-    # step's health (one per step with a circuit and key).
+    # Nine for the orders, returns, queue, sweeper and outbox, the oldest due work of each process
+    # model (orders, returns), one for the worker clusters, one for the limits the API let pass
+    # while their Redis was down; flow control reads its circuits and the recent flow keys (two),
+    # who waits in each process model, then each step's health (one per step with a circuit and key).
     flow_steps, models = len(circuit_steps()), len(registry.labels())
-    assert len(many) == len(one) <= 12 + 2 + models + flow_steps, [query["sql"] for query in many]
+    assert len(many) == len(one) <= 11 + models + 2 + models + flow_steps, [query["sql"] for query in many]
 
 
 @pytest.mark.django_db

@@ -1,4 +1,6 @@
-"""A short chaos soak on each broker ends with every order at rest and no invariant violated.
+"""A short chaos soak on each broker ends with every order at rest and no invariant violated,
+with returns in the mix: a third of the completed orders sent back, their parcels and
+inspections delivered while the same kills and faults go on, every return at rest at the end.
 
 Heavy faults (transient errors, timeouts after the effect, latency, declined cards, cards whose
 issuer does not answer, sold-out lines, a tenth of the queue's messages thrown away) while a
@@ -20,7 +22,7 @@ ORDERS = 50
 # (up to 32 s for a fifth failed confirmation) and a killed step's lease (25 s) can stack up on
 # an unlucky order.
 SHORT_SOAK = ["--orders", str(ORDERS), "--workers", "3", "--kill-every", "2", "--faults", "heavy"]
-SHORT_SOAK += ["--timeout", "360"]
+SHORT_SOAK += ["--timeout", "360", "--returns", "0.3"]
 # A lost wake-up is sent again after 5 s instead of 30 (docs/flow-control.md's production-default soaks
 # run the 30 s). The circuits keep their production cool-downs (30 s, up to 5 min).
 FAST_REDELIVERY = {"REDELIVER_AFTER": "5"}
@@ -33,6 +35,11 @@ def assert_soak_passed(report: dict) -> None:
     assert report["completed"] + report["cancelled"] + report["needs_attention"] == ORDERS
     assert report["completed"] > 0 and report["cancelled"] > 0, "heavy faults cancel some orders"
     assert report["kills_total"] >= 2, report["kills"]
+    returns = report["returns"]
+    assert returns["requested"] > 0 and returns["completed"] > 0, returns
+    assert (returns["lost"], returns["in_flight"], returns["stock_not_counted_once"]) == (0, 0, []), returns
+    assert returns["completed"] + returns["cancelled"] + returns["needs_attention"] == returns["requested"]
+    assert report["stock_not_counted_once"] == []
     assert report["ok"] and report["exit_status"] == 0
     assert all(ids == [] for ids in invariants_check(orders=Order.objects.all()).values())
     # Noise is not an outage: no step stopped, and no order waited on a circuit.

@@ -59,3 +59,24 @@ def test_a_cancelled_returns_label_left_live_is_caught(catalogue):
         _, _, closed = returned_order()
     closed.labels.update(voided_at=None)
     assert violated() == {"return_labels_wrong": [str(closed.pk)]}
+
+
+def test_the_engines_rules_hold_returns_too(catalogue):
+    """A return left unfinished with nothing due, or finished in a state that is not an end,
+    breaks the same engine invariants as an order would, under the return's id; scoped to some
+    orders, the check looks at their returns only."""
+    from fulfillment.models import Order, Return
+    from processes.models.process import RunStatus
+
+    with clock.frozen():
+        order, done, _ = returned_order()
+        lost = drive_return(request_return(completed_order(), ("TEE-042", 1)), parcel=False)
+    Return.objects.filter(pk=lost.pk).update(next_run_at=None)
+    Return.objects.filter(pk=done.pk).update(run_status=RunStatus.WAITING, next_run_at=None)
+
+    found = violated()
+    assert found["unfinished_without_wakeup"] == sorted([str(lost.pk), str(done.pk)])
+    assert found["status_contradicts_state"] == [str(done.pk)]
+    scoped = invariants_check(orders=Order.objects.filter(pk=order.pk))
+    assert scoped["unfinished_without_wakeup"] == [str(done.pk)]
+    assert invariants_check(orders=Order.objects.none())["unfinished_without_wakeup"] == []

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fulfillment.models import Order
+from fulfillment.models import Order, Return
 from fulfillment.proving.invariants import (
     INVARIANTS,
     default_grace,
@@ -37,13 +37,20 @@ class Command(BaseCommand):
         grace = default_grace() if grace is None else grace
         results = invariants_check(grace=grace)
         violated = [name for name, ids in results.items() if ids]
-        figures = {"orders": Order.objects.count(), "in_flight": orders_in_flight().count(), "grace": grace}
+        figures = {
+            "orders": Order.objects.count(),
+            "in_flight": orders_in_flight().count(),
+            "returns": Return.objects.count(),
+            "returns_in_flight": orders_in_flight(Return.objects.all()).count(),
+            "grace": grace,
+        }
         if as_json:
             report = {**figures, "ok": not violated, "invariants": results_as_json(results)}
             self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
         else:
             self.stdout.write(
-                f"{figures['orders']} orders, {figures['in_flight']} in flight; due work may be "
+                f"{figures['orders']} orders, {figures['in_flight']} in flight; "
+                f"{figures['returns']} returns, {figures['returns_in_flight']} in flight; due work may be "
                 f"{grace:g}s late before it counts as stuck."
             )
             self.stdout.write("\n".join(results_as_lines(results)))

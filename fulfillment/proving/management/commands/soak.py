@@ -59,6 +59,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=float, default=600.0, help="Seconds to wait for the orders.")
         parser.add_argument(
+            "--returns",
+            type=float,
+            default=0.1,
+            help="Share of the completed orders the soak returns, from 0 to 1 (default 0.1).",
+        )
+        parser.add_argument(
             "--in-flight", type=int, default=200, help="Orders moving at once, at most (a client's pace)."
         )
         parser.add_argument("--log-dir", type=Path, default=None, help="Cluster logs (default var/soak/...).")
@@ -80,6 +86,7 @@ class Command(BaseCommand):
             max_in_flight=options["in_flight"],
             log_dir=options["log_dir"],
             carrier_limit=options["carrier_limit"],
+            returns=options["returns"],
         )
         _validate(config)
         config = _with_outage(config, options["outage_service"], options["outage_seconds"])
@@ -109,6 +116,7 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             max_in_flight=options["in_flight"],
             carrier_limit=options["carrier_limit"],
+            returns=options["returns"],
         )
         _validate(config)
         argv = [
@@ -116,6 +124,7 @@ class Command(BaseCommand):
             *("--kill-every", str(config.kill_every), "--faults", "infra", "--seed", str(options["seed"])),
             *("--clusters", str(config.clusters), "--timeout", str(config.timeout)),
             *("--in-flight", str(config.max_in_flight), "--carrier-limit", str(config.carrier_limit)),
+            *("--returns", str(config.returns)),
             *(("--log-dir", str(options["log_dir"])) if options["log_dir"] else ()),
         ]
         say = (lambda line: self.stderr.write(line)) if as_json else self.stdout.write
@@ -153,6 +162,8 @@ def _validate(config: SoakConfig) -> None:
         raise CommandError(
             f"--carrier-limit must be from 0 (none) to 10000 calls per second, not {config.carrier_limit:g}."
         )
+    if not 0 <= config.returns <= 1:  # NaN fails both
+        raise CommandError(f"--returns must be a share from 0 to 1, not {config.returns:g}.")
 
 
 def _with_outage(config: SoakConfig, service: str | None, seconds: float | None) -> SoakConfig:
