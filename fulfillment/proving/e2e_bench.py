@@ -21,15 +21,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Min
 
 from fulfillment.api.clients import api_client_create
 from fulfillment.environment import env_int
 from fulfillment.models import Order, OrderState
 from fulfillment.proving import e2e_figures
 from fulfillment.proving.demo import demo_data_load
+from fulfillment.proving.e2e_cpu import StackCpu, cpu_per_order
 from fulfillment.proving.e2e_load import UNITS_PER_ORDER, OrderPlacer, open_loop, warm_up
 from fulfillment.proving.e2e_stack import Stack, service_stack
-from processes.models.journal import EventKind, ProcessEvent
+from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 CLIENT = "bench-e2e"
 LABEL, PICK = OrderState.LABEL_CREATED, OrderState.AWAITING_PICK
@@ -100,15 +102,22 @@ def end_to_end_run(bench: EndToEndBench, *, progress=None) -> dict:
 def _step(placer: OrderPlacer, stack: Stack, bench: EndToEndBench, rate: float, *, phase: str, say) -> dict:
     say(f"{phase}: {rate:g} orders/s for {bench.seconds:g} s")
     load_before = _load()
-    placements = open_loop(placer, rate=rate, seconds=bench.seconds)
-    load_after = _load()
-    stack.check()
-    ids = [p.order_id for p in placements if p.placed]
-    _wait_for(ids, bench.timeout, stack)
-    figures = e2e_figures.step_figures(
-        rate=rate, seconds=bench.seconds, placements=placements, reached=_reached(ids)
-    )
-    _wait_for(ids, bench.timeout, stack, state=OrderState.COMPLETED)
+    with StackCpu(stack) as cpu:
+        placements = open_loop(placer, rate=rate, seconds=bench.seconds)
+        load_after = _load()
+        stack.check()
+        ids = [p.order_id for p in placements if p.placed]
+        _wait_for(ids, bench.timeout, stack)
+        figures = e2e_figures.step_figures(
+            rate=rate,
+            seconds=bench.seconds,
+            placements=placements,
+            reached=_reached(ids),
+            claimed=_claimed(ids),
+        )
+        _wait_for(ids, bench.timeout, stack, state=OrderState.COMPLETED)
+    figures["journal"] = _journal_counts(ids)
+    figures["cpu_per_order"] = cpu_per_order(cpu.seconds, len(ids))
     say(
         f"  p95 201→label {figures['to_label_p95_ms']} ms, held: {figures['held']} "
         f"{'; '.join(figures['not_held_because'])}"
@@ -184,6 +193,36 @@ def _reached(ids: list) -> dict[str, tuple[float, float]]:
         str(pk): (first[(str(pk), LABEL)], first[(str(pk), PICK)])
         for pk in ids
         if (str(pk), LABEL) in first and (str(pk), PICK) in first
+    }
+
+
+def _claimed(ids: list) -> dict[str, float]:
+    """When a worker first claimed each order (its earliest step attempt's start)."""
+    rows = (
+        StepAttempt.objects.filter(process_id__in=[uuid.UUID(str(pk)) for pk in ids])
+        .values("process_id")
+        .annotate(first=Min("started_at"))
+        .values_list("process_id", "first")
+    )
+    return {str(process_id): first.timestamp() for process_id, first in rows}
+
+
+def _journal_counts(ids: list) -> dict[str, int]:
+    """What else the step's orders met: retries, circuits, leases lost, attempts in all."""
+    keys = [uuid.UUID(str(pk)) for pk in ids]
+    kinds = dict(
+        ProcessEvent.objects.filter(process_id__in=keys)
+        .exclude(kind=EventKind.TRANSITION)
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    return {
+        "retries_scheduled": kinds.get(EventKind.RETRY_SCHEDULED, 0),
+        "circuit_holds": kinds.get(EventKind.CIRCUIT, 0),
+        "leases_expired": kinds.get(EventKind.LEASE_EXPIRED, 0),
+        "needs_attention": kinds.get(EventKind.ATTENTION, 0),
+        "step_attempts": StepAttempt.objects.filter(process_id__in=keys).count(),
     }
 
 

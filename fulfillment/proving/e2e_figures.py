@@ -33,9 +33,13 @@ HOLD_RULE = (
 )
 
 
-def step_figures(*, rate: float, seconds: float, placements: list[Placement], reached: dict) -> dict:
+def step_figures(
+    *, rate: float, seconds: float, placements: list[Placement], reached: dict, claimed: dict | None = None
+) -> dict:
     """One step's figures; `reached` maps an order id to its (label_created, awaiting_pick)
-    times from the journal, for the orders that got that far."""
+    times from the journal, for the orders that got that far, and `claimed` to the time a
+    worker first claimed it (its first step attempt's start): where the wait was."""
+    claimed = claimed or {}
     placed = [p for p in placements if p.placed]
     measured = [p for p in placed if p.order_id in reached]
     label = {p.order_id: (reached[p.order_id][0] - p.answered) * 1000 for p in measured}
@@ -54,6 +58,7 @@ def step_figures(*, rate: float, seconds: float, placements: list[Placement], re
         **_spread("place_ms", [(p.answered - p.sent) * 1000 for p in placed]),
         **_spread("to_label_ms", list(label.values())),
         **_spread("to_pick_wait_ms", list(pick.values())),
+        **_waits(measured, reached, claimed),
         "to_label_p95_ms_first_third": _p95([label[p.order_id] for p in first]),
         "to_label_p95_ms_last_third": _p95([label[p.order_id] for p in last]),
         "backlog_after_first_third": _backlog(placed, reached, start + seconds / 3),
@@ -62,6 +67,18 @@ def step_figures(*, rate: float, seconds: float, placements: list[Placement], re
     figures["not_held_because"] = hold_reasons(figures)
     figures["held"] = not figures["not_held_because"]
     return figures
+
+
+def _waits(measured: list[Placement], reached: dict, claimed: dict) -> dict:
+    """201 → a worker's first claim (the wake-up's wait in the queue), and that claim → the
+    label (the chain of steps once a worker has the order)."""
+    seen = [p for p in measured if p.order_id in claimed]
+    return {
+        **_spread("to_first_claim_ms", [(claimed[p.order_id] - p.answered) * 1000 for p in seen]),
+        **_spread(
+            "first_claim_to_label_ms", [(reached[p.order_id][0] - claimed[p.order_id]) * 1000 for p in seen]
+        ),
+    }
 
 
 def hold_reasons(f: dict) -> list[str]:

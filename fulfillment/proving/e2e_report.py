@@ -12,6 +12,8 @@ COLUMNS = [
     ("label p95", "to_label_p95_ms", 10),
     ("label p99", "to_label_p99_ms", 10),
     ("pick p95", "to_pick_wait_p95_ms", 10),
+    ("queue p95", "to_first_claim_p95_ms", 10),
+    ("chain p95", "first_claim_to_label_p95_ms", 10),
     ("held", "held", 6),
 ]
 
@@ -21,11 +23,17 @@ def end_to_end_table(result: dict) -> list[str]:
         f"end to end: broker {result['broker']}, {result['workers']} workers, "
         f"{result['web_workers']} web workers, {result['seconds_per_step']:g} s a step; "
         f"load average {result['load_average']['before']} before, {result['load_average']['after']} after",
-        "ms from sending to the 201 (201), and from the 201 to the label and to the pick task",
+        "ms from sending to the 201 (201); from the 201 to the label, to the pick task and to a worker's "
+        "first claim (queue); from that claim to the label (chain)",
         "".join(f"{title:>{width}}" for title, _, width in COLUMNS),
     ]
     for step in result["steps"]:
         lines.append("".join(f"{_cell(step[key]):>{width}}" for _, key, width in COLUMNS))
+        cpu = step["cpu_per_order"]
+        lines.append(
+            f"    CPU ms per order: {cpu['service_ms']} (web {cpu['web_ms']}, workers {cpu['workers_ms']}, "
+            f"picker {cpu['picker_ms']}, database {cpu['database_ms']}); journal {step['journal']}"
+        )
         for reason in step["not_held_because"]:
             lines.append(f"    not held: {reason}")
         if step["errors"]:

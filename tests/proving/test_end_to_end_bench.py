@@ -41,6 +41,12 @@ STEP_FIGURES = {
     "to_pick_wait_p50_ms",
     "to_pick_wait_p95_ms",
     "to_pick_wait_p99_ms",
+    "to_first_claim_p50_ms",
+    "to_first_claim_p95_ms",
+    "to_first_claim_p99_ms",
+    "first_claim_to_label_p50_ms",
+    "first_claim_to_label_p95_ms",
+    "first_claim_to_label_p99_ms",
     "to_label_p95_ms_first_third",
     "to_label_p95_ms_last_third",
     "backlog_after_first_third",
@@ -48,6 +54,8 @@ STEP_FIGURES = {
     "held",
     "not_held_because",
     "load_average",
+    "journal",
+    "cpu_per_order",
 }
 
 
@@ -96,6 +104,20 @@ def test_a_short_run_measures_every_order_it_placed_from_its_201_to_its_pick(run
     assert 0 < step["place_p50_ms"] <= step["place_p95_ms"] <= step["place_p99_ms"]
     assert 0 < step["to_label_p50_ms"] <= step["to_label_p95_ms"] <= step["to_label_p99_ms"]
     assert step["to_label_p50_ms"] <= step["to_pick_wait_p50_ms"]
+    assert step["first_claim_to_label_p50_ms"] > 0 and step["to_first_claim_p50_ms"] is not None
+    # Faults off: each order's five steps went through in one attempt each, nothing held.
+    assert step["journal"] == {
+        "retries_scheduled": 0,
+        "circuit_holds": 0,
+        "leases_expired": 0,
+        "needs_attention": 0,
+        "step_attempts": 5 * RATE * SECONDS,
+    }
+    cpu = step["cpu_per_order"]
+    assert cpu["workers_ms"] > 0 and cpu["web_ms"] > 0 and cpu["database_ms"] > 0
+    assert cpu["service_ms"] == pytest.approx(
+        cpu["web_ms"] + cpu["workers_ms"] + cpu["picker_ms"] + cpu["database_ms"], abs=0.3
+    )
     assert result["highest_steady_rate"] == (RATE if step["held"] else None)
     # The warm-up's orders and the step's, all through the API, all picked and completed.
     placed = Order.objects.filter(email="bench@example.com")
