@@ -14,6 +14,7 @@ is plain (as `make serve` on this machine) and 127.0.0.1 an allowed host.
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def service_stack(*, workers: int):
             for name in ("picker", "web"):
                 if name in children:
                     _stop(children[name])
+    shutil.rmtree(log_dir, ignore_errors=True)  # kept when the run failed: the error points to it
 
 
 def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:

@@ -105,7 +105,7 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(noop_report.noop_table(result)))
 
     def _end_to_end(self, bench: e2e_bench.EndToEndBench, options) -> None:
-        progress = None if options["json"] else self.stderr.write
+        progress = self.stderr.write  # the steps as they go; --json keeps stdout to the result
         try:
             result = e2e_bench.end_to_end_run(bench, progress=progress)
         except (e2e_stack.StackFailed, RuntimeError) as exc:
