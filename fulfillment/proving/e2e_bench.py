@@ -28,8 +28,8 @@ from fulfillment.environment import env_int
 from fulfillment.models import Order, OrderState
 from fulfillment.proving import e2e_figures
 from fulfillment.proving.demo import demo_data_load
-from fulfillment.proving.e2e_cpu import StackCpu, cpu_per_order
 from fulfillment.proving.e2e_load import UNITS_PER_ORDER, OrderPlacer, open_loop, warm_up
+from fulfillment.proving.e2e_meter import StepMeter, cpu_per_order
 from fulfillment.proving.e2e_stack import Stack, service_stack
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
@@ -102,7 +102,7 @@ def end_to_end_run(bench: EndToEndBench, *, progress=None) -> dict:
 def _step(placer: OrderPlacer, stack: Stack, bench: EndToEndBench, rate: float, *, phase: str, say) -> dict:
     say(f"{phase}: {rate:g} orders/s for {bench.seconds:g} s")
     load_before = _load()
-    with StackCpu(stack) as cpu:
+    with StepMeter(stack) as meter:
         placements = open_loop(placer, rate=rate, seconds=bench.seconds)
         load_after = _load()
         stack.check()
@@ -117,7 +117,8 @@ def _step(placer: OrderPlacer, stack: Stack, bench: EndToEndBench, rate: float, 
         )
         _wait_for(ids, bench.timeout, stack, state=OrderState.COMPLETED)
     figures["journal"] = _journal_counts(ids)
-    figures["cpu_per_order"] = cpu_per_order(cpu.seconds, len(ids))
+    figures["cpu_per_order"] = cpu_per_order(meter.seconds, len(ids))
+    figures["queue_depth_max"] = max(meter.queue_depths, default=0)
     say(
         f"  p95 201→label {figures['to_label_p95_ms']} ms, held: {figures['held']} "
         f"{'; '.join(figures['not_held_because'])}"

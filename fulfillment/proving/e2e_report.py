@@ -32,8 +32,10 @@ def end_to_end_table(result: dict) -> list[str]:
         cpu = step["cpu_per_order"]
         lines.append(
             f"    CPU ms per order: {cpu['service_ms']} (web {cpu['web_ms']}, workers {cpu['workers_ms']}, "
-            f"picker {cpu['picker_ms']}, database {cpu['database_ms']}); journal {step['journal']}"
+            f"picker {cpu['picker_ms']}, database {cpu['database_ms']}); deepest queue "
+            f"{step['queue_depth_max']} tasks, backlog at the end {step['backlog_at_end']} orders"
         )
+        lines.append(f"    journal: {step['journal']}")
         for reason in step["not_held_because"]:
             lines.append(f"    not held: {reason}")
         if step["errors"]:

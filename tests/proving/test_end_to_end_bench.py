@@ -56,6 +56,7 @@ STEP_FIGURES = {
     "load_average",
     "journal",
     "cpu_per_order",
+    "queue_depth_max",
 }
 
 

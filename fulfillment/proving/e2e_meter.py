@@ -1,15 +1,24 @@
-"""CPU the service spent on a step of the end-to-end bench, from /proc (fulfillment.proving.run_meter).
+"""What a step of the end-to-end bench cost the service, and how deep its queue got.
 
-The service's processes (the web server, the cluster, the picker: each a process tree) and
-the PostgreSQL backends serving them, found by their sessions' application names. Backends are
-sampled every half second from a thread while the step runs, so that one that ends (Django
-closes a connection older than CONN_MAX_AGE) keeps what it used until its last sample.
-Everything those processes do in the step counts: the orders' steps and their confirmation,
-the sweeper loops, the broker's polls. The bench's own CPU (placing, polling) is apart.
+CPU from /proc (fulfillment.proving.run_meter), for the service's processes (the web server,
+the cluster, the picker: each a process tree) and the PostgreSQL backends serving them, found
+by their sessions' application names. Backends are sampled every half second from a thread
+while the step runs, so that one that ends (Django closes a connection older than CONN_MAX_AGE)
+keeps what it used until its last sample. Everything those processes do in the step counts: the
+orders' steps and their confirmation, the sweeper loops, the broker's polls. The bench's own
+CPU (placing, polling) is apart.
+
+The queue's depth (tasks waiting in the broker for a worker, django-q2's `queue_size`) is
+read at each sample too: beside the backlog of orders it shows whether the queue holds more
+wake-ups than there are orders waiting (the sweeper re-sends a wake-up that waited longer than
+REDELIVER_AFTER).
 """
 
 import threading
 import time
+
+from django.db import connection
+from django_q.brokers import get_broker
 
 from fulfillment.proving.e2e_stack import CLUSTER_SESSIONS, PICKER_SESSIONS, WEB_SESSIONS, Stack
 from fulfillment.proving.run_meter import BackendCpu, server_connection, tree_cpu_seconds
@@ -18,12 +27,14 @@ SESSIONS = {"web": WEB_SESSIONS, "workers": CLUSTER_SESSIONS, "picker": PICKER_S
 SAMPLE_EVERY = 0.5
 
 
-class StackCpu:
-    """`with StackCpu(stack) as cpu:` around a step; then `cpu.seconds` per part."""
+class StepMeter:
+    """`with StepMeter(stack) as meter:` around a step; then `meter.seconds` of CPU per part
+    and `meter.queue_depths`, one a sample."""
 
     def __init__(self, stack: Stack):
         self.stack = stack
         self.seconds: dict[str, float | None] = {}
+        self.queue_depths: list[int] = []
 
     def __enter__(self):
         self.server = server_connection()
@@ -50,8 +61,13 @@ class StackCpu:
         self.server.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            self._sample()
+        broker = get_broker()
+        try:
+            while not self._stop.wait(SAMPLE_EVERY):
+                self._sample()
+                self.queue_depths.append(broker.queue_size())
+        finally:
+            connection.close()  # this thread's own, opened by the ORM broker
 
     def _sample(self, *, baseline: bool = False) -> None:
         for meter in self.per_session.values():
