@@ -5,7 +5,8 @@ cluster, the simulated picker; the simulators' faults and latency off); the benc
 orders through the HTTP API at each rate for `seconds`, open loop (fulfillment.proving.e2e_load),
 then waits until every order placed is waiting for its pick and reads from the journal when it
 got its label and its pick task (fulfillment.proving.e2e_figures). Before the next step it
-waits for the step's orders to complete, so that a step does not inherit the last one's picks.
+waits for the step's orders to complete and the broker's queue to empty, so that a step does
+not inherit the last one's picks or wake-ups.
 
 The rates given are measured in turn; with `ramp`, the rate then steps up from `ramp_start`
 (by default one step above the highest rate that held) by `ramp_step` until a step does not
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min
+from django_q.brokers import get_broker
 
 from fulfillment.api.clients import api_client_create
 from fulfillment.environment import env_int
@@ -116,6 +118,7 @@ def _step(placer: OrderPlacer, stack: Stack, bench: EndToEndBench, rate: float, 
             claimed=_claimed(ids),
         )
         _wait_for(ids, bench.timeout, stack, state=OrderState.COMPLETED)
+    figures["queue_left_after_completion"] = _wait_for_empty_queue(bench.timeout, stack)
     figures["journal"] = _journal_counts(ids)
     figures["cpu_per_order"] = cpu_per_order(meter.seconds, len(ids))
     figures["queue_depth_max"] = max(meter.queue_depths, default=0)
@@ -167,6 +170,18 @@ def _wait_for(ids: list, timeout: float, stack: Stack, *, state: str | None = No
             logger.warning("%d orders did not get there within %gs", len(keys), timeout)
             return False
         time.sleep(POLL_EVERY)
+
+
+def _wait_for_empty_queue(timeout: float, stack: Stack) -> int:
+    """Wait until no task waits in the broker (wake-ups sent twice, for orders long done, are
+    worked off before the next step); returns how many waited when every order had completed."""
+    broker = get_broker()
+    left = broker.queue_size()
+    deadline = time.monotonic() + timeout
+    while broker.queue_size() > 0 and time.monotonic() < deadline:
+        stack.check()
+        time.sleep(POLL_EVERY)
+    return left
 
 
 def _reached_pick(keys: list) -> int:

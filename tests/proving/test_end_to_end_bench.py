@@ -57,6 +57,7 @@ STEP_FIGURES = {
     "journal",
     "cpu_per_order",
     "queue_depth_max",
+    "queue_left_after_completion",
 }
 
 
