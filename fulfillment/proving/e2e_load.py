@@ -89,8 +89,8 @@ def open_loop(placer: OrderPlacer, *, rate: float, seconds: float) -> list[Place
     count = max(1, round(rate * seconds))
     start = time.time() + 0.05
     placements = [Placement(scheduled=start + index / rate) for index in range(count)]
-    # Enough threads for every order that may be in flight at once, up to a minute's worth.
-    threads = int(min(512, max(16, rate * 8)))
+    # Enough threads for every order in flight while a slow server queues 30 s of requests.
+    threads = int(min(1000, max(16, rate * 30)))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-e2e") as pool:
         for placement in placements:
             _sleep_until(placement.scheduled)
