@@ -33,6 +33,7 @@ from fulfillment.proving.demo import demo_data_load
 from fulfillment.proving.e2e_load import UNITS_PER_ORDER, OrderPlacer, open_loop, warm_up
 from fulfillment.proving.e2e_meter import StepMeter, cpu_per_order
 from fulfillment.proving.e2e_stack import Stack, service_stack
+from processes import conf as processes_conf
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 
 CLIENT = "bench-e2e"
@@ -93,6 +94,7 @@ def end_to_end_run(bench: EndToEndBench, *, progress=None) -> dict:
         "workers": bench.workers,
         "web_workers": env_int("WEB_CONCURRENCY", 3, minimum=1),
         "seconds_per_step": bench.seconds,
+        "settings": _settings(),
         "hold_rule": e2e_figures.HOLD_RULE,
         "load_average": {"before": load_before, "after": _load()},
         "steps": steps,
@@ -138,7 +140,7 @@ def _ramp_rates(bench: EndToEndBench, steps: list[dict]):
     while rate <= bench.max_rate and rate not in failed:
         if rate not in held:
             yield rate
-        rate += bench.ramp_step
+        rate = round(rate + bench.ramp_step, 6)
 
 
 def _ramp_about(bench: EndToEndBench, steps: list[dict]) -> dict | None:
@@ -239,6 +241,17 @@ def _journal_counts(ids: list) -> dict[str, int]:
         "leases_expired": kinds.get(EventKind.LEASE_EXPIRED, 0),
         "needs_attention": kinds.get(EventKind.ATTENTION, 0),
         "step_attempts": StepAttempt.objects.filter(process_id__in=keys).count(),
+    }
+
+
+def _settings() -> dict:
+    """The settings that shape the latency, as the service's processes read them here."""
+    return {
+        "production": settings.PRODUCTION,
+        "broker_poll_seconds": settings.Q_CLUSTER["poll"],
+        "sweep_interval_seconds": processes_conf.get("SWEEP_INTERVAL"),
+        "redeliver_after_seconds": processes_conf.get("REDELIVER_AFTER"),
+        "carrier_rate_limit": settings.CARRIER_RATE_LIMIT,
     }
 
 

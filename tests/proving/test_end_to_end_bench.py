@@ -98,6 +98,7 @@ def test_a_short_run_measures_every_order_it_placed_from_its_201_to_its_pick(run
     assert result["mode"] == "end_to_end" and result["broker"] == "orm"
     assert result["workers"] == 2 and result["web_workers"] == 1 and result["ramp"] is None
     assert set(result["load_average"]) == {"before", "after"} and result["hold_rule"]
+    assert result["settings"]["redeliver_after_seconds"] == 30.0 and result["settings"]["production"] is False
     [step] = result["steps"]
     assert set(step) == STEP_FIGURES
     assert step["phase"] == "rates" and step["target_rate"] == RATE
