@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from fulfillment.api.clients import NotAnApiClient
 from fulfillment.proving import (
     benchmarks,
     dbos_peer,
@@ -108,7 +109,7 @@ class Command(BaseCommand):
         progress = self.stderr.write  # the steps as they go; --json keeps stdout to the result
         try:
             result = e2e_bench.end_to_end_run(bench, progress=progress)
-        except (e2e_stack.StackFailed, RuntimeError) as exc:
+        except (e2e_stack.StackFailed, NotAnApiClient, RuntimeError) as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
