@@ -151,7 +151,10 @@ def _ramp_about(bench: EndToEndBench, steps: list[dict]) -> dict | None:
         "step": bench.ramp_step,
         "max_rate": bench.max_rate,
         "rates": [s["target_rate"] for s in ramp],
-        "reached_max_rate": bool(ramp) and ramp[-1]["held"],
+        # Every ramp step held up to the highest rate asked for (not: stopped by a failed rate).
+        "reached_max_rate": bool(ramp)
+        and ramp[-1]["held"]
+        and ramp[-1]["target_rate"] + bench.ramp_step > bench.max_rate,
     }
 
 

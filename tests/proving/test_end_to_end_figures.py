@@ -1,5 +1,6 @@
 """The end-to-end bench's figures and its rule for a rate the machine holds, on made-up steps."""
 
+from fulfillment.proving import e2e_bench
 from fulfillment.proving.e2e_figures import highest_steady_rate, step_figures
 from fulfillment.proving.e2e_load import Placement
 
@@ -80,3 +81,30 @@ def test_the_highest_steady_rate_is_below_the_first_that_did_not_hold():
 
     assert highest_steady_rate(steps) == 20
     assert highest_steady_rate([{"target_rate": 10, "held": False}]) is None
+
+
+def ramp(steps, **options):
+    bench = e2e_bench.EndToEndBench(rates=(), seconds=60, workers=4, timeout=60, ramp=True, **options)
+    return list(e2e_bench._ramp_rates(bench, steps)), bench
+
+
+def test_the_ramp_starts_above_the_highest_rate_held_and_stops_before_one_that_failed():
+    steps = [{"target_rate": 10, "held": True}, {"target_rate": 20, "held": False}]
+
+    assert ramp(steps, ramp_step=5)[0] == [15]
+    assert ramp(steps, ramp_step=2)[0] == [12, 14, 16, 18]
+    assert ramp([{"target_rate": 4, "held": False}], ramp_step=1)[0] == [1, 2, 3]
+    assert ramp([], ramp_step=0.1, max_rate=0.3)[0] == [0.1, 0.2, 0.3]
+
+
+def test_the_ramp_reached_its_top_only_when_every_step_to_it_held():
+    held_to_the_top = [{"phase": "ramp", "target_rate": 5, "held": True}]
+    stopped_below = [
+        {"phase": "ramp", "target_rate": 1, "held": True},
+        {"phase": "rates", "target_rate": 2, "held": False},
+    ]
+
+    assert e2e_bench._ramp_about(ramp([], ramp_step=5, max_rate=5)[1], held_to_the_top)["reached_max_rate"]
+    assert not e2e_bench._ramp_about(ramp([], ramp_step=1, max_rate=200)[1], stopped_below)[
+        "reached_max_rate"
+    ]
