@@ -37,6 +37,10 @@ REQUEST_TIMEOUT = 60.0
 LATE_AFTER = 0.1
 
 
+class WarmUpRefused(RuntimeError):
+    """The web server did not place the warm-up orders: the run cannot measure anything."""
+
+
 @dataclass
 class Placement:
     """One POST /api/orders/: when it was due, sent and answered, and what came back."""
@@ -108,5 +112,7 @@ def warm_up(placer: OrderPlacer, *, orders: int) -> list[Placement]:
     placements = [placer.place(Placement(scheduled=time.time())) for _ in range(orders)]
     failed = [p for p in placements if not p.placed]
     if failed:
-        raise RuntimeError(f"the web server refused the warm-up orders: {failed[0].status} {failed[0].error}")
+        raise WarmUpRefused(
+            f"the web server refused the warm-up orders: {failed[0].status} {failed[0].error}"
+        )
     return placements

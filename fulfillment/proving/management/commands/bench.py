@@ -9,6 +9,7 @@ from fulfillment.proving import (
     benchmarks,
     dbos_peer,
     e2e_bench,
+    e2e_load,
     e2e_report,
     e2e_stack,
     noop_compare,
@@ -109,7 +110,7 @@ class Command(BaseCommand):
         progress = self.stderr.write  # the steps as they go; --json keeps stdout to the result
         try:
             result = e2e_bench.end_to_end_run(bench, progress=progress)
-        except (e2e_stack.StackFailed, NotAnApiClient, RuntimeError) as exc:
+        except (e2e_stack.StackFailed, e2e_load.WarmUpRefused, NotAnApiClient) as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
