@@ -4,6 +4,7 @@
   stock, label, pick task, ledger cross-check);
 - actions: retry, compensate, cancel, skip a step by hand, resolve needs-attention, each behind
   a confirmation page and its own permission;
+- bulk: one action over every order a filter of the list matches, its preview and progress;
 - dashboard: the figures an operator starts from, each linking to its orders;
 - inventory: catalogue, stock and pick tasks.
 """

@@ -1,13 +1,14 @@
 """A bulk operation acts once on each order it froze, in batches, whatever kills its runner."""
 
+import os
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 
 from fulfillment.bulk_actions import LABEL
-from fulfillment.models import OrderState
-from processes import clock
+from fulfillment.models import OrderState, Stock
+from processes import clock, conf
 from processes.bulk import bulk_cancel, bulk_run, bulk_start, restart_stale
 from processes.exceptions import ProcessStateError
 from processes.models.bulk import BulkItem, BulkOperation, BulkState, ItemOutcome
@@ -30,6 +31,11 @@ def start(orders, action="compensate", reason="the warehouse is flooded", **kwar
     return bulk_start(label=LABEL, action=action, process_ids=ids, actor=OLGA, reason=reason, **kwargs)
 
 
+def catalogue_for(count: int, catalogue) -> None:
+    """Enough stock for `count` orders of the default lines (2 mugs and a T-shirt)."""
+    Stock.objects.filter(warehouse=catalogue.warehouse).update(on_hand=max(100, 2 * count))
+
+
 def compensations(orders, operation) -> Counter:
     """How many times each order was turned round by the operation (the journal's transitions)."""
     events = ProcessEvent.objects.filter(
@@ -43,14 +49,17 @@ def compensations(orders, operation) -> Counter:
 def test_a_runner_killed_between_batches_resumes_and_acts_once_per_order(catalogue, settings):
     """One batch, then the worker dies: the sweeper enqueues the operation again once its
     heartbeat is BULK_STALE (30 s) old, the next run does the rest, and every order is undone
-    once, its ledgers netting to zero."""
-    settings.PROCESSES = {"BULK_BATCH": 4}
-    orders = orders_waiting_for_pick(10)
+    once, its ledgers netting to zero. BULK_ORDERS=500 runs it at 500 orders (minutes)."""
+    count = int(os.environ.get("BULK_ORDERS", "10"))
+    batch = 4 if count <= 10 else conf.get("BULK_BATCH")
+    settings.PROCESSES = {"BULK_BATCH": batch}
+    catalogue_for(count, catalogue)
+    orders = orders_waiting_for_pick(count)
     operation = start(orders)
 
-    assert bulk_run(operation.pk, max_batches=1) == 4  # ... and the worker is killed here
+    assert bulk_run(operation.pk, max_batches=1) == batch  # ... and the worker is killed here
     operation.refresh_from_db()
-    assert (operation.state, operation.done, operation.left) == (BulkState.RUNNING, 4, 6)
+    assert (operation.state, operation.done, operation.left) == (BulkState.RUNNING, batch, count - batch)
     assert restart_stale(clock.now() + timedelta(seconds=29)) == 0
     assert restart_stale(clock.now() + timedelta(seconds=31)) == 1
     assert restart_stale(clock.now() + timedelta(seconds=32)) == 0  # its heartbeat moved on
@@ -70,7 +79,7 @@ def test_a_runner_killed_between_batches_resumes_and_acts_once_per_order(catalog
     assert {o.state for o in orders} == {OrderState.CANCELLED}
     money = ledgers(orders)
     assert money["charged"] == money["refunded"] > 0
-    assert money["live labels"] == 0 and money["voided labels"] == 10
+    assert money["live labels"] == 0 and money["voided labels"] == count
     assert reserved_units(catalogue) == Counter()
     assert not BulkItem.objects.filter(active=True).exists()
 
