@@ -105,3 +105,14 @@ def test_the_selection_matches_the_list(ops_client, catalogue):
         shown = {o.pk for o in listed.context["cl"].queryset}
         assert set(selection_from_params(params).queryset().values_list("pk", flat=True)) == shown, query
     assert OrderSelection().words() == "all orders"
+
+
+def test_a_bad_form_says_what_is_wrong_and_starts_nothing(ops_client, catalogue):
+    orders_waiting_for_pick(1)
+    page = ops_client.post(
+        f"{BULK}?step=pick", {"action": "explode", "reason": "", "expected": "x", "confirm": "yes"}
+    )
+    text = page.content.decode()
+    assert page.status_code == 200 and not BulkOperation.objects.exists()
+    assert "Select a valid choice. explode is not one of the available choices." in text
+    assert "This field is required." in text and "Expected: Enter a whole number." in text
