@@ -9,6 +9,7 @@ class FulfillmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from fulfillment.bulk_actions import register_bulk_actions
         from fulfillment.picking import checks  # noqa: F401  (registers the pick thresholds' checks)
         from fulfillment.returns import checks as return_checks  # noqa: F401  (the return settings')
         from fulfillment.returns.workflow import RETURN_WORKFLOWS
@@ -17,3 +18,4 @@ class FulfillmentConfig(AppConfig):
 
         for workflow in [*ORDER_WORKFLOWS, *RETURN_WORKFLOWS]:
             registry.register(workflow)
+        register_bulk_actions()

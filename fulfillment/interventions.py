@@ -19,12 +19,16 @@ from processes.interventions import (
 from processes.journal import Actor
 from processes.models.journal import ActorType
 from processes.models.process import Direction, Hold, RunStatus
+from processes.refusals import Refusal
 from processes.versions import process_migrate_version
 from processes.waiting_reason import Case, waiting_reason
 from processes.workflow import Step, WaitStep, registry
 
 
 def operator(user) -> Actor:
+    """The operator acting: a signed-in user, or the Actor a bulk operation acts as."""
+    if isinstance(user, Actor):
+        return user
     return Actor(ActorType.OPERATOR, user.get_username())
 
 
@@ -44,14 +48,22 @@ def order_cancel(*, order_id, user, reason: str) -> Order:
     """Cancel an order that is not picked yet: compensation, refused once the goods are picked."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if not order.is_cancellable():
-            raise ProcessStateError(
-                f"Order {order.pk} is {order.get_state_display().lower()}: it can no longer be cancelled"
-                " (compensate it instead if it must be undone)."
-            )
+        refusal = order_cancel_refusal(order)
+        if refusal is not None:
+            raise refusal.error(order)
         return process_compensate(
             model=Order, process_id=order_id, actor=operator(user), reason=f"cancelled: {reason}"
         )
+
+
+def order_cancel_refusal(order: Order) -> Refusal | None:
+    """Why the order can no longer be cancelled (None when it can): the goods are picked."""
+    if order.is_cancellable():
+        return None
+    return Refusal(
+        f"is {order.get_state_display().lower()}: it can no longer be cancelled"
+        " (compensate it instead if it must be undone)"
+    )
 
 
 def order_skip_step(*, order_id, user, step: str, reason: str, entered: dict) -> Order:

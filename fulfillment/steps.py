@@ -21,6 +21,7 @@ from fulfillment.picking.tasks import (
     pick_task_problem_resolve,
 )
 from fulfillment.picking.timers import PICK_TIMER_TITLES, pick_task_for_waiting, pick_timer_fire, pick_timers
+from processes.effects import Effect
 from processes.exceptions import ManualResultRefused
 from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceLimit, Step, WaitStep
 
@@ -174,6 +175,13 @@ class ChargePayment(Step):
     def undo_record(self, order, refund, ctx):
         payments.payment_record_refund(order=order, refund=refund)
 
+    def undo_preview(self, order):
+        """The charge we recorded comes back in full."""
+        payment = getattr(order, "payment", None)
+        if payment is None or payment.status != payment.Status.CHARGED:
+            return []
+        return [Effect("refund", payment.currency, payment.amount)]
+
 
 class ReserveInventory(Step):
     name = "reserve_inventory"
@@ -188,6 +196,11 @@ class ReserveInventory(Step):
 
     def undo_record(self, order, result, ctx):
         inventory.inventory_release(order=order)
+
+    def undo_preview(self, order):
+        """Every live reservation goes back to stock, as units per SKU."""
+        live = [r for r in order.reservations.all() if r.released_at is None]
+        return [Effect("units released", r.stock.product.sku, r.quantity) for r in live]
 
 
 class CreateLabel(Step):
@@ -250,6 +263,10 @@ class CreateLabel(Step):
     def undo_record(self, order, void, ctx):
         shipping.shipment_record_void(order=order, void=void)
 
+    def undo_preview(self, order):
+        """Every live label is voided at its carrier."""
+        return [Effect("label voided", s.carrier, 1) for s in order.shipments.all() if s.voided_at is None]
+
 
 class WaitForPick(WaitStep):
     """A warehouse worker claims the pick task and confirms it (fulfillment.picking.tasks).
@@ -306,6 +323,13 @@ class WaitForPick(WaitStep):
     def undo_record(self, order, result, ctx):
         pick_task_cancel(order=order)
 
+    def undo_preview(self, order):
+        """An open pick task is cancelled: nobody picks the order."""
+        task = getattr(order, "pick_task", None)
+        if task is None or task.status not in task.OPEN_STATUSES:
+            return []
+        return [Effect("pick task cancelled", order.warehouse.code, 1)]
+
 
 class SendConfirmation(Step):
     name = "send_confirmation"
@@ -333,3 +357,6 @@ class SendConfirmation(Step):
     def record(self, order, message_id, ctx):
         notifications.confirmation_record(order=order, message_id=message_id)
         order.complete()
+
+    def not_done_preview(self, order):
+        return [Effect("mail not sent", "confirmation", 1)]

@@ -35,6 +35,10 @@ DEFAULTS = {
     "REDRIVE_LOCK_WAIT": 10.0,
     # A redrive whose task has not reported for this long is started again (seconds).
     "REDRIVE_STALE": 30.0,
+    # Processes one transaction of a bulk operation acts on (processes.bulk), and how long its
+    # task may go without reporting before the sweeper takes it for dead and enqueues it again.
+    "BULK_BATCH": 50,
+    "BULK_STALE": 30.0,
     # How long a circuit must stay closed before its incident is over and the "closed" alert
     # goes out (seconds): a service that keeps failing now and then reopens it within the
     # same incident instead of sending an alert pair each time.

@@ -7,13 +7,12 @@ process after commit. Permissions are checked by the interfaces that call these.
 
 from django.db import transaction
 
-from processes import attention, clock, journal, leases, progress
+from processes import attention, clock, journal, leases, progress, refusals
 from processes.attempts import context_for
-from processes.exceptions import HeldByCircuit, ProcessStateError
+from processes.exceptions import ProcessStateError
 from processes.journal import Actor
 from processes.models.journal import EventKind
 from processes.models.process import Direction, RunStatus
-from processes.waiting_reason import Case, waiting_reason
 from processes.wakeup import wake_on_commit
 from processes.workflow import WaitStep, registry
 
@@ -22,10 +21,8 @@ def process_retry_now(*, model, process_id, actor: Actor, reason: str, reset_att
     """Clear the backoff (and the needs-attention flag) so the current step runs at once."""
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
-        if process.run_status != RunStatus.READY or not process.step:
-            raise ProcessStateError(f"{_name(process)} has no step to retry (it is {process.state}).")
-        _refuse_if_running(process)
-        _refuse_if_held(process)
+        _refuse(process, refusals.retry(process, clock.now()))
+        leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
         if reset_attempts:
             process.attempts = 0
         if process.needs_attention:
@@ -40,9 +37,8 @@ def process_compensate(*, model, process_id, actor: Actor, reason: str):
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
         workflow = registry.for_process(process)
-        if process.run_status == RunStatus.FINISHED or process.direction == Direction.COMPENSATE:
-            raise ProcessStateError(f"{_name(process)} is {process.state}: there is nothing to compensate.")
-        _refuse_if_running(process)
+        _refuse(process, refusals.compensate(process, clock.now()))
+        leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
         if process.needs_attention:
             attention.clear_attention(process, f"compensation requested: {reason}")
         progress.begin_compensation(workflow, process, reason=reason, include_current=True, now=clock.now())
@@ -78,8 +74,7 @@ def process_resolve_attention(*, model, process_id, actor: Actor, reason: str):
     with transaction.atomic(), journal.acting(actor, reason):
         process = _lock(model, process_id)
         workflow = registry.for_process(process)
-        if not process.needs_attention:
-            raise ProcessStateError(f"{_name(process)} does not need attention.")
+        _refuse(process, refusals.resolve(process))
         attention.clear_attention(process, f"resolved: {reason}")
         now = clock.now()
         if process.run_status == RunStatus.WAITING:
@@ -95,23 +90,15 @@ def _lock(model, process_id):
     return model.objects.select_for_update().get(pk=process_id)
 
 
+def _refuse(process, refusal: refusals.Refusal | None) -> None:
+    """Raise the refusal: the same check a bulk operation's preview makes (processes.refusals)."""
+    if refusal is not None:
+        raise refusal.error(process)
+
+
 def _refuse_if_running(process) -> None:
-    if leases.held(process, clock.now()):
-        raise ProcessStateError(
-            f"{_name(process)} is running {process.step} right now; try again in a moment."
-        )
+    _refuse(process, refusals.running(process, clock.now()))
     leases.abandon(process, clock.now())  # a lease that ran out: its worker is gone
-
-
-def _refuse_if_held(process) -> None:
-    """A process its circuit holds (open, probing or paused) would be held again at once: a
-    retry would claim what it cannot do. Say what holds it and when it goes instead."""
-    waiting = waiting_reason(process)
-    if waiting is not None and waiting.case in (Case.HELD, Case.PAUSED):
-        raise HeldByCircuit(
-            f"its circuit still holds it, so retrying now would change nothing. {waiting.reason}",
-            url=waiting.url,
-        )
 
 
 def _save_and_wake(process):
@@ -121,5 +108,4 @@ def _save_and_wake(process):
     return process
 
 
-def _name(process) -> str:
-    return f"{type(process).__name__} {process.pk}"
+_name = refusals.name

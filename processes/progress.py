@@ -86,6 +86,15 @@ def begin_compensation(
     next_undo(workflow, process, now)
 
 
+def undo_plan(workflow: Workflow, process) -> list[Step]:
+    """The steps `begin_compensation(include_current=True)` would undo, latest first: the
+    completed ones and the current one (its effect may have happened), those with an undo."""
+    names = list(process.completed_steps)
+    if process.step and process.step not in names and process.direction == Direction.FORWARD:
+        names.append(process.step)
+    return [step for step in map(workflow.step, reversed(names)) if step.compensable]
+
+
 def next_undo(workflow: Workflow, process, now: datetime) -> None:
     """Enter the latest completed step that has something to undo, or finish as cancelled."""
     while process.completed_steps:

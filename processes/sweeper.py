@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django_q.tasks import async_task
 
-from processes import clock, conf, outbox
+from processes import bulk, clock, conf, outbox
 from processes.flow import sweep
 from processes.models.workers import SweeperLease
 from processes.wakeup import send_wakeups, worker_name
@@ -38,11 +38,12 @@ def due_queryset(model, now):
 
 def sweep_once() -> int:
     """Send wake-ups for every process that is due and not (or no longer) in the queue, and
-    the outbox's due emails (those whose delivery after commit failed or never ran); returns
-    the processes woken."""
+    the outbox's due emails (those whose delivery after commit failed or never ran); restart
+    bulk operations whose task died; returns the processes woken."""
     sweep.tick()
     woken = sum(_sweep(registry.model_class(label)) for label in registry.labels())
     outbox.deliver_due()
+    bulk.restart_stale()
     return woken
 
 

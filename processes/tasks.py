@@ -1,6 +1,6 @@
 """django-q2 entry points: each only hands over to the engine (the queue is a wake-up)."""
 
-from processes import runner, sweeper
+from processes import bulk, runner, sweeper
 from processes.flow import operators
 
 
@@ -14,3 +14,7 @@ def sweep_loop() -> int:
 
 def run_redrive(redrive_id: int) -> int:
     return operators.run_redrive(redrive_id)
+
+
+def run_bulk_operation(operation_id: int) -> int:
+    return bulk.bulk_run(operation_id)

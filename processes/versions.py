@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count
 
-from processes import clock, journal, leases, progress
-from processes.exceptions import ProcessStateError
+from processes import clock, journal, leases, progress, refusals
 from processes.journal import Actor
 from processes.models.journal import EventKind, StepAttempt
 from processes.models.process import Direction, RunStatus
 from processes.models.rollout import RolloutSetting
+from processes.refusals import Refusal
 from processes.wakeup import wake_on_commit
 from processes.workflow import Workflow, registry
 
@@ -68,31 +68,37 @@ def process_migrate_version(*, model, process_id, to_version: int, actor: Actor,
 
 
 def _safe_step(process, target: Workflow) -> str:
-    name, now = f"{type(process).__name__} {process.pk}", clock.now()
+    refusal = migration_refusal(process, target, clock.now())
+    if refusal is not None:
+        raise refusal.error(process)
+    return target.migrates_from[process.workflow_version][process.state]
+
+
+def migration_refusal(process, target: Workflow, now) -> Refusal | None:
+    """Why the process cannot move onto `target` now (None when it can): the check the move
+    makes under the row lock, and a bulk operation's preview without it."""
     current = process.workflow_version
     if current == target.version:
-        raise ProcessStateError(f"{name} already runs on v{current}.")
+        return Refusal(f"already runs on v{current}")
     if process.run_status == RunStatus.FINISHED or process.direction != Direction.FORWARD:
-        raise ProcessStateError(
-            f"{name} is {process.state}: only a process going forward can change version."
-        )
-    if leases.held(process, now):
-        raise ProcessStateError(f"{name} is running {process.step} right now; try again in a moment.")
+        return Refusal(f"is {process.state}: only a process going forward can change version")
     mapping = target.migrates_from.get(current)
     if mapping is None:
-        raise ProcessStateError(f"v{target.version} declares no migration from v{current}.")
+        return Refusal(f"cannot move: v{target.version} declares no migration from v{current}")
     if process.state not in mapping:
         covered = ", ".join(mapping) or "none"
-        raise ProcessStateError(
-            f"{name} is {process.state}: v{target.version} maps no such state from v{current} "
-            f"(it maps {covered})."
+        return Refusal(
+            f"is {process.state}: v{target.version} maps no such state from v{current} (it maps {covered})"
         )
+    running = refusals.running(process, now)
+    if running is not None:
+        return running
     step = mapping[process.state]
     if step != process.step and _attempted(process):
-        raise ProcessStateError(
-            f"{name} already attempted {process.step}; moving it to {step} could lose that attempt's effect."
+        return Refusal(
+            f"already attempted {process.step}; moving it to {step} could lose that attempt's effect"
         )
-    return step
+    return None
 
 
 def _attempted(process) -> bool:

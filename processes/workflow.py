@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from processes.effects import Effect
 from processes.exceptions import OwnTransientError
 from processes.policies import (  # also the API a domain declares its steps with (docstring)
     COMPENSATION_RETRY,
@@ -114,6 +115,16 @@ class Step:
 
     def undo_record(self, process, result, ctx: StepContext) -> None:
         return None
+
+    def undo_preview(self, process) -> "list[Effect]":
+        """What undoing the step would give back now (processes.effects), for a bulk
+        operation's preview; read from what the step recorded, without a call. By default
+        nothing worth counting."""
+        return []
+
+    def not_done_preview(self, process) -> "list[Effect]":
+        """What will not happen if the process is undone before this step is done."""
+        return []
 
     def manual_result(self, process, entered: dict) -> Any:
         """The result `record` expects, from what an operator `entered` to do the step by hand.

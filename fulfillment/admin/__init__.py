@@ -6,6 +6,7 @@
   a confirmation page and its own permission;
 - returns: the return list and page, beside the orders', with their actions (return_actions);
   the order page requests a return for a customer (return_request);
+- bulk: one action over every order a filter of the list matches, its preview and progress;
 - dashboard: the figures an operator starts from, each linking to its orders and returns;
 - inventory: catalogue, stock and pick tasks.
 """

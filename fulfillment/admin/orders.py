@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from fulfillment.admin.actions import ACTIONS, ORDER_ACTIONS, bulk_action, operator_action_view
+from fulfillment.admin.bulk import bulk_urls
 from fulfillment.admin.dashboard import dashboard_view
 from fulfillment.admin.filters import StepFilter, StuckFilter
 from fulfillment.admin.process_display import (
@@ -157,6 +158,7 @@ class OrderAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         extra = {
             "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
+            "bulk_url": reverse("admin:fulfillment_order_bulk"),
             "is_nav_sidebar_enabled": False,  # its 300 px go to the columns
             **(extra_context or {}),
         }
@@ -231,6 +233,7 @@ class OrderAdmin(ReadOnlyAdmin):
                 wrap(partial(return_request_view, self)),
                 name="fulfillment_order_request_return",
             ),
+            *bulk_urls(self, wrap),
             *super().get_urls(),
         ]
 

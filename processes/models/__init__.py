@@ -7,9 +7,10 @@
 - `workers`: the sweeper loop's lease and the worker clusters' reports.
 - `inbox`: events from outside waiting for their process.
 - `rollout`: the share of new processes on a workflow's newest version.
+- `bulk`: bulk operations over many processes and their items.
 
 Django finds an app's models by importing this package, so it imports every module; code
 imports a model from its own module (`from processes.models.flow import Circuit`).
 """
 
-from processes.models import flow, inbox, journal, outbox, process, rollout, workers  # noqa: F401  (registers them)
+from processes.models import bulk, flow, inbox, journal, outbox, process, rollout, workers  # noqa: F401  (registers them)
