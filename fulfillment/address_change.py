@@ -18,6 +18,7 @@ from fulfillment.errors import AddressNotChangeable
 from fulfillment.models import Order, OrderState
 from processes import clock, journal, leases
 from processes.journal import Actor
+from processes.models.journal import ActorType
 from processes.models.process import Direction, RunStatus
 from processes.redo import process_redo_step, redo_refusal
 from processes.workflow import registry
@@ -54,6 +55,12 @@ def order_address_change(*, order_id, address: dict, actor: Actor, reason: str) 
                 model=Order, process_id=order.pk, step=LABEL_STEP, actor=actor, reason=f"new address: {reason}"
             )
         return order
+
+
+def order_address_change_by_operator(*, order_id, user, reason: str, address: dict) -> Order:
+    """The admin's "Change address": `order_address_change` as the operator, with their reason."""
+    actor = Actor(ActorType.OPERATOR, user.get_username())
+    return order_address_change(order_id=order_id, address=address, actor=actor, reason=reason)
 
 
 def address_change_refusal(order: Order) -> str:

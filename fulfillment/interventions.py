@@ -8,6 +8,7 @@ interface (the admin), never here.
 
 from django.db import transaction
 
+from fulfillment.address_change import address_change_refusal
 from fulfillment.models import Order
 from processes.exceptions import ProcessStateError
 from processes.interventions import (
@@ -102,6 +103,7 @@ def order_available_actions(order: Order) -> dict[str, str]:
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
         "migrate": _migrate_refusal(order),
+        "change_address": address_change_refusal(order),
     }
 
 

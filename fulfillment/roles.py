@@ -20,6 +20,7 @@ ORDER_ACTIONS = [
     "skip_order_step",
     "resolve_order_attention",
     "migrate_order_version",
+    "change_address",
 ]
 # Pausing, resuming and redriving a step for every order (the Incidents page, processes.flow).
 CIRCUIT_ACTIONS = ["pause_circuit", "resume_circuit", "redrive_circuit"]

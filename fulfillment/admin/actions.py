@@ -25,6 +25,8 @@ from django.utils.safestring import SafeString
 from django_fsm import TransitionNotAllowed
 
 from fulfillment import interventions
+from fulfillment.address_change import order_address_change_by_operator
+from fulfillment.admin.address_form import AddressForm
 from fulfillment.errors import InvalidOrder, PickRefused
 from fulfillment.models import Order
 from processes.exceptions import (
@@ -153,6 +155,10 @@ def _migrated(order: Order, arguments: dict) -> str:
     return f"now on workflow v{order.workflow_version} at {order.step or 'the end'}"
 
 
+def _address_changed(order: Order, arguments: dict) -> str:
+    return "address changed, its label is made again" if order.direction == "redo" else "address changed"
+
+
 ACTIONS = {
     action.name: action
     for action in [
@@ -219,8 +225,22 @@ ACTIONS = {
             "You may not move orders to another workflow version",
             _migrated,
         ),
+        OperatorAction(
+            "change_address",
+            "Change address",
+            "change_address",
+            order_address_change_by_operator,
+            AddressForm,
+            "Changes the shipping address until the order is picked: before its label is made the "
+            "label uses it; after, the label is voided and made again; a label the carrier refused is "
+            "tried again with it.",
+            "You may not change an order's shipping address",
+            _address_changed,
+        ),
     ]
 }
+# The actions the order list offers on the rows ticked (an address is one order's own).
+LIST_ACTIONS = [name for name in ACTIONS if name != "change_address"]
 
 
 def operator_action_view(model_admin, request, action_name: str):
@@ -267,6 +287,10 @@ def confirmation_response(model_admin, request, action: OperatorAction, orders: 
 
 def _bound_form(request, action: OperatorAction, orders: list[Order]):
     data = request.POST if request.POST.get("confirm") == "yes" else None
+    if action.form is AddressForm:
+        if len(orders) != 1:
+            return None, "Every order has its own address: change it one order at a time."
+        return AddressForm(data, order=orders[0]), ""
     if action.form is not SkipForm:
         return action.form(data), ""
     steps = {order.step for order in orders}

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from fulfillment.admin.actions import ACTIONS, bulk_action, operator_action_view
+from fulfillment.admin.actions import ACTIONS, LIST_ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.dashboard import dashboard_view
 from fulfillment.admin.filters import StepFilter, StuckFilter
 from fulfillment.interventions import order_available_actions
@@ -79,7 +79,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a full scan each
-    actions = [bulk_action(name) for name in ACTIONS]
+    actions = [bulk_action(name) for name in LIST_ACTIONS]
     inlines = [OrderLineInline]
     fieldsets = [
         (None, {"fields": ["id", "state", "email", "warehouse", "total", "currency", "created_at"]}),
