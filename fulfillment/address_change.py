@@ -52,7 +52,11 @@ def order_address_change(*, order_id, address: dict, actor: Actor, reason: str) 
         order.save(update_fields=["shipping_address", "state", "state_changed_at"])
         if redo:
             order = process_redo_step(
-                model=Order, process_id=order.pk, step=LABEL_STEP, actor=actor, reason=f"new address: {reason}"
+                model=Order,
+                process_id=order.pk,
+                step=LABEL_STEP,
+                actor=actor,
+                reason=f"new address: {reason}",
             )
         return order
 

@@ -26,7 +26,9 @@ class AddressForm(forms.Form):
     )
 
     def __init__(self, data=None, *, order=None, **kwargs):
-        initial = {name: (order.shipping_address or {}).get(name, "") for name in ADDRESS_FIELDS} if order else {}
+        initial = (
+            {name: (order.shipping_address or {}).get(name, "") for name in ADDRESS_FIELDS} if order else {}
+        )
         super().__init__(data, initial=initial, **kwargs)
 
     def clean(self):

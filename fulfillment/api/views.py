@@ -162,7 +162,6 @@ class OrderDetailView(ClientView):
         order_waiting_attach(order_journal_attach([order]))
         return Response(OrderOut(order, context={"request": request}).data)
 
-
     @extend_schema(
         operation_id="orders_change_address",
         summary="Change an order's shipping address (until it is picked), once per Idempotency-Key",

@@ -49,7 +49,9 @@ def test_changing_after_the_label_makes_it_again(ops_client, catalogue):
 
 def test_fix_and_retry_an_address_the_carrier_refused(ops_client, catalogue):
     order = place_order()
-    Order.objects.filter(pk=order.pk).update(shipping_address={**ADDRESS, "postal_code": UNDELIVERABLE_POSTCODE})
+    Order.objects.filter(pk=order.pk).update(
+        shipping_address={**ADDRESS, "postal_code": UNDELIVERABLE_POSTCODE}
+    )
     with clock.frozen(clock.now()):
         order = drive(order)
     assert order.needs_attention and order.step == "create_label"
@@ -65,7 +67,10 @@ def test_fix_and_retry_an_address_the_carrier_refused(ops_client, catalogue):
 def test_an_invalid_address_is_refused_beside_its_field_and_changes_nothing(ops_client, catalogue):
     order = awaiting_pick()
     response = post(ops_client, [order], country="XX", postal_code="")
-    assert response.status_code == 200 and response.context["form"].errors.keys() >= {"country", "postal_code"}
+    assert response.status_code == 200 and response.context["form"].errors.keys() >= {
+        "country",
+        "postal_code",
+    }
     order.refresh_from_db()
     assert order.shipping_address == ADDRESS and order.direction == "forward"
 

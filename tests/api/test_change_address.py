@@ -37,6 +37,8 @@ def test_after_the_label_a_new_label_is_made_and_the_client_reads_it(catalogue):
         response = patch(shop, order)
         assert response.status_code == 200, response.json()
         assert response.json()["status"] == "label_created"
+        steps = {step["name"]: step["status"] for step in response.json()["steps"]}
+        assert (steps["create_label"], steps["pick"]) == ("in_progress", "pending")
         order = drive(order)
 
     assert order.state == "completed" and order.shipping_address["line1"] == "3 New Street"

@@ -47,7 +47,9 @@ def carrier_labels(order):
 
 
 def assert_sound(order):
-    broken = {name: ids for name, ids in invariants_check(orders=Order.objects.filter(pk=order.pk)).items() if ids}
+    broken = {
+        name: ids for name, ids in invariants_check(orders=Order.objects.filter(pk=order.pk)).items() if ids
+    }
     assert broken == {}
 
 
@@ -62,7 +64,11 @@ def test_before_the_label_the_new_address_is_recorded_and_used(catalogue):
     assert label.address["line1"] == "3 New Street" and label.voided_at is None
     assert label.idempotency_key == f"fulfillment.order:{order.pk}:create_label"
     event = ProcessEvent.objects.get(process_id=order.pk, transition="change_address")
-    assert "12 Analytical Row" in event.reason and "3 New Street" in event.reason and "customer moved" in event.reason
+    assert (
+        "12 Analytical Row" in event.reason
+        and "3 New Street" in event.reason
+        and "customer moved" in event.reason
+    )
     assert event.actor == "olga" and event.from_state == event.to_state == OrderState.INVENTORY_RESERVED
     assert_sound(order)
 
@@ -88,7 +94,9 @@ def test_after_the_label_it_is_voided_and_made_again_with_the_new_address(catalo
     live = Shipment.objects.get(order=order, voided_at__isnull=True)
     assert live.tracking_number == new.tracking_number
     transitions = list(
-        ProcessEvent.objects.filter(process_id=order.pk, kind="transition").values_list("transition", flat=True)
+        ProcessEvent.objects.filter(process_id=order.pk, kind="transition").values_list(
+            "transition", flat=True
+        )
     )
     redo = ["change_address", "withdraw_pick", "void_label_to_redo", "mark_label_created", "open_pick"]
     assert [name for name in transitions if name in redo][-5:] == redo
@@ -137,7 +145,9 @@ def test_a_worker_claiming_after_the_change_finds_the_task_closed(catalogue):
         assert pick_task_claim(task_id=task.pk, worker=worker).status == PickTask.Status.CLAIMED
 
 
-@pytest.mark.parametrize("dies", ["after_the_void_call", "between_the_void_and_the_new_label", "after_the_new_label_call"])
+@pytest.mark.parametrize(
+    "dies", ["after_the_void_call", "between_the_void_and_the_new_label", "after_the_new_label_call"]
+)
 def test_a_worker_dying_during_the_redo_ends_with_one_live_label(catalogue, dies):
     with clock.frozen():
         order = change(drive(place_order(), pick=False))
@@ -171,7 +181,9 @@ def test_fix_and_retry_an_address_the_carrier_refused(catalogue):
     kept; correcting the address retries the label step under a new key, and the order goes on."""
     with clock.frozen():
         order = run_until_label_step(place_order())
-        Order.objects.filter(pk=order.pk).update(shipping_address={**ADDRESS, "postal_code": UNDELIVERABLE_POSTCODE})
+        Order.objects.filter(pk=order.pk).update(
+            shipping_address={**ADDRESS, "postal_code": UNDELIVERABLE_POSTCODE}
+        )
         order = drive(order)
         assert order.needs_attention and order.step == "create_label"
         assert "AddressRejected" in order.attention_reason
