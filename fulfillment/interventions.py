@@ -95,10 +95,10 @@ def order_available_actions(order: Order) -> dict[str, str]:
     Advisory only: the services check again under the row lock.
     """
     finished = order.run_status == RunStatus.FINISHED
-    forward = order.direction == Direction.FORWARD
+    undoing = order.direction == Direction.COMPENSATE
     return {
         "retry": _retry_refusal(order),
-        "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
+        "compensate": "" if not finished and not undoing else f"it is {order.get_state_display().lower()}",
         "cancel": "" if order.is_cancellable() else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",

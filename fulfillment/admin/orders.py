@@ -174,7 +174,7 @@ class OrderAdmin(ReadOnlyAdmin):
     def current_step(self, order):
         if not order.step:
             return "–"
-        undo = "undo " if order.direction == "compensate" else ""
+        undo = "undo " if order.direction != "forward" else ""
         overdue = _overdue(order, clock.now())
         if overdue:
             return format_html(
