@@ -1,6 +1,6 @@
 """Business errors of the order domain, placed in the engine's hierarchy."""
 
-from processes.exceptions import PermanentError
+from processes.exceptions import PermanentError, ProcessStateError
 
 
 class OutOfStock(PermanentError):
@@ -50,3 +50,8 @@ class InvalidReturn(ValueError):
 class ReturnNotAllowed(Exception):
     """A return request or cancel the order's or return's state refuses (the order is not
     completed, the window has closed, the parcel already arrived); nothing changed."""
+
+
+class AddressNotChangeable(ProcessStateError):
+    """The order's shipping address can no longer change (picked, cancelled, its pick begun), or
+    not right now (its label is being made); the message says which."""

@@ -8,6 +8,7 @@ interface (the admin), never here.
 
 from django.db import transaction
 
+from fulfillment.address_change import address_change_refusal
 from fulfillment.models import Order
 from processes.exceptions import ProcessStateError
 from processes.interventions import (
@@ -106,14 +107,15 @@ def order_available_actions(order: Order) -> dict[str, str]:
     Advisory only: the services check again under the row lock.
     """
     finished = order.run_status == RunStatus.FINISHED
-    forward = order.direction == Direction.FORWARD
+    undoing = order.direction == Direction.COMPENSATE
     return {
         "retry": _retry_refusal(order),
-        "compensate": "" if not finished and forward else f"it is {order.get_state_display().lower()}",
+        "compensate": "" if not finished and not undoing else f"it is {order.get_state_display().lower()}",
         "cancel": "" if order.is_cancellable() else "it is picked, finished or compensating",
         "skip": _skip_refusal(order),
         "resolve": "" if order.needs_attention else "it does not need attention",
         "migrate": _migrate_refusal(order),
+        "change_address": address_change_refusal(order),
     }
 
 

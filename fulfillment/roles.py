@@ -20,6 +20,7 @@ ORDER_ACTIONS = [
     "skip_order_step",
     "resolve_order_attention",
     "migrate_order_version",
+    "change_address",
 ]
 # Approving or refusing, requesting, retrying, cancelling and resolving returns.
 RETURN_ACTIONS = [

@@ -19,6 +19,7 @@ from fulfillment.picking.tasks import (
     pick_task_mark_done,
     pick_task_open,
     pick_task_problem_resolve,
+    pick_task_withdraw_refusal,
 )
 from fulfillment.picking.timers import PICK_TIMER_TITLES, pick_task_for_waiting, pick_timer_fire, pick_timers
 from processes.effects import Effect
@@ -204,15 +205,27 @@ class ReserveInventory(Step):
 
 
 class CreateLabel(Step):
+    """Ask the carrier for a shipping label to the order's address.
+
+    An address the carrier refuses is the order's own data: a person corrects it and the step
+    runs again (fulfillment.address_change), rather than the order being cancelled.
+    """
+
     name = "create_label"
     service = "the carrier"
     retry = RetryPolicy(
-        max_attempts=6, backoff_base=1.0, backoff_cap=60.0, on_exhausted=OnExhausted.COMPENSATE
+        max_attempts=6,
+        backoff_base=1.0,
+        backoff_cap=60.0,
+        on_exhausted=OnExhausted.COMPENSATE,
+        on_refusal=OnExhausted.NEEDS_ATTENTION,
     )
     attempt_timeout = 20.0
     expected_duration = timedelta(minutes=5)
     circuit = SERVICE_CIRCUIT
     reconciled = True  # the ledger cross-check (monitoring) compares its live labels
+    # A new shipping address redoes the label (fulfillment.address_change): voided, then back.
+    undone_transition = "void_label_to_redo"
 
     @property
     def limit(self):
@@ -288,6 +301,8 @@ class WaitForPick(WaitStep):
     waiting_for = "a warehouse worker to pick it"
     client_waiting_for = "the warehouse to pick the order"
     timer_titles = PICK_TIMER_TITLES
+    # The label before it may be redone while nobody has taken up the pick task.
+    undone_transition = "withdraw_pick"
 
     @property
     def timeout(self):
@@ -319,6 +334,9 @@ class WaitForPick(WaitStep):
 
     def on_resolved(self, order, ctx):
         pick_task_problem_resolve(order=order)
+
+    def withdraw_refusal(self, order):
+        return pick_task_withdraw_refusal(order=order)
 
     def undo_record(self, order, result, ctx):
         pick_task_cancel(order=order)

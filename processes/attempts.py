@@ -30,9 +30,13 @@ class Outcome:
 
 def context_for(process, step: Step) -> StepContext:
     """What the step's code gets for the process's current attempt: the same idempotency key
-    on every attempt of the step, another for its undo."""
+    on every attempt of the step, another for its undo; a step redone n times (processes.redo)
+    has keys of its own, ending `:redo<n>`."""
     base = f"{process.label()}:{process.pk}:{step.name}"
-    undoing = process.direction == Direction.COMPENSATE
+    redone = (process.redo_counts or {}).get(step.name, 0)
+    if redone:
+        base = f"{base}:redo{redone}"
+    undoing = process.direction != Direction.FORWARD
     return StepContext(
         process_label=process.label(),
         process_id=process.pk,

@@ -36,6 +36,8 @@ def step_succeeded(workflow: Workflow, process, step: Step, now: datetime) -> No
     if process.direction == Direction.COMPENSATE:
         process.completed_steps = process.completed_steps[:-1]
         next_undo(workflow, process, now)
+    elif process.direction == Direction.REDO:
+        redo_forward(process, step, now)
     elif isinstance(step, WaitStep) and process.run_status != RunStatus.WAITING and not step.settled(process):
         park(process, step, now)
     else:
@@ -64,6 +66,19 @@ def complete_forward(workflow: Workflow, process, step: Step, now: datetime) -> 
         finish(process)
     else:
         enter_step(process, following, now)
+
+
+def redo_forward(process, step: Step, now: datetime) -> None:
+    """The step was undone to be redone (processes.redo): take the process back to the state
+    before it, and do it again, under keys of its own."""
+    if process.completed_steps[-1:] == [step.name]:
+        process.completed_steps = process.completed_steps[:-1]
+        with journal.because(f"{step.name} undone, to be done again", step=step.name):
+            getattr(process, step.undone_transition)()
+    counts = process.redo_counts or {}
+    process.redo_counts = {**counts, step.name: counts.get(step.name, 0) + 1}
+    process.direction = Direction.FORWARD
+    enter_step(process, step, now)
 
 
 def begin_compensation(

@@ -294,6 +294,8 @@ def _due_now(process, now: datetime) -> bool:
 
 
 def _what(process, step: Step | None) -> str:
+    if process.direction == Direction.REDO:
+        return f"the undo of {_title(step)} (to do it again)"
     return _title(step) if step else "its first step"
 
 

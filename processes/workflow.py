@@ -87,6 +87,11 @@ class Step:
     # What the waiting sentence (processes.waiting_reason) calls the service the step calls, for
     # operators and clients alike: "the carrier", "the payment gateway".
     service: str = "its service"
+    # The process's transition back to the state it had before the step, made once the step is
+    # undone to be done again (processes.redo): for a call step, after its undo; for a wait step
+    # an operator takes the process back over, after its task is withdrawn. '' (the default):
+    # the step is never redone, nor stepped back over.
+    undone_transition: str = ""
 
     @property
     def title(self) -> str:
@@ -101,7 +106,7 @@ class Step:
 
     def attempt_title(self, direction: str, number: int) -> str:
         """What the console calls one of the step's attempts in the journal."""
-        undo = "undo " if direction == "compensate" else ""
+        undo = "undo " if direction != "forward" else ""
         return f"{undo}{self.name} attempt {number}"
 
     def call(self, process, ctx: StepContext) -> Any:
@@ -145,7 +150,7 @@ class Step:
         errors), an OwnTransientError and the step's `own_errors` are the process's own: the
         service answered. Anything else (unavailable, a timeout, an unknown error) is the
         service's. Override it to decide on more than the error's class (a status code)."""
-        policy = self.retry if direction != "compensate" else self.undo_retry
+        policy = self.retry if direction == "forward" else self.undo_retry
         own = (OwnTransientError, *self.own_errors)
         if policy.is_permanent(error) or isinstance(error, own):
             return Blame.PROCESS
@@ -240,6 +245,12 @@ class WaitStep(Step):
 
     def on_timer(self, process, name: str, ctx: StepContext) -> None:
         """Handle a due timer under the row lock (flag, release a claim, alert after commit)."""
+
+    def withdraw_refusal(self, process) -> str:
+        """Why its person's task may not be withdrawn now, to redo the step before it
+        (processes.redo): '' when it may (nobody took it up). Read under the row lock; the task
+        is then withdrawn by `undo_record` and the step's `undone_transition`."""
+        return ""
 
     def on_resolved(self, process, ctx: StepContext) -> None:
         """An operator resolved needs-attention while the process waits here, so it waits for its

@@ -10,6 +10,7 @@ from functools import partial
 from django import forms
 
 from fulfillment import interventions
+from fulfillment.address_change import order_address_change_by_operator
 from fulfillment.admin.action_pages import (
     ActionSet,
     OperatorAction,
@@ -21,6 +22,7 @@ from fulfillment.admin.action_pages import (
     retried,
     undoing,
 )
+from fulfillment.admin.address_form import AddressForm
 from fulfillment.models import Order
 from processes.workflow import Step, registry
 
@@ -76,6 +78,10 @@ def _skipped(order: Order, arguments: dict) -> str:
 
 def _migrated(order: Order, arguments: dict) -> str:
     return f"now on workflow v{order.workflow_version} at {order.step or 'the end'}"
+
+
+def _address_changed(order: Order, arguments: dict) -> str:
+    return "address changed, its label is made again" if order.direction == "redo" else "address changed"
 
 
 ACTIONS = {
@@ -150,8 +156,23 @@ ACTIONS = {
             _migrated,
             Order,
         ),
+        OperatorAction(
+            "change_address",
+            "Change address",
+            "change_address",
+            order_address_change_by_operator,
+            AddressForm,
+            "Changes the shipping address until the order is picked: before its label is made the "
+            "label uses it; after, the label is voided and made again; a label the carrier refused is "
+            "tried again with it.",
+            "You may not change an order's shipping address",
+            _address_changed,
+            Order,
+        ),
     ]
 }
+# The actions the order list offers on the rows ticked (an address is one order's own).
+LIST_ACTIONS = [name for name in ACTIONS if name != "change_address"]
 
 
 ORDER_ACTIONS = ActionSet(

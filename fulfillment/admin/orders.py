@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from fulfillment.admin.actions import ACTIONS, ORDER_ACTIONS, bulk_action, operator_action_view
+from fulfillment.admin.actions import ACTIONS, LIST_ACTIONS, ORDER_ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.bulk import bulk_urls
 from fulfillment.admin.dashboard import dashboard_view
 from fulfillment.admin.filters import StepFilter, StuckFilter
@@ -88,7 +88,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a full scan each
-    actions = [bulk_action(name) for name in ACTIONS]
+    actions = [bulk_action(name) for name in LIST_ACTIONS]
     inlines = [OrderLineInline]
     fieldsets = [
         (None, {"fields": ["id", "state", "email", "warehouse", "total", "currency", "created_at"]}),
@@ -184,7 +184,7 @@ class OrderAdmin(ReadOnlyAdmin):
     def current_step(self, order):
         if not order.step:
             return "–"
-        undo = "undo " if order.direction == "compensate" else ""
+        undo = "undo " if order.direction != "forward" else ""
         late = overdue(order, clock.now())
         if late:
             return format_html(

@@ -24,7 +24,7 @@ from rest_framework.views import exception_handler
 from fulfillment.api.authentication import NO_CREDENTIALS
 from fulfillment.api.errors import IdempotencyKeyReused, InvalidSignature, OrderBusy, OrderNotCancellable
 from fulfillment.api.server_errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER, UNAVAILABLE_DETAIL
-from fulfillment.errors import InvalidOrder, InvalidReturn, ReturnNotAllowed
+from fulfillment.errors import AddressNotChangeable, InvalidOrder, InvalidReturn, ReturnNotAllowed
 from processes.exceptions import ProcessStateError
 
 DOMAIN_ERRORS = [
@@ -32,6 +32,7 @@ DOMAIN_ERRORS = [
     (OrderNotCancellable, status.HTTP_409_CONFLICT, "not_cancellable"),
     (OrderBusy, status.HTTP_409_CONFLICT, "order_busy"),
     (ReturnNotAllowed, status.HTTP_409_CONFLICT, "return_not_allowed"),
+    (AddressNotChangeable, status.HTTP_409_CONFLICT, "address_not_changeable"),
     (ProcessStateError, status.HTTP_409_CONFLICT, "conflict"),
     (InvalidSignature, status.HTTP_400_BAD_REQUEST, "invalid_signature"),
     (ObjectDoesNotExist, status.HTTP_404_NOT_FOUND, "not_found"),

@@ -1,9 +1,11 @@
-"""What a client does to its orders: place one exactly once per idempotency key, cancel one."""
+"""What a client does to its orders: place one exactly once per idempotency key, change its
+address once per key, cancel one."""
 
 import time
 
 from django.db import transaction
 
+from fulfillment.address_change import order_address_change
 from fulfillment.api import conf
 from fulfillment.api.errors import OrderBusy, OrderNotCancellable
 from fulfillment.api.idempotency import idempotency_claim, idempotency_complete
@@ -46,6 +48,23 @@ def order_place_once(*, client, idempotency_key: str, fingerprint: str, data: di
             owner=client,
         )
         idempotency_complete(record=record, order=order, status_code=201)
+    return order, False
+
+
+def order_address_change_once(
+    *, client, order_id, idempotency_key: str, fingerprint: str, address: dict
+) -> tuple[Order, bool]:
+    """Change the client's order's shipping address unless this key already did. Returns
+    (order, replayed); a refusal (AddressNotChangeable) leaves the key unused, like the order."""
+    with transaction.atomic():
+        Order.objects.only("pk").get(pk=order_id, owner=client)  # another client's: a 404
+        record, fresh = idempotency_claim(client=client, key=idempotency_key, fingerprint=fingerprint)
+        if not fresh:
+            return record.order, True
+        order = order_address_change(
+            order_id=order_id, address=address, actor=client_actor(client), reason="changed by the client"
+        )
+        idempotency_complete(record=record, order=order, status_code=200)
     return order, False
 
 

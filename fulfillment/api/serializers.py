@@ -116,6 +116,13 @@ class OrderPlaceIn(serializers.Serializer):
         return lines
 
 
+class AddressChangeIn(serializers.Serializer):
+    shipping_address = AddressIn(
+        help_text="The whole new address; until the order is picked. A label already made is voided "
+        "and made again with it."
+    )
+
+
 class CancelIn(serializers.Serializer):
     reason = StrictCharField(max_length=500, default="cancelled by the client")
 

@@ -105,7 +105,9 @@ def _step_view(order, step: Step, workflow) -> StepView:
 
 def _status(order, step: Step, forward: list, undo: list) -> str:
     current = order.step == step.name and order.run_status != RunStatus.FINISHED
-    if order.direction == Direction.FORWARD:
+    if order.direction == Direction.REDO and current:
+        return StepStatus.IN_PROGRESS  # being made again (a new address: the label)
+    if order.direction != Direction.COMPENSATE:
         if step.name in order.completed_steps:
             return StepStatus.SUCCEEDED
         if current:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from fulfillment.api.authentication import LimitedTokenAuthentication
 from fulfillment.api.filters import OrderFilter
 from fulfillment.api.idempotency import idempotency_lookup, request_fingerprint
-from fulfillment.api.orders import order_cancel_by_client, order_place_once
+from fulfillment.api.orders import order_address_change_once, order_cancel_by_client, order_place_once
 from fulfillment.api.pagination import OrderPagination
 from fulfillment.api.parsers import (
     BoundedJSONParser,
@@ -29,6 +29,7 @@ from fulfillment.api.parsers import (
 from fulfillment.api.schema import RETRY_AFTER, error_responses
 from fulfillment.api.selectors import order_journal_attach, order_list_for_client, order_waiting_attach
 from fulfillment.api.serializers import (
+    AddressChangeIn,
     CancelIn,
     EventOut,
     OrderOut,
@@ -56,6 +57,14 @@ REPLAYED = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     response=[201],
+    enum=["true"],
+    description="Present when the answer is that of an earlier request with the same key.",
+)
+REPLAYED_200 = OpenApiParameter(
+    "Idempotent-Replayed",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200],
     enum=["true"],
     description="Present when the answer is that of an earlier request with the same key.",
 )
@@ -138,7 +147,7 @@ class OrderListView(ClientView):
 
 
 class OrderDetailView(ClientView):
-    """One of the client's orders, with its steps."""
+    """One of the client's orders, with its steps; its shipping address changed until picked."""
 
     serializer_class = OrderOut
 
@@ -152,6 +161,35 @@ class OrderDetailView(ClientView):
         order = self.get_object()
         order_waiting_attach(order_journal_attach([order]))
         return Response(OrderOut(order, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="orders_change_address",
+        summary="Change an order's shipping address (until it is picked), once per Idempotency-Key",
+        description="Before the label is made the new address is recorded; after, the label is voided "
+        "and made again with it. Refused with 409 once the order is picked, cancelled, or its pick "
+        "has begun. Retrying with the same key and body answers as the first request did.",
+        request=AddressChangeIn,
+        responses={200: OrderOut, **error_responses(400, 401, 403, 404, 409, 415, 422, 429)},
+        parameters=[IDEMPOTENCY_KEY_HEADER, REPLAYED_200, RETRY_AFTER],
+    )
+    def patch(self, request, pk):
+        key = idempotency_key_of(request)
+        fingerprint = request_fingerprint({"change_address": str(pk), "body": request.data})
+        earlier = idempotency_lookup(client=request.user, key=key, fingerprint=fingerprint)
+        if earlier is None:
+            serializer = AddressChangeIn(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            _, replayed = order_address_change_once(
+                client=request.user,
+                order_id=pk,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                address=serializer.validated_data["shipping_address"],
+            )
+        response = self.order_response(pk, status.HTTP_200_OK)
+        if earlier is not None or replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class OrderEventsView(ClientView):

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Upper
-from django_fsm import FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from fulfillment.models.catalogue import Product, Warehouse
 from fulfillment.models.effects import FraudCheck, Payment
@@ -45,6 +45,8 @@ UNDOABLE = [
 # Until its goods are picked an order may be cancelled, by its client (the API) or by an
 # operator (the admin): one rule for both. Later only an operator's compensation undoes it.
 CANCELLABLE = [state for state in UNDOABLE if state != S.PICKED]
+# Until its goods are picked its shipping address may change too (fulfillment.address_change).
+ADDRESS_CHANGEABLE = CANCELLABLE
 
 
 class Order(Process):
@@ -85,6 +87,7 @@ class Order(Process):
             ("skip_order_step", "Can mark an order's current step done by hand"),
             ("resolve_order_attention", "Can resolve an order's needs-attention"),
             ("migrate_order_version", "Can move an in-flight order to another workflow version"),
+            ("change_address", "Can change the shipping address of an order not picked yet"),
         ]
 
     def __str__(self):
@@ -112,6 +115,12 @@ class Order(Process):
 
     def pick_is_done(self) -> bool:
         return PickTask.objects.filter(order=self, status=PickTask.Status.DONE).exists()
+
+    def has_no_live_label(self) -> bool:
+        return not self.has_live_label()
+
+    def has_no_pick_task(self) -> bool:
+        return not self.has_pick_task()
 
     def nothing_left_to_undo(self) -> bool:
         return not (
@@ -194,6 +203,39 @@ class Order(Process):
     )
     def complete(self):
         """The confirmation was sent: the order is fulfilled."""
+
+    @transition(
+        field=state,
+        source=ADDRESS_CHANGEABLE,
+        target=RETURN_VALUE(*ADDRESS_CHANGEABLE),
+        custom={"client_words": "Shipping address changed."},
+    )
+    def change_address(self):
+        """The shipping address changed (the journal's reason has the old and the new one); the
+        state stays as it is, and a label already made is made again (fulfillment.address_change)."""
+        return self.state
+
+    # Redoing the label with a new address (processes.redo, fulfillment.address_change): the
+    # pick task nobody took up yet is withdrawn, then the label voided, then made again.
+    @transition(
+        field=state,
+        source=S.AWAITING_PICK,
+        target=S.LABEL_CREATED,
+        conditions=[has_live_label, has_no_pick_task],
+        custom={"client_words": "Picking put back: the shipping label is being made again."},
+    )
+    def withdraw_pick(self):
+        """The pick task nobody had claimed was withdrawn, to make the label again."""
+
+    @transition(
+        field=state,
+        source=S.LABEL_CREATED,
+        target=S.INVENTORY_RESERVED,
+        conditions=[has_reservation, has_no_live_label],
+        custom={"client_words": "Shipping label voided, to be made again."},
+    )
+    def void_label_to_redo(self):
+        """The label was voided at the carrier, to be made again (a new address)."""
 
     @transition(field=state, source=UNDOABLE, target=S.COMPENSATING)
     def start_compensation(self):

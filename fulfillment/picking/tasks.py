@@ -56,11 +56,30 @@ def worker_actor(worker) -> Actor:
 
 
 def pick_task_open(*, order: Order, due_in: timedelta) -> PickTask:
+    """Open the order's pick task; a task withdrawn while its label was made again (cancelled
+    before anyone claimed it) opens afresh, with a new due time and its timers to fire again."""
     task = PickTask.objects.filter(order=order).first()
+    due_at = clock.now() + due_in
     if task is None:
-        due_at = clock.now() + due_in
         task = PickTask.objects.create(order=order, warehouse_id=order.warehouse_id, due_at=due_at)
+    elif task.status == PickTask.Status.CANCELLED and task.done_at is None:
+        task.status, task.due_at, task.created_at = PickTask.Status.OPEN, due_at, clock.now()
+        task.warned_at = task.escalated_at = None
+        task.save(update_fields=["status", "due_at", "created_at", "warned_at", "escalated_at"])
     return task
+
+
+def pick_task_withdraw_refusal(*, order: Order) -> str:
+    """Why the order's pick task may not be withdrawn now ('' when it may): once a worker has
+    claimed it, or reported a problem on it, the pick has begun and the order stays as it is."""
+    task = PickTask.objects.filter(order=order).select_related("assignee").first()
+    if task is None or task.status == PickTask.Status.OPEN and not task.has_open_problem:
+        return ""
+    if task.status == PickTask.Status.CLAIMED:
+        return f"{task.assignee.get_username()} claimed its pick task at {clock.written(task.claimed_at)}"
+    if task.has_open_problem:
+        return "a worker reported a problem on its pick task"
+    return f"its pick task is {task.get_status_display().lower()}"
 
 
 def pick_task_cancel(*, order: Order) -> int:

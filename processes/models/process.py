@@ -19,6 +19,8 @@ from processes import clock
 class Direction(models.TextChoices):
     FORWARD = "forward", "Forward"
     COMPENSATE = "compensate", "Compensating"
+    # Undoing one step to do it again with new data (processes.redo), then forward again.
+    REDO = "redo", "Undoing a step to redo it"
 
 
 class RunStatus(models.TextChoices):
@@ -51,6 +53,9 @@ class Process(FSMModelMixin, models.Model):
     direction = models.CharField(max_length=16, choices=Direction, default=Direction.FORWARD)
     run_status = models.CharField(max_length=16, choices=RunStatus, default=RunStatus.READY)
     completed_steps = models.JSONField(default=list, blank=True)
+    # How many times each step was redone ({step: count}, processes.redo): a redone step's
+    # idempotency keys carry the count, so its new call is told from the one it replaces.
+    redo_counts = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)

@@ -60,8 +60,9 @@ def test_flaky_cards_never_count_against_the_payment_service(catalogue, monkeypa
 
 
 def test_an_address_the_carrier_rejects_is_the_orders_problem(catalogue):
-    """The carrier refuses the label: the order is cancelled with its charge refunded and its
-    stock released, and the refusal is not a failure of the carrier's."""
+    """The carrier refuses the label: the order waits for a person to correct its address
+    (fulfillment.address_change) with its charge and stock kept, nothing refunded, no label
+    made, and the refusal is not a failure of the carrier's."""
     with clock.frozen():
         order = order_place(
             email="far@example.com",
@@ -71,8 +72,9 @@ def test_an_address_the_carrier_rejects_is_the_orders_problem(catalogue):
             actor=Actor("client", "test"),
         )
         order = drive(order)
-    assert order.state == OrderState.CANCELLED and not order.needs_attention
-    assert ledger(str(order.pk))["refunded"] == ledger(str(order.pk))["charged"] > 0
+    assert order.state == OrderState.INVENTORY_RESERVED and order.needs_attention
+    assert order.step == "create_label" and "AddressRejected" in order.attention_reason
+    assert ledger(str(order.pk))["charged"] > 0 and ledger(str(order.pk))["refunded"] == 0
     label = StepAttempt.objects.get(process_id=order.pk, step="create_label", direction="forward")
     assert label.error_class == "fulfillment.gateways.AddressRejected" and not label.service_failed
     assert not LabelRecord.objects.exists()
