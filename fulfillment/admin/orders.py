@@ -26,6 +26,7 @@ from fulfillment.admin.process_display import (
     hold_sentence,
     overdue,
     relative,
+    steps_in_words,
     waiting_html,
 )
 from fulfillment.admin.return_request import PERMISSION as RETURN_REQUEST_PERMISSION
@@ -132,8 +133,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="completed steps")
     def steps_done(self, order):
-        """The steps done so far, in order, as words rather than the JSON list the engine keeps."""
-        return " → ".join(order.completed_steps) if order.completed_steps else "none yet"
+        return steps_in_words(order)
 
     @admin.display(description="shipping address")
     def address(self, order):

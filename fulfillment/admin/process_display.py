@@ -44,6 +44,18 @@ def hold_sentence(process, now: datetime) -> dict | None:
     }
 
 
+def steps_in_words(process) -> str:
+    """The steps a process has done, in order, as words rather than the JSON list the engine keeps."""
+    return " → ".join(process.completed_steps) if process.completed_steps else "none yet"
+
+
+def day_and_time(moment: datetime):
+    """A list cell's date, with its time (and zone) on a smaller line below."""
+    return format_html(
+        '{}<span class="console-sub">{}</span>', moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M UTC")
+    )
+
+
 def breakable(text: str) -> str:
     """`text` escaped, with line-break opportunities after "_" and before "@", so a step name or
     an email wraps at a word's edge in a narrow column instead of mid-word."""

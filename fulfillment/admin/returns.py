@@ -15,7 +15,14 @@ from django.utils.html import format_html
 from fulfillment.admin.action_pages import list_action
 from fulfillment.admin.filters import ReturnStepFilter, ReturnStuckFilter
 from fulfillment.admin.orders import WaitingChangeList
-from fulfillment.admin.process_display import breakable, hold_sentence, overdue, waiting_html
+from fulfillment.admin.process_display import (
+    breakable,
+    day_and_time,
+    hold_sentence,
+    overdue,
+    steps_in_words,
+    waiting_html,
+)
 from fulfillment.admin.return_actions import ACTIONS, RETURN_ACTIONS, return_action_view
 from fulfillment.models import Return, ReturnLabel, ReturnLine
 from fulfillment.monitoring import process_timeline
@@ -191,15 +198,11 @@ class ReturnAdmin(ReadOnlyAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, ret):
-        return format_html(
-            "{}<span class='console-sub'>{}</span>",
-            f"{ret.created_at:%Y-%m-%d}",
-            f"{ret.created_at:%H:%M UTC}",
-        )
+        return day_and_time(ret.created_at)
 
     @admin.display(description="completed steps")
     def steps_done(self, ret):
-        return " → ".join(ret.completed_steps) if ret.completed_steps else "none yet"
+        return steps_in_words(ret)
 
     # The return page --------------------------------------------------------------------------
 
