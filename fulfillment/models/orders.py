@@ -6,7 +6,7 @@ a reservation, completion without a pick) cannot be reached even by a buggy call
 """
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform
@@ -16,6 +16,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from fulfillment.models.catalogue import Product, Warehouse
 from fulfillment.models.effects import FraudCheck, Payment
 from fulfillment.models.picking import PickTask
+from fulfillment.models.search_indexes import PostgresOnlyGinIndex
 from processes.models.process import Process
 
 
@@ -73,9 +74,9 @@ class Order(Process):
             models.Index(fields=["state", "state_changed_at"], name="order_state_since"),
             models.Index(Upper("email"), name="order_email_ci"),
             # Search by part of an email or of the customer's name ("ada", "Lovelace"): trigram
-            # indexes on the expressions an icontains compares. PostgreSQL only (migration 0008).
-            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="order_email_trgm"),
-            GinIndex(
+            # indexes on the expressions an icontains compares. PostgreSQL only (migration 0012).
+            PostgresOnlyGinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="order_email_trgm"),
+            PostgresOnlyGinIndex(
                 OpClass(Upper(KeyTextTransform("name", "shipping_address")), name="gin_trgm_ops"),
                 name="order_customer_name_trgm",
             ),
