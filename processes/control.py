@@ -3,7 +3,7 @@
 Operator interventions (retry, compensate, skip, resolve) live in processes.interventions.
 
 Each locks the process row first, checks that the operation is allowed in the current state,
-changes it, saves (journal included) and sends the wake-up after commit, in one transaction.
+changes it, saves (journal included) and sends the wake-up with the commit, in one transaction.
 """
 
 from django.db import transaction

@@ -194,7 +194,7 @@ def _run_steps(
         claim = _run_step(workflow, process, chain.worker, now, attempts)
     due = claim is None and progress.is_due(process, now)
     if due and chain.hand_back and not chain.may_go_on():
-        wake_on_commit(process)  # the chain is spent: another task goes on, after commit
+        wake_on_commit(process)  # the chain is spent: another task goes on, with the commit
         due = False
     step_writes.save(process, attempts, finished)
     return claim or due

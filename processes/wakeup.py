@@ -1,7 +1,10 @@
 """Wake a process up through the queue: the queue is only a wake-up, never the truth.
 
-A wake-up is sent after the transaction that made the process due commits, and the row's
-`enqueued_at` remembers it; the sweeper sends another when one looks lost.
+A wake-up becomes visible when the transaction that made the process due commits, and the
+row's `enqueued_at` remembers it; the sweeper sends another when one looks lost. On the
+database broker on the process's own database, the wake-up is written inside that transaction
+(one write transaction fewer, and it rolls back with the row); on another broker (Redis) it
+is sent after the commit, since it could not roll back.
 """
 
 import logging
@@ -9,10 +12,10 @@ import os
 import socket
 import uuid
 
-from django.db import transaction
+from django.db import router, transaction
 from django_q.tasks import async_task
 
-from processes import clock
+from processes import clock, orm_broker
 
 logger = logging.getLogger("processes.wakeup")
 
@@ -20,10 +23,20 @@ RUN_PROCESS_TASK = "processes.tasks.run_process"
 
 
 def wake_on_commit(process) -> None:
-    """Mark the process as enqueued (the caller saves it) and enqueue it after commit."""
+    """Mark the process as enqueued (the caller saves it) and enqueue it with the commit."""
     process.enqueued_at = clock.now()
-    label, pk = process.label(), str(process.pk)
-    transaction.on_commit(lambda: send_wakeups(label, [pk]), robust=True)
+    send_with_commit(type(process), process.label(), [str(process.pk)])
+
+
+def send_with_commit(model, label: str, pks: list[str]) -> None:
+    """Wake the processes `pks` of `model` when the current transaction commits: written in
+    it when the broker is the model's own database, else sent after the commit."""
+    if orm_broker.enqueues_commit_with(router.db_for_write(model)):
+        # No try here: a failed INSERT has spoilt the transaction, which must then fail whole.
+        for pk in pks:
+            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}")
+    else:
+        transaction.on_commit(lambda: send_wakeups(label, pks), robust=True)
 
 
 def send_wakeups(label: str, pks: list[str]) -> None:
@@ -60,6 +73,5 @@ def wake_longest_held(held) -> bool:
             return False
         now = clock.now()
         model.objects.filter(pk=pk).update(next_run_at=now, enqueued_at=now)
-        label = model._meta.label_lower
-        transaction.on_commit(lambda: send_wakeups(label, [str(pk)]), robust=True)
+        send_with_commit(model, model._meta.label_lower, [str(pk)])
     return True

@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from django_q.brokers.orm import ORM
 from django_q.brokers.redis_broker import Redis
+
+from processes.orm_broker import CheaperOrm
 
 ENVIRONMENT = "PROCESSES_HEARTBEAT_DIR"
 PULLED, STARTED, FINISHED = "pulled", "started", "finished"
@@ -67,8 +68,9 @@ class RedisBroker(_NotesEachTake, Redis):
     """django-q2's Redis broker, noting each task the pusher takes."""
 
 
-class OrmBroker(_NotesEachTake, ORM):
-    """django-q2's database broker, noting each batch the pusher takes."""
+class OrmBroker(_NotesEachTake, CheaperOrm):
+    """The database broker (django-q2's, cheaper on PostgreSQL: processes.orm_broker), noting
+    each batch the pusher takes."""
 
 
 @dataclass(frozen=True)
