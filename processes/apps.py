@@ -28,3 +28,10 @@ class ProcessesConfig(AppConfig):
 
         pre_execute.connect(on_task_started, dispatch_uid="processes.heartbeat.started")
         post_execute.connect(on_task_finished, dispatch_uid="processes.heartbeat.finished")
+
+        from django_q.signals import post_execute_in_worker
+
+        from processes.worker_connections import on_task_ended, on_task_starting
+
+        pre_execute.connect(on_task_starting, dispatch_uid="processes.connections.starting")
+        post_execute_in_worker.connect(on_task_ended, dispatch_uid="processes.connections.ended")

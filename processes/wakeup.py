@@ -13,6 +13,7 @@ import socket
 import uuid
 
 from django.db import router, transaction
+from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
 from processes import clock, orm_broker
@@ -20,6 +21,9 @@ from processes import clock, orm_broker
 logger = logging.getLogger("processes.wakeup")
 
 RUN_PROCESS_TASK = "processes.tasks.run_process"
+
+# This process's broker, by process id (a forked child makes its own).
+_brokers: dict[int, Broker] = {}
 
 
 def wake_on_commit(process) -> None:
@@ -34,7 +38,7 @@ def send_with_commit(model, label: str, pks: list[str]) -> None:
     if orm_broker.enqueues_commit_with(router.db_for_write(model)):
         # No try here: a failed INSERT has spoilt the transaction, which must then fail whole.
         for pk in pks:
-            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}")
+            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}", broker=broker())
     else:
         transaction.on_commit(lambda: send_wakeups(label, pks), robust=True)
 
@@ -42,7 +46,7 @@ def send_with_commit(model, label: str, pks: list[str]) -> None:
 def send_wakeups(label: str, pks: list[str]) -> None:
     for pk in pks:
         try:
-            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}")
+            async_task(RUN_PROCESS_TASK, label, pk, task_name=f"run {label} {pk}", broker=broker())
         except Exception as error:
             # The row is still due: the sweeper re-sends the wake-up after REDELIVER_AFTER. One
             # line, no traceback: while the broker is down every wake-up comes here.
@@ -53,6 +57,19 @@ def send_wakeups(label: str, pks: list[str]) -> None:
                 type(error).__name__,
                 error,
             )
+
+
+def broker() -> Broker:
+    """The broker this process sends its wake-ups through, made once.
+
+    Without one, django-q2's `async_task` makes a broker per call, and for Redis that is a new
+    client with its own connection pool: a TCP connection opened (and its database selected)
+    for every wake-up, then dropped. Kept, the client's pool reuses its connection, and
+    redis-py makes a new one after a fork or when the old one failed."""
+    made = _brokers.get(os.getpid())
+    if made is None:
+        made = _brokers[os.getpid()] = get_broker()
+    return made
 
 
 def worker_name() -> str:

@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from django_q.brokers.redis_broker import Redis
-
 from processes.orm_broker import CheaperOrm
+from processes.redis_dequeue import RedisTakingSeveral
 
 ENVIRONMENT = "PROCESSES_HEARTBEAT_DIR"
 PULLED, STARTED, FINISHED = "pulled", "started", "finished"
@@ -64,8 +63,9 @@ class _NotesEachTake:
         return tasks
 
 
-class RedisBroker(_NotesEachTake, Redis):
-    """django-q2's Redis broker, noting each task the pusher takes."""
+class RedisBroker(_NotesEachTake, RedisTakingSeveral):
+    """django-q2's Redis broker, noting each take of the pusher (up to a few tasks at once,
+    processes.redis_dequeue)."""
 
 
 class OrmBroker(_NotesEachTake, CheaperOrm):

@@ -29,6 +29,7 @@ def logging_config(*, log_format: str, level: str = "INFO") -> dict:
         "filters": {
             "request_id": {"()": "log_request_id.filters.RequestIDFilter"},
             "order_id": {"()": "fulfillment.ops.json_logs.OrderIdFilter"},
+            "queue_per_task": {"()": "fulfillment.ops.json_logs.QueuePerTaskFilter"},
         },
         "formatters": {"json": JSON_FORMATTER, "plain": PLAIN_FORMATTER},
         "handlers": {
@@ -38,8 +39,36 @@ def logging_config(*, log_format: str, level: str = "INFO") -> dict:
                 "filters": ["request_id", "order_id"],
             }
         },
-        "loggers": {name: {"handlers": ["console"], "level": level, "propagate": False} for name in LOGGERS},
+        "loggers": {
+            name: {"handlers": ["console"], "level": level, "propagate": False, "filters": _filters(name)}
+            for name in LOGGERS
+        },
     }
+
+
+def _filters(logger: str) -> list[str]:
+    return ["queue_per_task"] if logger == "django-q" else []
+
+
+class QueuePerTaskFilter(logging.Filter):
+    """Drop django-q2's three INFO lines per task: "Enqueued [queue] n" where a task is sent,
+    "Process-… processing <task name> '<function>'" in the worker, "Processed '<function>'
+    (<task name>)" in the monitor.
+
+    Every task of ours is a process's wake-up (or a sweeper loop, a redrive, a bulk operation),
+    and the engine logs what each did, once per step attempt, with the process, step, outcome
+    and worker; these said only that a task passed, and cost each process that wrote them more
+    CPU than the broker's own work for that task (docs/performance.md). django-q2's other lines
+    (a cluster starting, stopping, a worker recycled or reincarnated, a failed task) are kept.
+    """
+
+    PER_TASK = {"async_task": "Enqueued [", "worker": "processing", "monitor": "Processed '"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        words = self.PER_TASK.get(record.funcName)
+        if words is None or record.levelno != logging.INFO:
+            return True
+        return words not in str(record.msg)
 
 
 class OrderIdFilter(logging.Filter):

@@ -38,7 +38,10 @@ class StepMeter:
 
     def __enter__(self):
         self.server = server_connection()
-        self.per_session = {name: BackendCpu(self.server.cursor(), app) for name, app in SESSIONS.items()}
+        database = connection.settings_dict["NAME"]
+        self.per_session = {
+            name: BackendCpu(self.server.cursor(), app, database) for name, app in SESSIONS.items()
+        }
         self._sample(baseline=True)
         self.trees = {name: tree_cpu_seconds([self.stack.children[name].pid]) for name in ("web", "picker")}
         self.trees["workers"] = tree_cpu_seconds([self.stack.children["cluster"].pid])

@@ -75,16 +75,21 @@ def server_connection() -> psycopg.Connection:
 
 
 class BackendCpu:
-    """CPU of the backends serving sessions named `app_name`, from a first sample to the last."""
+    """CPU of the backends serving sessions named `app_name` on `database`, from a first sample
+    to the last. The database matters: other benches on the same server (another checkout's,
+    another session's) name their sessions alike, and their backends are not this round's."""
 
-    def __init__(self, cursor, app_name: str):
-        self.cursor, self.app_name = cursor, app_name
+    def __init__(self, cursor, app_name: str, database: str):
+        self.cursor, self.app_name, self.database = cursor, app_name, database
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
         self.unreadable = 0  # backends listed but not in this machine's /proc
 
     def sample(self, *, baseline: bool = False) -> None:
-        self.cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.app_name])
+        self.cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
+            [self.app_name, self.database],
+        )
         for (pid,) in self.cursor.fetchall():
             fields = proc_stat(pid)
             if fields is None:  # ended since it was listed, or the server runs on another machine
@@ -131,7 +136,7 @@ class RunMeter:
         self.database, self.app_name, self.roots = database, app_name, []
         self.server = server_connection()
         self.cursor = self.server.cursor()
-        self.backends = BackendCpu(self.cursor, app_name)
+        self.backends = BackendCpu(self.cursor, app_name, database)
         self.pin = wal_attribution.WalPin(self.cursor, f"bench_{uuid.uuid4().hex[:12]}")
         self.totals: dict = {}
 
@@ -156,7 +161,8 @@ class RunMeter:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [self.app_name]
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
+                [self.app_name, self.database],
             )
             if self.cursor.fetchone()[0] == 0:
                 return

@@ -91,3 +91,22 @@ def test_web_requests_carry_a_request_id(client, json_lines, settings):
 
 def test_development_logs_stay_plain():
     assert settings.LOGGING["handlers"]["console"]["formatter"] == "plain"
+
+
+def test_django_q_per_task_lines_are_dropped_and_its_others_kept():
+    """django-q2's "Enqueued", "processing" and "Processed" INFO lines (one each per task) are
+    filtered out; its lines about the cluster and a failed task's ERROR line still go out."""
+    config = logging_config(log_format="plain")
+    assert config["loggers"]["django-q"]["filters"] == ["queue_per_task"]
+    keep = _build(config["filters"]["queue_per_task"]).filter
+
+    def record(func: str, message: str, level: int = logging.INFO) -> logging.LogRecord:
+        return logging.LogRecord("django-q", level, "x.py", 1, message, None, None, func=func)
+
+    assert not keep(record("async_task", "Enqueued [django_q:fulfillment:q] 3"))
+    processing = "Process-1 processing run fulfillment.order 7 'processes.tasks.run_process'"
+    assert not keep(record("worker", processing))
+    assert not keep(record("monitor", "Processed 'processes.tasks.run_process' (run fulfillment.order 7)"))
+    assert keep(record("worker", "Process-1 ready for work at 12"))
+    assert keep(record("monitor", "Failed 'processes.tasks.run_process' (run x) - boom", logging.ERROR))
+    assert keep(record("start", "Q Cluster tango-one starting."))

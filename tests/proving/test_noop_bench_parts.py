@@ -2,9 +2,19 @@
 percentiles, and the table a person reads."""
 
 import os
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection
 
 from fulfillment.proving import noop_figures, noop_report, wal_attribution
-from fulfillment.proving.run_meter import tree_cpu_seconds
+from fulfillment.proving.run_meter import (
+    MAINTENANCE_DATABASE,
+    BackendCpu,
+    server_connection,
+    tree_cpu_seconds,
+)
 
 
 def record(rmgr: str, size: int, xid: int, desc: str) -> str:
@@ -68,3 +78,28 @@ def test_the_table_shows_both_sides_and_their_ratio():
     assert "noop (ours)" in table and "dbos 3.4.0" in table
     assert "ratio ours / peer (workflows/s)" in table and "n/a" in table
     assert "each side's database alone" in table
+
+
+@pytest.mark.django_db
+def test_backends_are_counted_on_the_rounds_database_only():
+    """Another bench on the same server names its sessions alike: its backends, on its own
+    database, are not this round's."""
+    app = f"bench-parts-{uuid.uuid4().hex[:8]}"
+    database = connection.settings_dict["NAME"]
+    ours, theirs = (_session(name, app) for name in (database, MAINTENANCE_DATABASE))
+    with server_connection() as server, ours, theirs:
+        backends = BackendCpu(server.cursor(), app, database)
+        backends.sample(baseline=True)
+        assert set(backends.last) == {ours.info.backend_pid}
+
+
+def _session(database: str, app: str) -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        dbname=database,
+        application_name=app,
+    )
