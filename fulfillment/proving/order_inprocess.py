@@ -114,6 +114,7 @@ class _Meter:
 
     def __init__(self):
         self.cpu = self.backend = 0.0
+        self.backends_lost = 0
         self.counted = {"statements": 0, "commits": 0}
         self.profiler = None
 
@@ -122,7 +123,7 @@ class _Meter:
         if profiled and self.profiler is None:
             self.profiler = cProfile.Profile(time.process_time)
         with ExitStack() as stack:
-            pids = [_backend_pid(connections[alias]) for alias in ALIASES]
+            pids = [_backend_pid(connections[alias]) for alias in ALIASES]  # connects if closed
             for alias in ALIASES:
                 stack.enter_context(connections[alias].execute_wrapper(self._counting))
                 stack.enter_context(_counting_commits(connections[alias], self.counted))
@@ -136,7 +137,10 @@ class _Meter:
                 if self.profiler:
                     self.profiler.disable()
                 self.cpu += time.process_time() - cpu_before
-                self.backend += sum(_backend_seconds(pid) for pid in pids) - backend_before
+                if [_current_pid(connections[alias]) for alias in ALIASES] == pids:
+                    self.backend += sum(_backend_seconds(pid) for pid in pids) - backend_before
+                else:  # a connection was closed (CONN_MAX_AGE) or replaced: its backend's CPU is lost
+                    self.backends_lost += 1
 
     def _counting(self, execute, sql, params, many, context):
         self.counted["statements"] += 1
@@ -152,13 +156,19 @@ class _Meter:
             "backend_cpu_ms_per_order": round(self.backend * 1000 / orders, 2),
             "statements_per_order": round(self.counted["statements"] / orders, 2),
             "commits_per_order": round(self.counted["commits"] / orders, 2),
+            # Measured blocks whose backend CPU is left out: a connection changed under them.
+            "backend_blocks_lost": self.backends_lost,
         }
 
 
 def _backend_pid(wrapper) -> int:
-    with wrapper.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+    wrapper.ensure_connection()
+    return _current_pid(wrapper)
+
+
+def _current_pid(wrapper) -> int | None:
+    """The server process of the connection, as psycopg knows it (no statement sent)."""
+    return None if wrapper.connection is None else wrapper.connection.info.backend_pid
 
 
 @contextmanager
