@@ -10,14 +10,13 @@ from tests.api.conftest import place
 
 pytestmark = pytest.mark.django_db
 
-# The statements of one placement in the tests' settings (database rate windows), whatever its
-# lines: token 1, throttle 6 (the failed-token peek, the client's count with its savepoint, the
-# throttle's own savepoint), idempotency lookup 1 and claim 4 (lock, savepoint, insert,
-# release), products read by the serializer 1 and the placement 2 (products, warehouse), the
-# order's savepoint 2, the rollout 1, the order 1, its creation event 1, its lines 1, the key
-# completed 1, the wake-up 0 (Redis, on commit; 1 with the ORM broker), and the answer's
-# transitions 1: 22 at most, 4 fewer than reading the order back (order, lines, labels, step
-# attempts, transitions).
+# The statements of one placement in the tests (database rate windows; the test's transaction
+# makes every atomic block a savepoint), whatever its lines: the failed-token peek, the token, the
+# client's count and the expired windows' purge 4; the idempotency look-up 1; the serializer's
+# products 1; the placing block's savepoint 2; the claim 4 (lock, savepoint, insert, release);
+# the placement's products and warehouse 2; the order's savepoint 2; the rollout, the order, its
+# creation event, its lines 4; the key completed 1; the answer's transitions 1. Reading the
+# order back for the answer took 4 more (the order, its lines, labels and step attempts).
 PLACE_QUERIES = 22
 
 
