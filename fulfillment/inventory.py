@@ -1,10 +1,11 @@
 """Reserve and release stock: our own ledger, changed only under row locks.
 
 Stock rows are locked in product-id order (after the order row, which the engine locks
-first), so two orders reserving the same products can never deadlock.
+first), so two orders reserving the same products can never deadlock. Once they are locked,
+one UPDATE changes them all (not one per line).
 """
 
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 
 from fulfillment.errors import OutOfStock
 from fulfillment.models import Order, Reservation, Stock
@@ -31,10 +32,12 @@ def inventory_reserve(*, order: Order) -> list[Reservation]:
             raise OutOfStock(
                 f"{skus[product_id]}: {quantity} wanted, {have} available in {order.warehouse.code}"
             )
-    reservations = []
-    for product_id, quantity in sorted(wanted.items()):
-        Stock.objects.filter(pk=stocks[product_id].pk).update(reserved=F("reserved") + quantity)
-        reservations.append(Reservation(order=order, stock=stocks[product_id], quantity=quantity))
+    by_stock = {stocks[product_id].pk: quantity for product_id, quantity in wanted.items()}
+    _reserved_add(by_stock, sign=1)
+    reservations = [
+        Reservation(order=order, stock=stocks[product_id], quantity=quantity)
+        for product_id, quantity in sorted(wanted.items())
+    ]
     return Reservation.objects.bulk_create(reservations)
 
 
@@ -45,8 +48,21 @@ def inventory_release(*, order: Order) -> int:
         return 0
     stock_ids = [reservation.stock_id for reservation in live]
     list(Stock.objects.select_for_update().filter(pk__in=stock_ids).order_by("product_id"))
-    now = clock.now()
+    by_stock: dict[int, int] = {}
     for reservation in live:
-        Stock.objects.filter(pk=reservation.stock_id).update(reserved=F("reserved") - reservation.quantity)
-    Reservation.objects.filter(pk__in=[r.pk for r in live]).update(released_at=now)
+        by_stock[reservation.stock_id] = by_stock.get(reservation.stock_id, 0) + reservation.quantity
+    _reserved_add(by_stock, sign=-1)
+    Reservation.objects.filter(pk__in=[r.pk for r in live]).update(released_at=clock.now())
     return len(live)
+
+
+def _reserved_add(quantities: dict[int, int], *, sign: int) -> None:
+    """Add (or with sign -1 take away) each stock row's quantity to its `reserved`, in one
+    UPDATE whatever the number of lines; the caller holds the rows' locks already."""
+    if not quantities:
+        return
+    per_row = Case(
+        *[When(pk=stock_id, then=Value(sign * quantity)) for stock_id, quantity in quantities.items()],
+        output_field=IntegerField(),
+    )
+    Stock.objects.filter(pk__in=list(quantities)).update(reserved=F("reserved") + per_row)

@@ -5,6 +5,10 @@ that hold any of them read in one query.
 
 The journal (step attempts and transitions) has no foreign key to the order, so it is loaded
 for a whole page in two queries by `order_journal_attach`, never per order.
+
+An order just placed is represented from what its placement wrote (`order_placed_attach`): the
+answer to POST /api/orders/ reads only its journal's transitions again, not the order, its lines,
+its labels and its step attempts, which the placement made (or knows there are none of).
 """
 
 from collections import defaultdict
@@ -33,6 +37,27 @@ def order_list_for_client(*, client) -> QuerySet[Order]:
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def order_placed_attach(order: Order) -> Order:
+    """Attach to an order `order_place` has just created, in the request that created it, what
+    its representation needs, as `order_list_for_client` and the attach functions below would
+    load it: its lines as placed (ordered by id, as their default ordering), no live label, no
+    step attempt (the placing transaction claims none), its transitions (its creation), and why
+    it waits."""
+    lines = order.lines.all()
+    lines._result_cache = sorted(order.placed_lines, key=lambda line: line.pk)
+    lines._prefetch_done = True
+    order._prefetched_objects_cache = {"lines": lines}  # what prefetch_related would leave
+    order.live_shipments = []
+    order.journal_attempts = []
+    order.journal_transitions = list(
+        ProcessEvent.objects.filter(
+            process_type=Order._meta.label_lower, process_id=order.pk, kind=EventKind.TRANSITION
+        ).order_by("created_at", "id")
+    )
+    order_waiting_attach([order])
+    return order
 
 
 def order_journal_attach(orders: Sequence[Order]) -> Sequence[Order]:

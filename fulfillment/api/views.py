@@ -27,7 +27,12 @@ from fulfillment.api.parsers import (
     refuse_unstorable_text,
 )
 from fulfillment.api.schema import RETRY_AFTER, error_responses
-from fulfillment.api.selectors import order_journal_attach, order_list_for_client, order_waiting_attach
+from fulfillment.api.selectors import (
+    order_journal_attach,
+    order_list_for_client,
+    order_placed_attach,
+    order_waiting_attach,
+)
 from fulfillment.api.serializers import (
     AddressChangeIn,
     CancelIn,
@@ -136,10 +141,15 @@ class OrderListView(ClientView):
         order, replayed = order_place_once(
             client=request.user, idempotency_key=key, fingerprint=fingerprint, data=serializer.validated_data
         )
-        return self._placed(order.pk, status.HTTP_201_CREATED, replayed=replayed)
+        if replayed:  # another request with the key placed it: read it as it is now
+            return self._placed(order.pk, status.HTTP_201_CREATED, replayed=True)
+        data = OrderOut(order_placed_attach(order), context={"request": request}).data
+        return self._placed_response(Response(data, status.HTTP_201_CREATED), replayed=False)
 
     def _placed(self, order_id, status_code: int, *, replayed: bool) -> Response:
-        response = self.order_response(order_id, status_code)
+        return self._placed_response(self.order_response(order_id, status_code), replayed=replayed)
+
+    def _placed_response(self, response: Response, *, replayed: bool) -> Response:
         response["Location"] = str(response.data["url"])  # a plain str: wsgiref refuses subclasses
         if replayed:
             response["Idempotent-Replayed"] = "true"

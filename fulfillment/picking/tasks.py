@@ -207,9 +207,9 @@ def pick_notices_take(*, worker) -> list[PickNotice]:
 
 
 def _lock(task_id: int) -> tuple[Order, PickTask]:
-    """Lock the task's order, then the task: always in this order."""
-    order_id = PickTask.objects.values_list("order_id", flat=True).get(pk=task_id)
-    order = Order.objects.select_for_update().get(pk=order_id)
+    """Lock the task's order, then the task: always in this order. The order is found through
+    its task in the statement that locks it (`FOR UPDATE OF` the order's row alone)."""
+    order = Order.objects.select_for_update(of=("self",)).get(pick_task__pk=task_id)
     task = PickTask.objects.select_for_update().get(pk=task_id)
     return order, task
 

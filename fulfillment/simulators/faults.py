@@ -44,16 +44,17 @@ def fault_add(
 def inject(service: str, operation: str, reference: str = "", account: str = "") -> str | None:
     """Consume one use of the best matching rule and return its mode, or None if none matches.
 
-    The rule is locked while it is decremented, so concurrent calls never share one use.
+    The rule is locked while it is decremented, so concurrent calls never share one use. A call
+    that no rule matches, nearly every call, looks once without a transaction or a lock: a rule
+    added meanwhile applies from the next call on, as it would had this one come a moment earlier.
     """
+    matching = FaultRule.objects.filter(
+        service=service, operation=operation, remaining__gt=0, reference__in=[reference, ""]
+    ).filter(account__in=[account, ""])
+    if not matching.exists():
+        return None
     with transaction.atomic(using=SIMULATORS_DB):
-        rule = (
-            FaultRule.objects.select_for_update()
-            .filter(service=service, operation=operation, remaining__gt=0, reference__in=[reference, ""])
-            .filter(account__in=[account, ""])
-            .order_by(_specific_first(reference), "id")
-            .first()
-        )
+        rule = matching.select_for_update().order_by(_specific_first(reference), "id").first()
         if rule is None:
             return None
         rule.remaining -= 1

@@ -44,3 +44,20 @@ def test_a_count_out_of_range_is_refused(count):
     with pytest.raises(CommandError, match="--workflows must be between 1 and 100000"):
         call_command("profile_noop", "--workflows", count, stdout=StringIO())
     assert not NoopProcess.objects.exists()
+
+
+def test_the_order_workflow_is_counted_by_part(tmp_path):
+    """--workflow order places orders through the API, runs and picks them to their end, and
+    counts the web, the worker and the picker apart, each with a profile of its own."""
+    out = StringIO()
+    target = tmp_path / "order.prof"
+    call_command(
+        "profile_noop", "--workflow", "order", "--workflows", "2", "--profile", str(target), stdout=out
+    )
+    result = json.loads(out.getvalue())
+
+    assert (result["orders"], result["completed"]) == (2, 2)
+    for part in ("web", "worker", "picker"):
+        assert result[part]["statements_per_order"] > 0 and result[part]["client_cpu_ms_per_order"] > 0
+        assert (tmp_path / f"order.prof.{part}").stat().st_size > 0
+    assert result["worker"]["commits_per_order"] > result["picker"]["commits_per_order"] > 0

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from fulfillment.gateways import ServiceTimeout, ServiceUnavailable
 from fulfillment.simulators.faults import fault_add, inject
@@ -107,3 +108,12 @@ def test_latency_is_waited(gateway, settings, monkeypatch):
     settings.SIMULATORS = {"LATENCY_MS": 250}
     charge(gateway)
     assert slept == [0.25]
+
+
+def test_a_call_no_rule_matches_takes_one_look_and_no_lock(django_assert_num_queries):
+    """Nearly every call meets no rule: one plain query, no transaction, nothing consumed."""
+    fault_add(service="carrier", operation="create_label", mode="unavailable")
+    with django_assert_num_queries(1, connection=connections["simulators"]) as captured:
+        assert inject("payment", "charge", "1") is None
+    assert "FOR UPDATE" not in captured.captured_queries[0]["sql"]
+    assert FaultRule.objects.get().remaining == 1

@@ -4,23 +4,38 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from fulfillment.proving.noop_inprocess import noop_inprocess
+from fulfillment.proving.order_inprocess import order_inprocess
 
 
 class Command(BaseCommand):
     help = (
         "Run no-op workflows in this process as a worker runs them (no queue, no cluster) and print "
-        "the engine's CPU, its backend's CPU, statements and commits per workflow (docs/performance.md)."
+        "the engine's CPU, its backend's CPU, statements and commits per workflow; with --workflow "
+        "order, orders placed through the API, run and picked, each part counted apart "
+        "(docs/performance.md)."
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--workflow",
+            choices=("noop", "order"),
+            default="noop",
+            help="noop (the engine alone, default) or order (API, worker and picker, faults off).",
+        )
         parser.add_argument("--workflows", type=int, default=200, help="Workflows measured (default 200).")
         parser.add_argument(
-            "--profile", help="Write a cProfile of the measured run (CPU clock) to this file."
+            "--profile",
+            help="Write a cProfile of the measured run (CPU clock) to this file; with --workflow "
+            "order, one per part: FILE.web, FILE.worker, FILE.picker.",
         )
 
-    def handle(self, *args, workflows, profile, **options):
+    def handle(self, *args, workflow, workflows, profile, **options):
         if not 1 <= workflows <= 100_000:
             raise CommandError(f"--workflows must be between 1 and 100000, not {workflows}.")
         if connection.vendor != "postgresql":
             raise CommandError("profile_noop measures PostgreSQL: set DATABASE_URL=postgres://...")
-        self.stdout.write(json.dumps(noop_inprocess(workflows=workflows, profile=profile), indent=2))
+        if workflow == "order":
+            result = order_inprocess(orders=workflows, profile=profile)
+        else:
+            result = noop_inprocess(workflows=workflows, profile=profile)
+        self.stdout.write(json.dumps(result, indent=2))
