@@ -17,10 +17,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--profile", help="Write a cProfile of the measured run (CPU clock) to this file."
         )
+        parser.add_argument(
+            "--wal",
+            action="store_true",
+            help="Also break down the WAL the measured run wrote, by relation and record kind (pg_waldump).",
+        )
 
-    def handle(self, *args, workflows, profile, **options):
+    def handle(self, *args, workflows, profile, wal, **options):
         if not 1 <= workflows <= 100_000:
             raise CommandError(f"--workflows must be between 1 and 100000, not {workflows}.")
         if connection.vendor != "postgresql":
             raise CommandError("profile_noop measures PostgreSQL: set DATABASE_URL=postgres://...")
-        self.stdout.write(json.dumps(noop_inprocess(workflows=workflows, profile=profile), indent=2))
+        self.stdout.write(json.dumps(noop_inprocess(workflows=workflows, profile=profile, wal=wal), indent=2))
