@@ -16,7 +16,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from fulfillment.models.catalogue import Product, Warehouse
 from fulfillment.models.effects import FraudCheck, Payment
 from fulfillment.models.picking import PickTask
-from processes.models.process import Process
+from processes.models.process import Process, listed_by_state_index
 
 
 class OrderState(models.TextChoices):
@@ -67,6 +67,7 @@ class Order(Process):
         # The operator console's list, filters and dashboard (fulfillment.monitoring).
         indexes = [
             *Process.Meta.indexes,
+            listed_by_state_index(),
             models.Index(fields=["-created_at", "-id"], name="order_newest_first"),
             models.Index(fields=["owner", "-created_at"], name="order_client_newest_first"),
             models.Index(fields=["step", "step_started_at"], name="order_step_age"),
