@@ -135,6 +135,9 @@ class _WalWindow:
             return None
         return {
             "bytes_per_workflow": round(found.total / workflows),
+            # Full-page images: the first change to a page after any checkpoint (another
+            # database's CREATE DATABASE forces one) writes it whole; what is left is the code's.
+            "fpi_bytes_per_workflow": round(found.fpi_bytes / workflows),
             "checkpoint_in_window": redo != self.redo or found.checkpoints > 0,
             "by_relation": {
                 name: round(size / workflows)

@@ -41,6 +41,10 @@ class Breakdown:
     def total(self) -> int:
         return sum(kind.bytes for kind in self.kinds.values())
 
+    @property
+    def fpi_bytes(self) -> int:
+        return sum(kind.fpi_bytes for kind in self.kinds.values())
+
     def by_relation(self) -> dict:
         totals = defaultdict(int)
         for (relation, _), kind in self.kinds.items():

@@ -67,6 +67,7 @@ def test_each_relation_and_kind_has_its_records_bytes_and_full_page_images():
     )
     assert found.total == 54 + 8378 + 64 + 102 + 34
     assert found.by_relation() == {"orders": 54 + 8378 + 102, "orders_pkey": 64, "(commit)": 34}
+    assert found.fpi_bytes == 8192
     assert found.checkpoints == 1
 
 
@@ -86,3 +87,4 @@ def test_profile_noop_breaks_its_wal_down(monkeypatch):
         wal["by_relation"]
     )
     assert isinstance(wal["checkpoint_in_window"], bool)
+    assert 0 <= wal["fpi_bytes_per_workflow"] <= wal["bytes_per_workflow"]
