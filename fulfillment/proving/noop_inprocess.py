@@ -6,7 +6,10 @@ counts what that cost: this process's CPU (`time.process_time`), the CPU of the 
 backend serving it (/proc), its statements (an execute wrapper) and its commits. No queue, no
 cluster, no sweeper: the figure a change to the runner moves, at a fraction of the noise of a
 bench through a real cluster on a shared machine. With `profile`, cProfile (on a CPU clock)
-records the measured run to that file.
+records the measured run to that file. With `wal`, the WAL the measured run wrote to this
+database by relation and record kind (fulfillment.proving.wal_breakdown), the full-page images
+apart: the first change to a page after a checkpoint writes it whole, whether that checkpoint
+ended in the window (`checkpoint_in_window`) or just before it.
 """
 
 import cProfile
