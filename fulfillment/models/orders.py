@@ -17,7 +17,7 @@ from fulfillment.models.catalogue import Product, Warehouse
 from fulfillment.models.effects import FraudCheck, Payment
 from fulfillment.models.picking import PickTask
 from fulfillment.models.search_indexes import PostgresOnlyGinIndex
-from processes.models.process import Process
+from processes.models.process import Process, listed_by_state_index
 
 
 class OrderState(models.TextChoices):
@@ -68,6 +68,7 @@ class Order(Process):
         # The operator console's list, filters and dashboard (fulfillment.monitoring).
         indexes = [
             *Process.Meta.indexes,
+            listed_by_state_index(),
             models.Index(fields=["-created_at", "-id"], name="order_newest_first"),
             models.Index(fields=["owner", "-created_at"], name="order_client_newest_first"),
             models.Index(fields=["step", "step_started_at"], name="order_step_age"),

@@ -14,7 +14,7 @@ from django_fsm import FSMField, transition
 
 from fulfillment.models.orders import Order, OrderLine
 from processes import clock
-from processes.models.process import Process
+from processes.models.process import Process, listed_by_state_index
 
 
 class ReturnState(models.TextChoices):
@@ -55,6 +55,7 @@ class Return(Process):
         constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="return_amount_not_negative")]
         indexes = [
             *Process.Meta.indexes,
+            listed_by_state_index(),
             models.Index(fields=["order", "-created_at"], name="return_order_newest_first"),
             # The console's list (newest first) and its stuck filter and dashboard figure (one
             # range per step, as the order's order_step_age answers them).

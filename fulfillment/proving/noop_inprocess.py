@@ -6,7 +6,10 @@ counts what that cost: this process's CPU (`time.process_time`), the CPU of the 
 backend serving it (/proc), its statements (an execute wrapper) and its commits. No queue, no
 cluster, no sweeper: the figure a change to the runner moves, at a fraction of the noise of a
 bench through a real cluster on a shared machine. With `profile`, cProfile (on a CPU clock)
-records the measured run to that file.
+records the measured run to that file. With `wal`, the WAL the measured run wrote to this
+database by relation and record kind (fulfillment.proving.wal_breakdown), the full-page images
+apart: the first change to a page after a checkpoint writes it whole, whether that checkpoint
+ended in the window (`checkpoint_in_window`) or just before it.
 """
 
 import cProfile
@@ -15,16 +18,17 @@ import time
 from django.db import connection
 from django_q.models import OrmQ
 
-from fulfillment.proving import noop_bench
+from fulfillment.proving import noop_bench, wal_breakdown
 from fulfillment.proving.models import NoopProcess
 from fulfillment.proving.noop_workflow import noop_workflow_register
-from fulfillment.proving.run_meter import CLOCK_TICKS, proc_stat
+from fulfillment.proving.run_meter import CLOCK_TICKS, proc_stat, server_connection
+from fulfillment.proving.wal_attribution import WalPin
 from processes import runner
 
 WARM_UP = 20
 
 
-def noop_inprocess(*, workflows: int, profile: str | None = None) -> dict:
+def noop_inprocess(*, workflows: int, profile: str | None = None, wal: bool = False) -> dict:
     """Run `workflows` noop processes in this process after a warm-up; their cost per workflow."""
     noop_workflow_register()
     noop_bench._clear()
@@ -37,6 +41,9 @@ def noop_inprocess(*, workflows: int, profile: str | None = None) -> dict:
         return execute(sql, params, many, context)
 
     backend = _backend_pid()
+    window = _WalWindow() if wal else None
+    if window:
+        window.open()
     with connection.execute_wrapper(counting), _counting_commits(counted):
         backend_before, cpu_before = _backend_seconds(backend), time.process_time()
         profiler = cProfile.Profile(time.process_time) if profile else None
@@ -48,6 +55,7 @@ def noop_inprocess(*, workflows: int, profile: str | None = None) -> dict:
         cpu, backend_cpu = time.process_time() - cpu_before, _backend_seconds(backend) - backend_before
     if profiler:
         profiler.dump_stats(profile)
+    wal_figures = window.close(workflows) if window else None
     finished = NoopProcess.objects.filter(pk__in=ids, run_status="finished").count()
     return {
         "workflows": workflows,
@@ -57,6 +65,7 @@ def noop_inprocess(*, workflows: int, profile: str | None = None) -> dict:
         "statements_per_workflow": round(counted["statements"] / workflows, 2),
         "commits_per_workflow": round(counted["commits"] / workflows, 2),
         "profiled": bool(profile),
+        **({"wal": wal_figures} if wal else {}),
     }
 
 
@@ -103,3 +112,43 @@ class _counting_commits:
     def __exit__(self, *exc):
         del connection._commit  # the instance attribute: the class's method shows again
         return False
+
+
+class _WalWindow:
+    """The WAL this database writes between `open` and `close`, kept by a temporary slot until
+    pg_waldump has read it, broken down per workflow."""
+
+    def open(self) -> None:
+        self.server = server_connection()
+        self.cursor = self.server.cursor()
+        self.pin = WalPin(self.cursor, f"profile_{_backend_pid()}")
+        self.pin.hold()
+        self.start, self.redo = self._positions()
+
+    def close(self, workflows: int) -> dict | None:
+        end, redo = self._positions()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+            oid = cursor.fetchone()[0]
+            names = wal_breakdown.relation_names(cursor)
+        found = wal_breakdown.waldump_breakdown(self.cursor, oid, names, self.start, end)
+        self.pin.release()
+        self.server.close()
+        if found is None:
+            return None
+        return {
+            "bytes_per_workflow": round(found.total / workflows),
+            # Full-page images: the first change to a page after any checkpoint (another
+            # database's CREATE DATABASE forces one) writes it whole; what is left is the code's.
+            "fpi_bytes_per_workflow": round(found.fpi_bytes / workflows),
+            "checkpoint_in_window": redo != self.redo or found.checkpoints > 0,
+            "by_relation": {
+                name: round(size / workflows)
+                for name, size in sorted(found.by_relation().items(), key=lambda item: -item[1])
+            },
+            "by_kind": wal_breakdown.table(found, workflows),
+        }
+
+    def _positions(self) -> tuple[str, str]:
+        self.cursor.execute("SELECT pg_current_wal_lsn()::text, (pg_control_checkpoint()).redo_lsn::text")
+        return self.cursor.fetchone()

@@ -28,14 +28,21 @@ class Command(BaseCommand):
             help="Write a cProfile of the measured run (CPU clock) to this file; with --workflow "
             "order, one per part: FILE.web, FILE.worker, FILE.picker.",
         )
+        parser.add_argument(
+            "--wal",
+            action="store_true",
+            help="Also break down the WAL the measured run wrote, by relation and record kind (pg_waldump).",
+        )
 
-    def handle(self, *args, workflow, workflows, profile, **options):
+    def handle(self, *args, workflow, workflows, profile, wal, **options):
         if not 1 <= workflows <= 100_000:
             raise CommandError(f"--workflows must be between 1 and 100000, not {workflows}.")
         if connection.vendor != "postgresql":
             raise CommandError("profile_noop measures PostgreSQL: set DATABASE_URL=postgres://...")
+        if workflow == "order" and wal:
+            raise CommandError("--wal breaks down the no-op workflow's WAL only: leave out --workflow order.")
         if workflow == "order":
             result = order_inprocess(orders=workflows, profile=profile)
         else:
-            result = noop_inprocess(workflows=workflows, profile=profile)
+            result = noop_inprocess(workflows=workflows, profile=profile, wal=wal)
         self.stdout.write(json.dumps(result, indent=2))
