@@ -79,10 +79,11 @@ class CircuitPolicy:
     2 the step is slowed only once the service answers fewer than half its calls. The calls
     held back wait about `pace_seconds` divided by that probability, and the longer one has
     waited the likelier it goes, so none waits for long. It stops (its circuit opens) only on
-    evidence of an outage: `stop_share` or more of the calls failed (on fewer than `min_calls`
-    calls, every one of them: one answer among a handful says the service is there), or the
+    evidence of an outage: `stop_share` or more of at least `min_calls` calls failed, or the
     latest `stop_run` in a row (at the start of an outage the window still holds the
-    successes from before it), from at least `min_processes` processes. It then waits
+    successes from before it), from at least `min_processes` processes. Fewer calls are no
+    evidence even if every one failed: at 30 % random failures a step's first five calls all
+    fail for one cold start in 400. It then waits
     `cooldown` seconds, without spending attempts, and lets processes through one at a time as
     probes: the first answer closes it; `probes` service failures in a row re-open it for
     twice as long, up to `cooldown_cap`.

@@ -1,34 +1,56 @@
 """Steps in the situations the Incidents page shows, reached by running real orders against the
 simulators under a frozen clock (as the console's own scenarios do)."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from fulfillment.models import Order
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import FaultRule
 from fulfillment.simulators.picker import simulated_picker_run
+from fulfillment.steps import SERVICE_CIRCUIT
 from processes import clock, runner
 from processes.models.flow import Circuit, CircuitState
 from tests.factories import after_quiet_window, drive, place_order, run_due
 
 LABEL = Order._meta.label_lower
 OUTAGE = 10**6  # uses of a fault rule that stands for "the service is down"
+# The orders open_circuit runs into a dead service before its circuit opens: one failed call
+# each, and the circuit policy asks for its latest `stop_run` calls failed in a row.
+OPENED_BY = SERVICE_CIRCUIT.stop_run
 
 
 def carrier_down() -> FaultRule:
     return fault_add(service="carrier", operation="create_label", mode="unavailable", times=OUTAGE)
 
 
-def open_label_circuit(*, orders: int = 8) -> Circuit:
-    """The carrier is down and stays down: create_label's circuit opens after a few orders
-    fail there, and the orders that reach it afterwards wait (held) without spending attempts."""
-    carrier_down()
+def open_circuit(step: str, *, then: int = 0, place: Callable[[], Order] = place_order) -> Circuit:
+    """Its service is down: orders reach `step` one after the other under a frozen clock and
+    fail there once each (their backoffs never end) until the failed calls are evidence of an
+    outage, the latest `stop_run` in a row from as many orders (OPENED_BY), and its circuit
+    opens. The order whose failure opened it is held, and so are the `then` orders placed
+    afterwards: they reach the step and wait without spending attempts. `place` places one
+    order (through the client API, say)."""
+    open_at_most = SERVICE_CIRCUIT.window_attempts
     with clock.frozen(clock.now()):
-        for _ in range(orders):
-            run_due(place_order())  # charge, reserve, then the label fails or waits
-    circuit = Circuit.objects.get(process_type=LABEL, step="create_label")
-    assert circuit.state == CircuitState.OPEN, circuit
+        failed, circuit = 0, None
+        while circuit is None:
+            assert failed < open_at_most, f"{step}'s circuit did not open after {failed} orders failed there"
+            run_due(place())
+            failed += 1
+            circuit = Circuit.objects.filter(process_type=LABEL, step=step, state=CircuitState.OPEN).first()
+        assert failed == OPENED_BY, f"{step}'s circuit opened after {failed} failed calls"
+        for _ in range(then):
+            run_due(place())
+    circuit.refresh_from_db()
     return circuit
+
+
+def open_label_circuit(*, then: int = 0) -> Circuit:
+    """The carrier is down and stays down: create_label's circuit opens after OPENED_BY orders
+    failed there, holding the last of them and the `then` orders that reach it afterwards."""
+    carrier_down()
+    return open_circuit("create_label", then=then)
 
 
 def attention_at_confirmation(count: int = 2) -> list[Order]:

@@ -40,19 +40,14 @@ class Health:
 
     def shows_outage(self, policy: CircuitPolicy) -> bool:
         """Evidence enough to stop the step, for at least the policy's `min_processes` processes:
-        the latest `stop_run` calls failed in a row, or nearly all of at least `min_calls` calls;
-        on fewer calls (a step's first calls, or a quiet minute's), every one of them.
+        the latest `stop_run` calls failed in a row, or `stop_share` of at least `min_calls`.
 
-        A share of a handful of calls is no evidence: at 30 % random failures, 5 of a step's
-        first 6 calls fail for about one cold start in 90, and one answer among them says the
-        service is there. That opened circuits on the heavy soak's noise."""
-        if self.failed_in_a_row >= policy.stop_run:
-            nearly_all = True
-        elif self.calls >= policy.min_calls:
-            nearly_all = self.failed_share >= policy.stop_share
-        else:
-            nearly_all = self.calls > 0 and self.failed_calls == self.calls
-        return self.failing >= policy.min_processes and nearly_all
+        Fewer calls are no evidence, even if every one of them failed: at 30 % random failures
+        a step's first five calls all fail for about one cold start in 400 (0.3^5), and that
+        opened a circuit on the soak's noise; ten in a row is 0.3^10, about one in 170,000."""
+        in_a_row = self.failed_in_a_row >= policy.stop_run
+        nearly_all = self.calls >= policy.min_calls and self.failed_share >= policy.stop_share
+        return self.failing >= policy.min_processes and (in_a_row or nearly_all)
 
     def all_failed(self, *, processes: int) -> bool:
         """Every call failed, for at least `processes` processes."""

@@ -24,7 +24,7 @@ pytestmark = ENGINE_DB
 def test_retry_now_on_an_order_its_circuit_holds_says_so_links_the_incident_and_changes_nothing(
     ops_client, catalogue
 ):
-    circuit = open_label_circuit(orders=8)
+    circuit = open_label_circuit(then=3)
     held = Order.objects.filter(held_by=Hold.CIRCUIT).order_by("held_since").first()
     due = SCENARIOS["due_payment"]()
     before = Order.objects.get(pk=held.pk)
@@ -102,7 +102,7 @@ def test_every_action_has_a_permission_sentence():
 
 def test_retry_now_is_greyed_out_on_the_page_of_an_order_its_circuit_holds(ops_client, catalogue):
     """The button says beforehand what the refusal would say after; other orders keep it live."""
-    open_label_circuit(orders=8)
+    open_label_circuit(then=3)
     held = Order.objects.filter(held_by=Hold.CIRCUIT).first()
     due = SCENARIOS["due_payment"]()
 

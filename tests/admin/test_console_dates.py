@@ -59,7 +59,7 @@ def test_the_journal_writes_engine_times_in_the_same_form(catalogue):
     from tests.circuit_scenarios import open_label_circuit
 
     with clock.frozen(AT):
-        open_label_circuit(orders=8)
+        open_label_circuit(then=3)
 
     holds = ProcessEvent.objects.filter(kind=EventKind.CIRCUIT).values_list("reason", flat=True)
     waits = [reason for reason in holds if "waits:" in reason]

@@ -116,7 +116,7 @@ def test_a_paced_order_says_it_waits_its_turn_at_the_slowed_step(ops_client, cat
 
 
 def test_an_order_held_by_a_stopped_step_says_so_with_its_next_probe(ops_client, catalogue):
-    circuit = open_label_circuit(orders=7)
+    circuit = open_label_circuit(then=2)
     held = circuit.events.model.objects.none()  # noqa: F841 (readability: the circuit holds orders)
     order = (
         type(place_order())

@@ -66,7 +66,7 @@ def test_list_shows_an_open_circuit_with_its_figures(ops_client, catalogue):
     """The stopped label step is listed with its condition, the calls that failed in its window
     and for how many orders, its grouped errors, the orders waiting and the one alert, each
     figure the same wherever the page shows it; every step with a circuit is listed too."""
-    open_label_circuit(orders=8)
+    open_label_circuit(then=3)
 
     response = ops_client.get(INCIDENTS)
 
@@ -76,18 +76,19 @@ def test_list_shows_an_open_circuit_with_its_figures(ops_client, catalogue):
     assert incident.circuit.step == "create_label" and incident.circuit.state == CircuitState.OPEN
     assert flow.condition == "stopped" and flow.status.startswith("stopped: outage since")
     seen = flow.health
-    assert (seen.failed_calls, seen.calls, seen.failing, seen.processes) == (5, 5, 5, 5)
+    # Ten orders (OPENED_BY) failed once each and opened it; the last of them and three more wait.
+    assert (seen.failed_calls, seen.calls, seen.failing, seen.processes) == (10, 10, 10, 10)
     assert incident.held == 4 and incident.alerts == 1
     [error] = incident.errors
-    assert error["count"] == 5 and error["error_class"].endswith("ServiceUnavailable")
+    assert error["count"] == 10 and error["error_class"].endswith("ServiceUnavailable")
     page = response.content.decode()
     line = page[
         page.index('id="incident-create_label"') : page.index(
             "</tr>", page.index('id="incident-create_label"')
         )
     ]
-    assert "Stopped" in line and ">5/5 (100 %)<" in line and "5 of 5 orders" in line
-    assert "5×" in line and "ServiceUnavailable" in line
+    assert "Stopped" in line and ">10/10 (100 %)<" in line and "10 of 10 orders" in line
+    assert "10×" in line and "ServiceUnavailable" in line
     assert f"next probe {incident.circuit.probe_at:%H:%M:%S}" in line
     assert f"next probe at {incident.circuit.probe_at:%H:%M:%S}" in unescape(flow.status)
     assert {s["row"].step for s in response.context["steps"]} == CIRCUIT_STEPS
@@ -95,7 +96,7 @@ def test_list_shows_an_open_circuit_with_its_figures(ops_client, catalogue):
 
 
 def test_step_page_shows_history_and_waiting_orders(ops_client, catalogue):
-    open_label_circuit(orders=6)
+    open_label_circuit(then=1)
 
     response = ops_client.get(step_url("create_label"))
 
@@ -176,7 +177,7 @@ def test_resume_closes_a_paused_step(ops_client, catalogue):
 
 
 def test_resume_closes_an_open_circuit(ops_client, catalogue):
-    open_label_circuit(orders=6)
+    open_label_circuit(then=1)
 
     response = act(ops_client, "create_label", "resume", reason="carrier confirmed the fix")
 
@@ -286,7 +287,7 @@ def test_unknown_steps_and_actions_are_not_found(ops_client, catalogue, url):
 
 
 def test_a_circuit_row_opens_its_step_page(ops_client, catalogue):
-    circuit = open_label_circuit(orders=6)
+    circuit = open_label_circuit(then=1)
 
     response = ops_client.get(reverse("admin:processes_circuit_change", args=[circuit.pk]))
 

@@ -69,7 +69,7 @@ def test_backing_off_says_which_attempt_failed_how_and_when_the_next_is(ops_clie
 def test_an_order_held_by_the_carriers_circuit_says_so_with_its_next_probe_and_incident(
     ops_client, catalogue
 ):
-    circuit = open_label_circuit(orders=8)
+    circuit = open_label_circuit(then=3)
     order = Order.objects.filter(held_by=Hold.CIRCUIT).order_by("held_since").first()
 
     waiting = waiting_reason(order)

@@ -2,6 +2,7 @@
 words for a client: no operator names, no internal error text; null once it is finished."""
 
 from datetime import datetime, timedelta
+from itertools import count
 
 from django.contrib.auth.models import User
 
@@ -9,10 +10,9 @@ from fulfillment.models import Order, PickTask
 from fulfillment.picking.tasks import pick_task_claim
 from fulfillment.simulators.faults import fault_add
 from processes import clock
-from processes.models.flow import Circuit, CircuitState
 from processes.models.process import Hold
 from tests.api.conftest import place
-from tests.circuit_scenarios import carrier_down
+from tests.circuit_scenarios import carrier_down, open_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, run_due
 
@@ -30,15 +30,16 @@ def iso(moment: datetime) -> str:
 
 
 def test_orders_held_by_the_carriers_circuit_say_so_and_when_it_is_tried_again(shop, body, catalogue):
+    keys = (f"k{n}" for n in count())
+
+    def through_the_api() -> Order:
+        return Order.objects.get(pk=place(shop, body, key=next(keys)).json()["id"])
+
     carrier_down()
-    with clock.frozen(clock.now()):
-        ids = [place(shop, body, key=f"k{n}").json()["id"] for n in range(8)]
-        for order_id in ids:
-            run_due(Order.objects.get(pk=order_id))
-    circuit = Circuit.objects.get(step="create_label")
-    assert circuit.state == CircuitState.OPEN
-    held = Order.objects.filter(pk__in=ids, held_by=Hold.CIRCUIT)
-    assert held.count() >= 2
+    circuit = open_circuit("create_label", then=1, place=through_the_api)
+    # The order whose failure opened it, and the one placed afterwards.
+    held = Order.objects.filter(held_by=Hold.CIRCUIT)
+    assert held.count() == 2
 
     listed = {order["id"]: order["waiting"] for order in shop.get("/api/orders/").json()["results"]}
 

@@ -67,7 +67,7 @@ def test_order_list_shows_its_sortable_columns_at_1280_px(browser_page, log_in, 
 
 def test_incidents_table_shows_its_last_column(browser_page, log_in, screenshot):
     make_catalogue()
-    open_label_circuit(orders=8)
+    open_label_circuit(then=3)
     operators.start_redrive(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier is back")
     page = sign_in_operator(browser_page, log_in, LAPTOP)
 

@@ -29,7 +29,7 @@ def sign_in_operator(browser_page, log_in, viewport="desktop"):
 
 def test_operator_pauses_and_resumes_a_failing_step(browser_page, log_in, screenshot):
     make_catalogue()
-    open_label_circuit(orders=8)
+    open_label_circuit(then=3)
     page = sign_in_operator(browser_page, log_in)
 
     page.goto(reverse("admin:fulfillment_order_dashboard"))
@@ -39,7 +39,7 @@ def test_operator_pauses_and_resumes_a_failing_step(browser_page, log_in, screen
     row = page.locator("#incident-create_label")
     row.wait_for()
     line = row.inner_text()
-    assert "Stopped" in line and "5/5 (100 %)" in line and "5×" in line and "ServiceUnavailable" in line
+    assert "Stopped" in line and "10/10 (100 %)" in line and "10×" in line and "ServiceUnavailable" in line
     screenshot(page, "2-incidents")
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet: the tables still fit
     screenshot(page, "2-incidents-narrow")

@@ -95,7 +95,7 @@ def test_incident_alerts_wait_for_the_mail_server_and_go_out_once(catalogue):
     server is back, at their retry time."""
     with clock.frozen():
         outage_set(service="mail", on=True, by="test")
-        circuit = open_label_circuit(orders=6)
+        circuit = open_label_circuit(then=1)
         operators.resume(LABEL, "create_label", actor=Actor("operator", "olga"), reason="carrier is back")
         queued = OutboxMessage.objects.filter(circuit=circuit).order_by("created_at", "id")
         assert [(m.kind, m.status, m.attempts) for m in queued] == [
@@ -125,7 +125,7 @@ def test_incident_alerts_wait_for_the_mail_server_and_go_out_once(catalogue):
 def test_an_incident_closing_alert_survives_a_worker_dying_after_commit(catalogue):
     """The operator's resume commits and its worker dies: the closing alert is still sent."""
     with clock.frozen():
-        circuit = open_label_circuit(orders=6)
+        circuit = open_label_circuit(then=1)
         with worker_dies_after_commit():
             operators.resume(LABEL, "create_label", actor=Actor("operator", "olga"), reason="back")
         closing = OutboxMessage.objects.get(circuit=circuit, kind="circuit_closed")

@@ -22,7 +22,14 @@ from processes.journal import Actor
 from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from processes.models.process import RunStatus
-from tests.circuit_scenarios import OUTAGE, advance_to_next_due, carrier_down, run_all_due, runner_run
+from tests.circuit_scenarios import (
+    OUTAGE,
+    advance_to_next_due,
+    carrier_down,
+    open_circuit,
+    run_all_due,
+    runner_run,
+)
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, make_catalogue, place_order
 
@@ -115,23 +122,18 @@ def test_ten_minute_carrier_outage_with_200_orders(alerts):
     assert max(Counter(waits.values_list("process_id", flat=True)).values()) == 1
 
 
-def open_label_circuit(orders: int = 12) -> FaultRule:
-    """Take the carrier down and run orders until the label step's circuit opens."""
+def label_outage() -> FaultRule:
+    """Take the carrier down until the label step's circuit opens (circuit_scenarios): twelve
+    orders, ten failed there and three held. Returns the outage, for carrier_up to end it."""
     rule = carrier_down()
-    for _ in range(orders):
-        place_order()
-    for _ in range(40):
-        run_all_due()
-        advance_to_next_due(cap=timedelta(seconds=1))
-        if Circuit.objects.filter(step="create_label", state=CircuitState.OPEN).exists():
-            return rule
-    raise AssertionError("the label circuit did not open")
+    open_circuit("create_label", then=2)
+    return rule
 
 
 def test_released_orders_go_at_the_policy_rate(catalogue):
     """After the circuit closes the held orders are let go one per slot, not all at once."""
     with clock.frozen():
-        rule = open_label_circuit()
+        rule = label_outage()
         orders = list(Order.objects.all())
         circuit = Circuit.objects.get(step="create_label")
         carrier_up(rule)
@@ -159,7 +161,7 @@ def test_released_orders_go_at_the_policy_rate(catalogue):
 
 def test_the_incident_shows_the_errors_that_opened_it(catalogue):
     with clock.frozen():
-        open_label_circuit()
+        label_outage()
         incident = figures.describe(Circuit.objects.get(step="create_label"))
     assert incident.errors and incident.errors[0]["error_class"].endswith("ServiceUnavailable")
     assert incident.errors[0]["count"] >= SERVICE_CIRCUIT.min_processes
@@ -170,7 +172,7 @@ def test_an_outage_paused_by_hand_still_alerts_when_it_ends(catalogue, alerts):
     """Opened by failures, then paused by an operator, then resumed: two alerts, not one."""
     actor = Actor("operator", "olga")
     with clock.frozen():
-        carrier_up(open_label_circuit())
+        carrier_up(label_outage())
         operators.pause(LABEL, "create_label", actor=actor, reason="carrier says: maintenance")
         operators.resume(LABEL, "create_label", actor=actor, reason="carrier is back")
     assert [alert["change"] for alert in alerts] == ["circuit_opened", "circuit_closed"]
@@ -422,7 +424,7 @@ def test_a_probe_whose_worker_dies_hands_over_once_its_time_is_up(catalogue):
     runs out; then one order probes again, the carrier answers, the circuit closes once and
     every order completes with exactly one live label."""
     with clock.frozen():
-        carrier_up(open_label_circuit())
+        carrier_up(label_outage())
         circuit = Circuit.objects.get(step="create_label")
         clock.advance(circuit.probe_at - clock.now())
         doomed = Order.objects.filter(step="create_label").order_by("next_run_at").first()
@@ -461,7 +463,7 @@ def test_after_a_failed_probe_another_order_probes(catalogue):
     circuit: the order steps aside, another order probes at once, succeeds and closes it; the
     failing order alone goes on failing, and only against its own retries."""
     with clock.frozen():
-        carrier_up(open_label_circuit())
+        carrier_up(label_outage())
         circuit = Circuit.objects.get(step="create_label")
         clock.advance(circuit.probe_at - clock.now())
         poisoned = Order.objects.filter(step="create_label").order_by("next_run_at").first()
@@ -495,14 +497,14 @@ def test_a_circuit_that_opens_again_soon_after_closing_is_one_incident(catalogue
     CIRCUIT_SETTLE the one "closed" alert goes out. Two alerts for the whole episode."""
     settings.PROCESSES = {**settings.PROCESSES, "CIRCUIT_SETTLE": 120.0}
     with clock.frozen():
-        carrier_up(open_label_circuit())
+        carrier_up(label_outage())
         circuit = Circuit.objects.get(step="create_label")
         began = circuit.incident_since
         close_by_probe(circuit)
         assert circuit.close_alert_at == circuit.closed_at + timedelta(seconds=120)
 
         clock.advance(timedelta(seconds=30))
-        rule = open_label_circuit()  # new orders, the carrier down again
+        rule = label_outage()  # new orders, the carrier down again
         circuit.refresh_from_db()
         assert circuit.incident_since == began and circuit.close_alert_at is None
         reopened = CircuitEvent.objects.filter(circuit=circuit, kind=CircuitEventKind.REOPENED).first()
@@ -543,7 +545,7 @@ def test_a_claim_that_read_the_circuit_open_goes_on_if_it_closed_meanwhile(catal
     and the claim then holds its order. Deciding under the circuit's lock, the claim sees the
     close: the order takes a release slot instead of sleeping for PAUSE_RECHECK (5 min)."""
     with clock.frozen():
-        carrier_up(open_label_circuit())
+        carrier_up(label_outage())
         read_while_open = Circuit.objects.get(step="create_label")
         clock.advance(read_while_open.probe_at - clock.now())
         prober, held = Order.objects.filter(step="create_label").order_by("next_run_at")[:2]

@@ -20,7 +20,13 @@ from processes.journal import Actor
 from processes.models.flow import Circuit, CircuitEvent, CircuitEventKind, CircuitState
 from processes.models.journal import EventKind, ProcessEvent, StepAttempt
 from processes.models.process import RunStatus
-from tests.circuit_scenarios import advance_to_next_due, run_all_due, run_until_at_rest, runner_run
+from tests.circuit_scenarios import (
+    advance_to_next_due,
+    open_circuit,
+    run_all_due,
+    run_until_at_rest,
+    runner_run,
+)
 from tests.conftest import ENGINE_DB
 from tests.factories import ADDRESS, drive, make_catalogue, place_order
 
@@ -182,16 +188,10 @@ def paced_waits() -> list[float]:
     return waits
 
 
-def open_payment_circuit(orders: int = 6) -> None:
+def open_payment_circuit() -> None:
+    """The payment gateway is down until the payment step's circuit opens (circuit_scenarios)."""
     outage_set(service="payment", on=True, by="test")
-    for n in range(orders):
-        place_order(email=f"held{n}@example.com")
-    for _ in range(60):
-        run_all_due()
-        advance_to_next_due(cap=timedelta(seconds=1))
-        if Circuit.objects.filter(step="charge_payment", state=CircuitState.OPEN).exists():
-            return
-    raise AssertionError("the payment circuit did not open")
+    open_circuit("charge_payment")
 
 
 def test_a_probe_that_fails_for_its_own_reason_closes_the_circuit(catalogue, monkeypatch):

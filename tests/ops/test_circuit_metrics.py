@@ -36,7 +36,7 @@ def step_series(metrics, name: str, step: str) -> float:
 
 def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metrics_settings):
     """An open label circuit holding two orders, a paused payment step, and steps never opened."""
-    open_label_circuit(orders=6)  # five orders fail at the label, the circuit opens, two wait
+    open_label_circuit(then=1)  # ten orders fail at the label, the circuit opens, two wait
     operators.pause(LABEL, "charge_payment", actor=Actor(ActorType.OPERATOR, "olga"), reason="window")
 
     metrics = scrape(client)
@@ -58,7 +58,7 @@ def test_circuit_state_and_deferred_processes_per_step(catalogue, client, metric
 
 
 def test_circuit_metrics_cost_the_same_for_many_held_orders(catalogue, client, metrics_settings):
-    open_label_circuit(orders=6)
+    open_label_circuit(then=1)
     with CaptureQueriesContext(connection) as few:
         before = scrape(client)
     with clock.frozen(clock.now()):

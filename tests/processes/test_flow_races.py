@@ -35,7 +35,7 @@ def test_a_limited_probe_locks_its_circuit_before_its_limiter_when_claimed_and_a
     ending and another being claimed at one limited step never wait on each other in a cycle."""
     settings.CARRIER_CONCURRENCY_LIMIT = 4
     with clock.frozen():
-        circuit = open_label_circuit(orders=7)  # the carrier stays down
+        circuit = open_label_circuit(then=2)  # the carrier stays down
         clock.advance(circuit.probe_at - clock.now())
         prober = Order.objects.filter(step="create_label", held_by=Hold.CIRCUIT).first()
         with CaptureQueriesContext(connection) as claimed:
@@ -57,7 +57,7 @@ def test_a_resume_while_the_probe_is_calling_leaves_its_call_alone(catalogue):
     flight. The wake-up of the waiting orders passes over the prober, and a worker that picks
     it up anyway sees a live lease: the probe's label is kept, nothing is abandoned."""
     with clock.frozen():
-        circuit = open_label_circuit(orders=7)
+        circuit = open_label_circuit(then=2)
         FaultRule.objects.filter(service="carrier").update(remaining=0)  # the carrier is back
         clock.advance(circuit.probe_at - clock.now())
         prober = (

@@ -40,7 +40,7 @@ def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
         (seen(20, 12, 12, 6, in_a_row=10), True),  # the latest ten in a row: an outage begins
         (seen(20, 12, 12, 6, in_a_row=9), False),
         (seen(10, 8, 8, 5), True),  # 80 % of enough calls
-        (seen(5, 5, 5, 5, in_a_row=5), True),  # a step's first five calls all failed, five orders
+        (seen(5, 5, 5, 5, in_a_row=5), False),  # a step's first five calls all failed: no evidence yet
         (seen(6, 5, 6, 5), False),  # five of its first six: one answer says the service is there
         (seen(9, 8, 8, 7), False),
     ],
@@ -49,13 +49,17 @@ def test_only_nearly_all_calls_failing_for_many_processes_shows_an_outage(health
     assert health.shows_outage(POLICY) is outage
 
 
-def test_a_share_of_a_handful_of_calls_is_no_outage():
-    """On fewer than `min_calls` calls only a window where every call failed stops the step: at
-    30 % random failures, 5 of a step's first 6 calls fail for about one cold start in 90."""
-    assert POLICY.min_calls == 10
+def test_fewer_calls_than_the_evidence_asks_for_are_no_outage_even_if_all_failed():
+    """On fewer than `min_calls` calls, and fewer than `stop_run` in a row, nothing stops the
+    step, however many processes saw them fail: at 30 % random failures a step's first five
+    calls all fail for about one cold start in 400 (the soak's flake), its first ten for about
+    one in 170,000. Ten in a row, from five processes, stop it."""
+    assert (POLICY.min_calls, POLICY.stop_run, POLICY.min_processes) == (10, 10, 5)
     for calls in range(POLICY.min_processes, POLICY.min_calls):
-        assert seen(calls, calls, calls, calls, in_a_row=calls).shows_outage(POLICY)
-        assert not seen(calls, calls - 1, calls, calls - 1).shows_outage(POLICY)
+        assert not seen(calls, calls, 5, 5, in_a_row=calls).shows_outage(POLICY), calls
+        assert not seen(calls, calls, calls, calls, in_a_row=calls).shows_outage(POLICY), calls
+    assert seen(10, 10, 5, 5, in_a_row=10).shows_outage(POLICY)
+    assert not seen(10, 10, 4, 4, in_a_row=10).shows_outage(POLICY)  # four processes only
 
 
 def test_a_process_out_of_retries_asks_for_every_call_failing_for_two_processes():
