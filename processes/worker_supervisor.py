@@ -105,7 +105,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
         self.sweeper: subprocess.Popen | None = None
-        self.sweeper_started, self.sweeper_restarts, self.sweeper_quick_exits = 0.0, 0, 0
+        self.sweeper_started, self.sweeper_quick_exits = 0.0, 0
         self.sweeper_due = 0.0  # when a sweeper that exited may be started again (monotonic)
         self.restarts, self.wedges, self.quick_exits = 0, 0, 0
         self.last_restart: tuple[float, str] | None = None
@@ -166,7 +166,6 @@ class Supervisor:
             logger.error("the sweeper process exited with status %s; starting another", code)
             self._say(f"the sweeper process exited with status {code}; starting another in {pause:g} s")
         if now >= self.sweeper_due:
-            self.sweeper_restarts += 1
             self._spawn_sweeper()
 
     def _restart(self, reason: str, *, grace: float) -> None:
