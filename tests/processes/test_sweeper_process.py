@@ -28,6 +28,22 @@ pytestmark = ENGINE_DB
 PROCESS_A, PROCESS_B = f"{PROCESS_OWNER}a:1:x", f"{PROCESS_OWNER}b:2:y"
 
 
+class LoopTime:
+    """Stands in for the `time` module inside processes.sweeper only: its sleeps pass at once
+    and move its monotonic clock on; `forbid_sleep` makes any sleep fail the test."""
+
+    def __init__(self, *, forbid_sleep: bool = False):
+        self.now, self.forbid_sleep = 0.0, forbid_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if self.forbid_sleep:
+            raise AssertionError(f"the loop task waited {seconds} s beside a sweeper process")
+        self.now += seconds
+
+
 def loop_tasks() -> int:
     return sum(message.task["func"] == LOOP_TASK for message in OrmQ.objects.all())
 
@@ -57,11 +73,7 @@ def test_a_sweeper_process_name_is_checked():
 
 def test_a_loop_task_ends_at_once_beside_a_live_sweeper_process(monkeypatch):
     """No watching the lease for seconds, no successor: the worker is free again at once."""
-
-    def no_waiting(seconds):
-        raise AssertionError(f"the loop task waited {seconds} s beside a sweeper process")
-
-    monkeypatch.setattr(sweeper.time, "sleep", no_waiting)
+    monkeypatch.setattr(sweeper, "time", LoopTime(forbid_sleep=True))
     assert hold_lease_as_process(PROCESS_A) is True
 
     assert sweep_loop(run_seconds=5) == 0
@@ -77,7 +89,7 @@ def test_a_loop_task_taken_over_by_a_sweeper_process_sends_no_successor(monkeypa
         hold_lease_as_process(PROCESS_A)  # a sweeper process starts meanwhile and takes over
 
     monkeypatch.setattr(sweeper, "sweep_once", sweep_then_lose_the_lease)
-    monkeypatch.setattr(sweeper.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(sweeper, "time", LoopTime())
 
     assert sweep_loop(run_seconds=60) == 1
     assert owner() == PROCESS_A
@@ -85,14 +97,13 @@ def test_a_loop_task_taken_over_by_a_sweeper_process_sends_no_successor(monkeypa
 
 
 def test_a_loop_task_alone_still_hands_over_to_a_successor(monkeypatch, settings):
-    """The bare-qcluster fallback as before: the loop sweeps for its run time, then enqueues
-    its successor and frees the lease."""
+    """The bare-qcluster fallback as before: the loop sweeps every SWEEP_INTERVAL for its run
+    time, then enqueues its successor and frees the lease."""
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEP_INTERVAL": 0.5}
     monkeypatch.setattr(sweeper, "sweep_once", lambda: 0)
-    ticks = iter(range(1000))
-    monkeypatch.setattr(sweeper.time, "monotonic", lambda: float(next(ticks)))
-    monkeypatch.setattr(sweeper.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(sweeper, "time", LoopTime())
 
-    assert sweep_loop(run_seconds=3) >= 1
+    assert sweep_loop(run_seconds=3) == 6
     assert owner() == ""
     assert loop_tasks() == 1
 
