@@ -1,6 +1,7 @@
-"""The sweeper as a process of its own, beside the workers (`manage.py run_sweeper`).
+"""The sweeper as a process of its own, beside the workers.
 
-`run_workers` starts one beside its cluster and starts it again when it dies, so that every
+`run_workers` forks one beside its cluster (processes.sweeper_child) and forks another when it
+dies, so that every
 django-q2 worker runs steps instead of one lending itself to the sweeper loop task. Each turn,
 every SWEEP_INTERVAL, it takes or renews the sweeper's lease (processes.sweeper) and sweeps; while
 a sweeper process on another machine holds the lease it waits, trying again each turn, and takes
@@ -9,7 +10,8 @@ fallback loop task at once, which then ends and frees its worker.
 
 A turn that fails (the database or the broker away) is logged and the process backs off, doubling
 its pause up to BACKOFF_MAX, then carries on: nothing but a signal ends it. SIGTERM or SIGINT
-ends it after the turn in progress, freeing the lease for the next holder.
+ends it after the turn in progress, freeing the lease for the next holder. `manage.py
+run_sweeper` runs the same loop by hand, beside a bare `qcluster`.
 """
 
 import contextlib
@@ -22,6 +24,9 @@ from processes import conf, sweeper
 from processes.wakeup import worker_name
 
 logger = logging.getLogger("processes.sweeper_process")
+
+# The title `ps` and processes.cluster_processes read: "sweeper <state>".
+TITLE = "sweeper"
 
 # The longest pause between two turns after failures (seconds): a database back from an outage
 # is swept again within this, and the lease (a few seconds) has long run out by then.
@@ -99,3 +104,12 @@ class SweeperProcess:
             sweeper.release_lease(self.me)
         except Exception as error:
             logger.warning("sweeper process %s could not free its lease (%s)", self.me, error)
+
+
+def set_title(state: str) -> None:
+    """Name this process `sweeper <state>` for `ps` (setproctitle, as django-q2 names its own)."""
+    try:
+        from setproctitle import setproctitle
+    except ImportError:
+        return
+    setproctitle(f"{TITLE} {state}")

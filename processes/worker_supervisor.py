@@ -14,13 +14,14 @@ from outside:
 - every few seconds the supervisor reports to a `WorkerCluster` row, which /readyz, /metrics
   and the pages read.
 
-The supervisor also runs the sweeper, as a child process of its own (`manage.py run_sweeper`,
-processes.sweeper_process) beside the cluster, so that all the cluster's workers run steps. A
-process rather than a thread of the supervisor: a sweep that hangs (a mail server, a database
-that does not answer) or a crash cannot stop the supervision, the supervisor stays
-single-threaded where it forks the cluster (its `preexec_fn` is unsafe beside threads), and a
-dead sweeper is seen by its exit, killed on purpose by chaos tests, and shown in `ps` as
-`sweeper <state>`. A sweeper that exits is started again at the next turn (after a growing
+The supervisor also runs the sweeper, as a child process it forks beside the cluster
+(processes.sweeper_child, running processes.sweeper_process), so that all the cluster's workers
+run steps. A process rather than a thread of the supervisor: a sweep that hangs (a mail server,
+a database that does not answer) or a crash cannot stop the supervision, the supervisor stays
+single-threaded where it forks (its `preexec_fn` and `os.fork` are unsafe beside threads), and
+a dead sweeper is seen by its exit, killed on purpose by chaos tests, and shown in `ps` as
+`sweeper <state>`. Forked rather than started anew: no second Python and Django start-up
+competing with the cluster's. A sweeper that exits is started again at the next turn (after a growing
 pause if it keeps exiting at once); a wedged cluster is replaced without touching it. It holds
 the sweeper's lease, so of several supervisors' sweepers one sweeps and the others wait.
 """
@@ -48,6 +49,7 @@ from processes import conf, worker_heartbeat
 from processes.cluster_processes import ClusterProcess, children, cluster_processes, descendants
 from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.sweeper import BESIDE_A_SWEEPER_PROCESS
+from processes.sweeper_child import SweeperChild
 from processes.worker_heartbeat import Heartbeat
 
 logger = logging.getLogger("processes.worker_supervisor")
@@ -104,7 +106,7 @@ class Supervisor:
         self.started_at = _utc(time.time())
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
-        self.sweeper: subprocess.Popen | None = None
+        self.sweeper: SweeperChild | None = None
         self.sweeper_started, self.sweeper_quick_exits = 0.0, 0
         self.sweeper_due = 0.0  # when a sweeper that exited may be started again (monotonic)
         self.restarts, self.wedges, self.quick_exits = 0, 0, 0
@@ -202,11 +204,7 @@ class Supervisor:
         self._report()
 
     def _spawn_sweeper(self) -> None:
-        self.sweeper = subprocess.Popen(
-            [sys.executable, "manage.py", "run_sweeper"],
-            cwd=settings.BASE_DIR,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509  (a single prctl call, no locks taken)
-        )
+        self.sweeper = SweeperChild.fork(before_run=_die_with_parent)
         self.sweeper_started, self.sweeper_due = time.monotonic(), 0.0
 
     def _signal_sweeper(self, signum: int) -> None:

@@ -1,6 +1,7 @@
 """`manage.py run_sweeper`: the sweeper as a process of its own (processes.sweeper_process).
 
-`run_workers` starts it beside its cluster; run it by hand only beside a bare `qcluster`.
+`run_workers` runs the same loop in a child it forks beside its cluster; run this by hand only
+beside a bare `qcluster`.
 """
 
 import signal
@@ -8,10 +9,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from processes.sweeper_process import SweeperProcess
-
-# The title `ps` and processes.cluster_processes read: "sweeper <state>".
-TITLE = "sweeper"
+from processes.sweeper_process import SweeperProcess, set_title
 
 
 class Command(BaseCommand):
@@ -24,12 +22,4 @@ class Command(BaseCommand):
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
-        SweeperProcess(stopping=stopping, title=_title).run()
-
-
-def _title(state: str) -> None:
-    try:
-        from setproctitle import setproctitle
-    except ImportError:  # django-q2 names its processes with it when it is there; so do we
-        return
-    setproctitle(f"{TITLE} {state}")
+        SweeperProcess(stopping=stopping, title=set_title).run()
