@@ -8,8 +8,8 @@ share the work instead of doubling it. Each sweep also delivers the outbox's due
 
 Who sweeps: one sweeper at a time across all machines, the holder of the `SweeperLease` row,
 which it renews on every sweep (every SWEEP_INTERVAL). Two kinds of holder take it:
-- the sweeper process (processes.sweeper_process, `manage.py run_sweeper`) that every
-  `run_workers` supervisor starts beside its cluster and restarts when it dies, so that all the
+- the sweeper process (processes.sweeper_process) that every `run_workers` supervisor forks
+  beside its cluster and forks again when it dies (`manage.py run_sweeper` runs one by hand), so that all the
   cluster's workers run steps. Its owner name starts with PROCESS_OWNER. The other machines'
   sweeper processes wait, and take the lease once it runs out;
 - the fallback for a bare `qcluster` (nobody runs `run_workers`): a django-q2 task that sweeps
