@@ -74,6 +74,10 @@ def test_the_sweeper_process_carries_on_after_the_database_was_down(postgres, su
     after = held_after(postgres, back, timeout=30)
     assert after == before, "the sweeper process was replaced instead of carrying on"
     assert supervisor.popen.poll() is None
+    # The lease is renewed at the start of a turn, the recovery logged at its end.
+    deadline = time.monotonic() + 10
+    while "carries on after" not in supervisor.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
     log = supervisor.log()
     assert "turn failed" in log and "carries on after" in log, log
     assert "the sweeper process exited" not in log
