@@ -14,22 +14,25 @@ after its sweep in progress, and never returns into the supervisor's code (`os._
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from django.db import connections
 
+from processes import sweeper
 from processes.sweeper_process import SweeperProcess, set_title
 
 
 class SweeperChild:
     """A forked sweeper process, watched like a `subprocess.Popen`."""
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, pid: int, owner: str):
+        self.pid, self.owner = pid, owner  # `owner`: the name it holds the lease under
         self.returncode: int | None = None
 
     @classmethod
@@ -39,18 +42,25 @@ class SweeperChild:
         connections.close_all()  # nothing shared: each side opens its own again
         sys.stdout.flush()
         sys.stderr.flush()
+        suffix = uuid.uuid4().hex[:8]
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
                 before_run()
-                code = _run()
+                code = _run(_owner(os.getpid(), suffix))
             finally:
                 with contextlib.suppress(Exception):
                     sys.stdout.flush()
                     sys.stderr.flush()
                 os._exit(code)
-        return cls(pid)
+        return cls(pid, _owner(pid, suffix))
+
+    def free_lease(self) -> None:
+        """Free the lease the dead child held, so that the next one takes it at once instead of
+        after it runs out; a database that fails leaves it to run out."""
+        with contextlib.suppress(Exception):
+            sweeper.release_lease(self.owner)
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -77,10 +87,16 @@ class SweeperChild:
                 os.kill(self.pid, signum)
 
 
-def _run() -> int:
+def _owner(pid: int, suffix: str) -> str:
+    """The child's lease owner name (host:pid:suffix, as processes.wakeup.worker_name), known to
+    the supervisor too."""
+    return f"{sweeper.PROCESS_OWNER}{socket.gethostname()}:{pid}:{suffix}"
+
+
+def _run(owner: str) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # the supervisor's own handlers, replaced
         signal.signal(signum, lambda *_: stopping.set())
     set_title("starting")
-    SweeperProcess(stopping=stopping, title=set_title).run()
+    SweeperProcess(stopping=stopping, title=set_title, me=owner).run()
     return 0

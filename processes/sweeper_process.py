@@ -39,12 +39,12 @@ class SweeperProcess:
     `sweep` and `title` are seams for tests and for the command (setproctitle), not options.
     """
 
-    def __init__(self, *, stopping: threading.Event, sweep=None, title=None):
+    def __init__(self, *, stopping: threading.Event, sweep=None, title=None, me: str | None = None):
         self.stopping = stopping
         self.sweep = sweep or sweeper.sweep_once
         self.title = title or (lambda state: None)
         self.state = ""
-        self.me = sweeper.PROCESS_OWNER + worker_name()
+        self.me = me or sweeper.PROCESS_OWNER + worker_name()
         self.failures = 0
         self.sweeps = 0
 

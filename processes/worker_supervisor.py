@@ -154,14 +154,16 @@ class Supervisor:
             self._restart(f"wedged: {reason}", grace=min(self.grace, WEDGED_STOP_GRACE))
 
     def _check_sweeper(self) -> None:
-        """Start the sweeper process again if it exited (after a growing pause if it keeps
-        exiting soon after its start)."""
+        """Start the sweeper process again if it exited, its lease freed for the next one (after
+        a growing pause if it keeps failing soon after its start; a killed one comes back at
+        once)."""
         code = self.sweeper.poll()
         if code is None:
             return
         now = time.monotonic()
         if not self.sweeper_due:
-            quick = now - self.sweeper_started < QUICK_EXIT
+            self.sweeper.free_lease()
+            quick = code >= 0 and now - self.sweeper_started < QUICK_EXIT
             self.sweeper_quick_exits = self.sweeper_quick_exits + 1 if quick else 0
             pause = min(30.0, 2.0**self.sweeper_quick_exits) if quick else 0.0
             self.sweeper_due = now + pause
