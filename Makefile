@@ -28,7 +28,7 @@ run: demo-data
 	$(PY) manage.py serve
 
 # Production-like on one machine: DJANGO_ENV=production on PostgreSQL and Redis, the Procfile's
-# release step, then gunicorn and the workers (the sweeper runs inside them). Needs SECRET_KEY.
+# release step, then gunicorn and run_workers (which runs the sweeper beside them). Needs SECRET_KEY.
 # Plain HTTP here, so no HTTPS redirect; /metrics answers this machine only.
 # gunicorn listens on this machine only, at http://127.0.0.1:8000 (honcho would hand the web
 # process PORT=5000 and gunicorn.conf.py's platform default is 0.0.0.0:$PORT); to be reached

@@ -147,14 +147,16 @@ REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {
     # Also the broker's queue key: deployments (or test runs) sharing one Redis need their own.
     "name": env_str("Q_CLUSTER_NAME", "fulfillment"),
-    # Steps mostly wait on other services, so more workers than cores pay off; one of them
-    # runs the sweeper loop.
+    # Steps mostly wait on other services, so more workers than cores pay off. Under
+    # `run_workers` all of them run steps (the sweeper is a process of its own beside them); a
+    # bare qcluster lends one to the sweeper loop task, hence at least two.
     "workers": env_int("Q_WORKERS", 4, minimum=2),
     # The engine keeps its own journal and retries: django-q2 must not re-run a failed task.
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": -1,
-    # A task may run this long (the sweeper's loop is the longest, see processes.conf);
+    # A task may run this long (a bare qcluster's sweeper loop task is the longest, see
+    # processes.conf);
     # `retry` must exceed it, or the ORM broker hands a running task out a second time.
     "timeout": 90,
     "retry": 120,

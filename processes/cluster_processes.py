@@ -1,7 +1,8 @@
 """The processes of one running django-q2 cluster, read from /proc: who is a worker, idle or busy.
 
 django-q2 names its processes with setproctitle: `qcluster <name> idle`, `qcluster <name>
-processing <task>`, `qcluster <name> monitor`, `qcluster <name> pusher`. The worker
+processing <task>`, `qcluster <name> monitor`, `qcluster <name> pusher`; the sweeper process
+that `run_workers` starts beside the cluster calls itself `sweeper <state>`. The worker
 supervisor reads them to tell a wedged cluster (work waiting, workers idle) from a busy one,
 and the proving tools read them to kill an idle worker or a monitor on purpose. Linux only,
 like the rest of the deployment.
@@ -16,7 +17,7 @@ PROC = Path("/proc")
 @dataclass(frozen=True)
 class ClusterProcess:
     pid: int
-    role: str  # "worker", "monitor", "pusher" or "other" (the cluster's own main processes)
+    role: str  # "worker", "monitor", "pusher", "sweeper" or "other" (the cluster's main processes)
     busy: bool  # a worker running a task
 
 
@@ -60,6 +61,8 @@ def cluster_processes(root: int) -> list[ClusterProcess]:
             processes.append(ClusterProcess(pid, "worker", busy=role == "processing"))
         elif role in ("monitor", "pusher"):
             processes.append(ClusterProcess(pid, role, busy=False))
+        elif words[:1] == ["sweeper"] or "run_sweeper" in words:  # named, or still starting
+            processes.append(ClusterProcess(pid, "sweeper", busy=False))
         else:
             processes.append(ClusterProcess(pid, "other", busy=False))
     return processes

@@ -7,10 +7,11 @@ bad values at start-up with a message that names the key.
 from processes.app_settings import AppSettings
 
 DEFAULTS = {
-    # Seconds between two sweeps of the sweeper loop: bounds how late a due retry starts.
+    # Seconds between two sweeps of the sweeper: bounds how late a due retry starts.
     "SWEEP_INTERVAL": 0.5,
-    # How long one sweeper task loops before handing over to its successor (a worker is busy
-    # that long, and a stopping cluster waits for it).
+    # How long one sweeper loop task (a bare qcluster's fallback; `run_workers` runs a sweeper
+    # process instead) loops before handing over to its successor (a worker is busy that long,
+    # and a stopping cluster waits for it).
     "SWEEPER_RUN_SECONDS": 10.0,
     # Processes one sweep re-enqueues per workflow at most.
     "SWEEP_BATCH": 500,

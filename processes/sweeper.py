@@ -3,13 +3,24 @@
 One sweep looks, per workflow, at rows whose `next_run_at` has passed (a due step or retry, an
 expired lease, a wait past its deadline) and whose wake-up is missing or looks lost, using the
 partial index on `next_run_at`. Rows are taken with SKIP LOCKED, so sweepers on several machines
-share the work instead of doubling it. A sweeper task loops for about a minute, sweeping every
-SWEEP_INTERVAL, then hands over to its successor; a django-q2 Schedule restarts the loop if the
-chain ever breaks (a killed worker, a lost message). Each sweep also delivers the outbox's due
-emails (processes.outbox).
+share the work instead of doubling it. Each sweep also delivers the outbox's due emails
+(processes.outbox) and restarts bulk operations whose task died (processes.bulk).
+
+Who sweeps: one sweeper at a time across all machines, the holder of the `SweeperLease` row,
+which it renews on every sweep (every SWEEP_INTERVAL). Two kinds of holder take it:
+- the sweeper process (processes.sweeper_process) that every `run_workers` supervisor forks
+  beside its cluster and forks again when it dies (`manage.py run_sweeper` runs one by hand), so that all the
+  cluster's workers run steps. Its owner name starts with PROCESS_OWNER. The other machines'
+  sweeper processes wait, and take the lease once it runs out;
+- the fallback for a bare `qcluster` (nobody runs `run_workers`): a django-q2 task that sweeps
+  for SWEEPER_RUN_SECONDS, holding a worker meanwhile, then hands over to its successor. Spares
+  come from worker start-up, the minutely schedule of `setup_schedules` and `ensure_sweeper`.
+  A loop task gives way at once to a sweeper process holding a live lease, and a sweeper
+  process takes the lease from a loop task, so under `run_workers` no worker is held.
 """
 
 import logging
+import os
 import time
 from datetime import timedelta
 
@@ -27,6 +38,11 @@ logger = logging.getLogger("processes.sweeper")
 
 LOOP_TASK = "processes.tasks.sweep_loop"
 LOOP_LEASE = "sweeper"
+# The lease owner names of sweeper processes start with this; loop tasks' never do.
+PROCESS_OWNER = "sweeper-process:"
+# Set by `run_workers` in its cluster's environment: a sweeper process runs beside the cluster,
+# so its workers do not enqueue loop tasks as they start.
+BESIDE_A_SWEEPER_PROCESS = "PROCESSES_SWEEPER_PROCESS"
 
 
 def due_queryset(model, now):
@@ -62,16 +78,18 @@ def _sweep(model) -> int:
 
 
 def sweep_loop(run_seconds: float | None = None) -> int:
-    """Sweep every SWEEP_INTERVAL for a while if no other loop runs, then hand over.
+    """Sweep every SWEEP_INTERVAL for a while if no other sweeper runs, then hand over.
 
-    The loop holds a short lease that it renews on every sweep. A loop that finds the lease
-    held watches it for a moment: a live holder renews it and the spare loop ends; a dead
-    holder's lease runs out and the spare loop takes over. Spare loops come from worker
-    start-up, the minutely schedule and `ensure_sweeper` when a retry is scheduled.
+    The fallback for a bare `qcluster`: this task holds a worker while it loops. It ends at
+    once when a sweeper process (run_workers) holds a live lease, and as soon as one takes the
+    lease from it. A loop that finds the lease held by another loop watches it for a moment:
+    a live holder renews it and the spare loop ends; a dead holder's lease runs out and the
+    spare loop takes over. Spare loops come from worker start-up, the minutely schedule and
+    `ensure_sweeper` when a retry is scheduled.
     """
     run_seconds = run_seconds or conf.get("SWEEPER_RUN_SECONDS")
     me = worker_name()
-    if not _hold_loop_lease(me) and not _take_over_if_dead(me):
+    if not _hold_loop_lease(me) and (process_holds_lease() or not _take_over_if_dead(me)):
         return 0
     sweeps, stop_at = 0, time.monotonic() + run_seconds
     try:
@@ -80,14 +98,18 @@ def sweep_loop(run_seconds: float | None = None) -> int:
             sweeps += 1
             time.sleep(conf.get("SWEEP_INTERVAL"))
     finally:
-        # Free, but its time stays: "alive until then" for /readyz and `revive_if_dead`.
-        SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="")
-        async_task(LOOP_TASK, task_name="sweeper loop")
+        # Free, but its time stays: "alive until then" for /readyz.
+        release_lease(me)
+        if not process_holds_lease():  # a sweeper process took over: no successor needed
+            async_task(LOOP_TASK, task_name="sweeper loop")
     return sweeps
 
 
 def on_worker_spawn(**kwargs) -> None:
-    """django-q2's post_spawn: a (re)started worker makes sure a sweeper loop runs."""
+    """django-q2's post_spawn: a (re)started worker of a bare qcluster makes sure a sweeper
+    loop runs; under `run_workers` the sweeper process beside the cluster does."""
+    if os.environ.get(BESIDE_A_SWEEPER_PROCESS):
+        return
     try:
         async_task(LOOP_TASK, task_name="sweeper loop")
     except Exception:
@@ -105,34 +127,46 @@ def ensure_sweeper() -> bool:
     return not alive
 
 
-def revive_if_dead(after: float = 10.0) -> bool:
-    """Start a sweeper loop if none has held the lease for `after` seconds; True if enqueued.
-
-    The worker supervisors call it every few seconds: a loop that died with its successor
-    unsent (the broker or the database was down at its hand-over) is back within seconds of
-    their return, instead of waiting for the minutely schedule.
-    """
-    since = clock.now() - timedelta(seconds=after)
-    if SweeperLease.objects.filter(name=LOOP_LEASE, lease_until__gte=since).exists():
-        return False
-    async_task(LOOP_TASK, task_name="sweeper loop")
-    return True
-
-
 def _loop_lease_seconds() -> float:
     return max(3.0, 4 * conf.get("SWEEP_INTERVAL"))
 
 
 def _hold_loop_lease(me: str) -> bool:
-    """Take or renew the loop's lease in one conditional UPDATE; False if a live loop has it."""
+    """Take or renew the loop's lease in one conditional UPDATE; False if a live sweeper has it.
+
+    A sweeper process (its name starts with PROCESS_OWNER) also takes it from a loop task, so
+    that a task taken up while the process could not renew (a database blink) frees its worker.
+    """
     now = clock.now()
     free = Q(owner=me) | Q(owner="") | Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    if me.startswith(PROCESS_OWNER):
+        free |= ~Q(owner__startswith=PROCESS_OWNER)
     until = now + timedelta(seconds=_loop_lease_seconds())
     if SweeperLease.objects.filter(free, name=LOOP_LEASE).update(owner=me, lease_until=until) == 1:
         return True
     # The row is made by a migration, but a `flush` removes it: make it again, then retry.
     _, created = SweeperLease.objects.get_or_create(name=LOOP_LEASE)
     return created and _hold_loop_lease(me)
+
+
+def hold_lease_as_process(me: str) -> bool:
+    """Take or renew the lease for the sweeper process named `me` (PROCESS_OWNER + a worker
+    name); False while another sweeper process holds it."""
+    if not me.startswith(PROCESS_OWNER):
+        raise ValueError(f"a sweeper process's name starts with {PROCESS_OWNER!r}, not {me!r}")
+    return _hold_loop_lease(me)
+
+
+def release_lease(me: str) -> None:
+    """Free the lease if `me` holds it; its time stays, "alive until then" for /readyz."""
+    SweeperLease.objects.filter(name=LOOP_LEASE, owner=me).update(owner="")
+
+
+def process_holds_lease() -> bool:
+    """Is the lease held, and not run out, by a sweeper process (run_workers)?"""
+    return SweeperLease.objects.filter(
+        name=LOOP_LEASE, owner__startswith=PROCESS_OWNER, lease_until__gte=clock.now()
+    ).exists()
 
 
 def _take_over_if_dead(me: str) -> bool:

@@ -12,8 +12,18 @@ from outside:
   left after a grace) and started again; the engine recovers the work it held (leases, the
   sweeper's redelivery);
 - every few seconds the supervisor reports to a `WorkerCluster` row, which /readyz, /metrics
-  and the pages read, and starts a sweeper loop if none ran for a while (one that died at its
-  hand-over while the broker or the database was down).
+  and the pages read.
+
+The supervisor also runs the sweeper, as a child process it forks beside the cluster
+(processes.sweeper_child, running processes.sweeper_process), so that all the cluster's workers
+run steps. A process rather than a thread of the supervisor: a sweep that hangs (a mail server,
+a database that does not answer) or a crash cannot stop the supervision, the supervisor stays
+single-threaded where it forks (its `preexec_fn` and `os.fork` are unsafe beside threads), and
+a dead sweeper is seen by its exit, killed on purpose by chaos tests, and shown in `ps` as
+`sweeper <state>`. Forked rather than started anew: no second Python and Django start-up
+competing with the cluster's. A sweeper that exits is started again at the next turn (after a growing
+pause if it keeps exiting at once); a wedged cluster is replaced without touching it. It holds
+the sweeper's lease, so of several supervisors' sweepers one sweeps and the others wait.
 """
 
 import contextlib
@@ -35,9 +45,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections
 
-from processes import conf, sweeper, worker_heartbeat
+from processes import conf, worker_heartbeat
 from processes.cluster_processes import ClusterProcess, children, cluster_processes, descendants
 from processes.models.workers import WorkerCluster, WorkerClusterState
+from processes.sweeper import BESIDE_A_SWEEPER_PROCESS
+from processes.sweeper_child import SweeperChild
 from processes.worker_heartbeat import Heartbeat
 
 logger = logging.getLogger("processes.worker_supervisor")
@@ -94,6 +106,9 @@ class Supervisor:
         self.started_at = _utc(time.time())
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
+        self.sweeper: SweeperChild | None = None
+        self.sweeper_started, self.sweeper_quick_exits = 0.0, 0
+        self.sweeper_due = 0.0  # when a sweeper that exited may be started again (monotonic)
         self.restarts, self.wedges, self.quick_exits = 0, 0, 0
         self.last_restart: tuple[float, str] | None = None
         self.state = WorkerClusterState.STARTING
@@ -104,18 +119,23 @@ class Supervisor:
         _become_subreaper()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_stop_signal)
-        self._say(f"supervising {' '.join(self.argv)} as {self.name}")
+        self._say(f"supervising {' '.join(self.argv)} and a sweeper process as {self.name}")
+        self._spawn_sweeper()
         self._spawn()
         try:
             while not self.stopping.wait(1.0):
-                _reap(keep=self.child.pid)
+                _reap(keep={self.child.pid, self.sweeper.pid})
                 self._check()
+                self._check_sweeper()
                 if time.monotonic() - self.last_report >= self.report_every:
                     self._report()
         finally:
             self.state = WorkerClusterState.STOPPED
+            self._signal_sweeper(signal.SIGTERM)  # it ends its sweep while the cluster stops
+            started_stopping = time.monotonic()
             outcome = self._stop_cluster(self.grace)
-            self._say(f"cluster {outcome}; supervisor stopped")
+            sweeper_outcome = self._stop_sweeper(max(0.0, self.grace - (time.monotonic() - started_stopping)))
+            self._say(f"cluster {outcome}, sweeper {sweeper_outcome}; supervisor stopped")
             self._report()
             shutil.rmtree(self.heartbeat_dir, ignore_errors=True)
 
@@ -132,6 +152,25 @@ class Supervisor:
         if reason:
             self.wedges += 1
             self._restart(f"wedged: {reason}", grace=min(self.grace, WEDGED_STOP_GRACE))
+
+    def _check_sweeper(self) -> None:
+        """Start the sweeper process again if it exited, its lease freed for the next one (after
+        a growing pause if it keeps failing soon after its start; a killed one comes back at
+        once)."""
+        code = self.sweeper.poll()
+        if code is None:
+            return
+        now = time.monotonic()
+        if not self.sweeper_due:
+            self.sweeper.free_lease()
+            quick = code >= 0 and now - self.sweeper_started < QUICK_EXIT
+            self.sweeper_quick_exits = self.sweeper_quick_exits + 1 if quick else 0
+            pause = min(30.0, 2.0**self.sweeper_quick_exits) if quick else 0.0
+            self.sweeper_due = now + pause
+            logger.error("the sweeper process exited with status %s; starting another", code)
+            self._say(f"the sweeper process exited with status {code}; starting another in {pause:g} s")
+        if now >= self.sweeper_due:
+            self._spawn_sweeper()
 
     def _restart(self, reason: str, *, grace: float) -> None:
         self.state = WorkerClusterState.RESTARTING
@@ -151,7 +190,11 @@ class Supervisor:
 
     def _spawn(self) -> None:
         worker_heartbeat.reset(self.heartbeat_dir)
-        env = {**os.environ, worker_heartbeat.ENVIRONMENT: str(self.heartbeat_dir)}
+        env = {
+            **os.environ,
+            worker_heartbeat.ENVIRONMENT: str(self.heartbeat_dir),
+            BESIDE_A_SWEEPER_PROCESS: "1",  # its workers enqueue no sweeper loop tasks
+        }
         self.child = subprocess.Popen(
             [sys.executable, "manage.py", *self.argv],
             cwd=settings.BASE_DIR,
@@ -161,6 +204,27 @@ class Supervisor:
         self.child_started = time.monotonic()
         self.state = WorkerClusterState.RUNNING
         self._report()
+
+    def _spawn_sweeper(self) -> None:
+        self.sweeper = SweeperChild.fork(before_run=_die_with_parent)
+        self.sweeper_started, self.sweeper_due = time.monotonic(), 0.0
+
+    def _signal_sweeper(self, signum: int) -> None:
+        if self.sweeper is not None and self.sweeper.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.sweeper.send_signal(signum)
+
+    def _stop_sweeper(self, grace: float) -> str:
+        """Wait up to `grace` for the signalled sweeper process, then SIGKILL it."""
+        if self.sweeper is None:
+            return "not started"
+        try:
+            self.sweeper.wait(timeout=grace)
+            return "stopped"
+        except subprocess.TimeoutExpired:
+            self._signal_sweeper(signal.SIGKILL)
+            self.sweeper.wait()
+            return f"killed after {grace:.0f} s"
 
     def _stop_cluster(self, grace: float) -> str:
         """SIGTERM the cluster, wait up to `grace`, then SIGKILL whatever is left of it."""
@@ -176,10 +240,14 @@ class Supervisor:
         else:
             outcome = "had exited"
         # Orphans of the cluster come back to us (we are their subreaper): none may outlive it.
-        for pid in [*descendants(os.getpid())]:
-            _kill(pid)
+        # The sweeper process is ours, not the cluster's: it goes on.
+        sweeper = {self.sweeper.pid} if self.sweeper and self.sweeper.poll() is None else set()
+        spared = sweeper | {pid for root in sweeper for pid in descendants(root)}
+        for pid in descendants(os.getpid()):
+            if pid not in spared:
+                _kill(pid)
         self.child.wait()
-        _reap(keep=None)
+        _reap(keep=sweeper)
         return outcome
 
     def _on_stop_signal(self, signum, frame) -> None:
@@ -211,8 +279,6 @@ class Supervisor:
         }
         try:
             WorkerCluster.objects.update_or_create(name=self.name, defaults=values)
-            if self.state == WorkerClusterState.RUNNING and sweeper.revive_if_dead():
-                self._say("no sweeper loop held its lease in the last 10 s: started one")
         except Exception:
             # The database blinks: keep supervising, report again at the next turn.
             logger.warning("could not report cluster %s", self.name, exc_info=True)
@@ -251,10 +317,10 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def _reap(keep: int | None) -> None:
-    """Collect orphans of the cluster that ended (we are their subreaper), not `keep`, whose
-    exit the supervisor reads itself."""
+def _reap(keep: set[int]) -> None:
+    """Collect orphans of the cluster that ended (we are their subreaper), not those in `keep`
+    (the cluster and the sweeper), whose exit the supervisor reads itself."""
     for pid in children(os.getpid()):
-        if pid != keep:
+        if pid not in keep:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)

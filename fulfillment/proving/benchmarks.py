@@ -6,6 +6,7 @@ the engine's own cost per step (claim, transition, journal, enqueue; not the sim
 service) measured in this process: wall and CPU time, SQL statements and commits.
 """
 
+import contextlib
 import os
 import signal
 import statistics
@@ -239,12 +240,14 @@ def _place() -> Order:
 
 @contextmanager
 def cluster(workers: int, env: dict[str, str] | None = None, stop_grace: float = 30):
-    """A real qcluster in its own process group, with the simulators quiet and no picker;
-    `env` adds to its environment. Asked to stop, it has `stop_grace` seconds before its whole
-    group is killed (a stopping cluster waits for its running tasks, the sweeper loop's too)."""
+    """What production runs (the Procfile's worker: `run_workers`, the supervisor with its
+    qcluster and its sweeper process) in its own process group, with the simulators quiet and
+    no picker; `env` adds to its environment. Yields the supervisor's Popen: its process tree
+    is everything that does the work, the sweeper included. Asked to stop, it has `stop_grace`
+    seconds before its whole group is killed (a stopping cluster waits for its running tasks)."""
     env = {**os.environ, **QUIET_SERVICES, "Q_WORKERS": str(workers), **(env or {})}
     child = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", "run_workers"],
         cwd=settings.BASE_DIR,
         env=env,
         start_new_session=True,
@@ -255,11 +258,12 @@ def cluster(workers: int, env: dict[str, str] | None = None, stop_grace: float =
         yield child
     finally:
         child.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=stop_grace)
-        except subprocess.TimeoutExpired:
+        # The supervisor stops its cluster and sweeper first; whatever is left goes with the group.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # the session leader's pid is the group's id
-            child.wait()
+        child.wait()
 
 
 def _reset_counter() -> None:

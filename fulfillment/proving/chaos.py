@@ -147,8 +147,9 @@ class Cluster:
 
 
 def busy_workers() -> dict[int, str]:
-    """Worker pids inside a task right now, and what they do: a step (they hold an order's
-    lease) or the sweeper loop (they hold its lease)."""
+    """Pids busy right now, and what they do: a step (a worker holding an order's lease) or
+    the sweeper (the supervisor's sweeper process, or a bare qcluster's loop task, holding its
+    lease)."""
     busy = {}
     sweeper = SweeperLease.objects.filter(name=LOOP_LEASE).exclude(owner="").values_list("owner", flat=True)
     for owner in sweeper:
@@ -170,8 +171,9 @@ def _still_busy(pid: int, kind: str) -> bool:
 
 
 class Killer:
-    """Every strike SIGKILLs a worker inside a step, the worker running the sweeper loop, or a
-    whole cluster (which the soak then starts again), in roughly the shares given.
+    """Every strike SIGKILLs a worker inside a step, the sweeper holding the sweeper's lease (a
+    supervisor's sweeper process, which its supervisor starts again), or a whole cluster (which
+    the soak then starts again), in roughly the shares given.
 
     A busy worker is stopped first (SIGSTOP) and killed only if it is still inside its task.
     An idle django-q2 worker waits for its next task holding the read lock of the cluster's
@@ -257,7 +259,7 @@ class Killer:
         pid = self.rng.choice(busy)
         if not _kill_if(pid, lambda: _still_busy(pid, kind)):
             return None
-        return f"killed worker {pid} inside a {kind}"
+        return f"killed worker {pid} inside a step" if kind == "step" else f"killed sweeper {pid}"
 
 
 def _kill_if(pid: int, condition: Callable[[], bool]) -> bool:

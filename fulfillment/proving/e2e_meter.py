@@ -5,8 +5,8 @@ the cluster, the picker: each a process tree) and the PostgreSQL backends servin
 by their sessions' application names. Backends are sampled every half second from a thread
 while the step runs, so that one that ends (Django closes a connection older than CONN_MAX_AGE)
 keeps what it used until its last sample. Everything those processes do in the step counts: the
-orders' steps and their confirmation, the sweeper loops, the broker's polls. The bench's own
-CPU (placing, polling) is apart.
+orders' steps and their confirmation, the supervisor and its sweeper process, the broker's
+polls. The bench's own CPU (placing, polling) is apart.
 
 The queue's depth (tasks waiting in the broker for a worker, django-q2's `queue_size`) is
 read at each sample too: beside the backlog of orders it shows whether the queue holds more

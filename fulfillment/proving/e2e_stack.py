@@ -3,7 +3,8 @@
 Three kinds of process, each in a session of its own (stopping one stops its children):
 - the web: `gunicorn fulfillment.wsgi` with gunicorn.conf.py (the Procfile's web process,
   WEB_CONCURRENCY sync workers), on a free loopback port;
-- the workers: a real qcluster (fulfillment.proving.benchmarks.cluster), the simulators quiet;
+- the workers: `run_workers` as the Procfile's worker runs it, the supervisor with its qcluster
+  and its sweeper process (fulfillment.proving.benchmarks.cluster), the simulators quiet;
 - the warehouse: the simulated picker, confirming every pick as soon as it sees it.
 
 All of them inherit this process's environment (DATABASE_URL, REDIS_URL, Q_CLUSTER_NAME,

@@ -35,7 +35,7 @@ def noop_round(*, workflows: int, workers: int, timeout: float) -> dict:
     meter = RunMeter(database=connection.settings_dict["NAME"], app_name=SESSIONS)
     env = {"PGAPPNAME": SESSIONS, "BENCH_NOOP_WORKFLOW": "1"}
     try:
-        # Measured before it stops: its sweeper loop need not end its turn (up to 10 s).
+        # Measured before it stops: `run_workers` with its cluster and its sweeper process.
         with benchmarks.cluster(workers, env=env, stop_grace=STOP_GRACE) as child:
             _run(_start(workers * 2), timeout)  # warm-up: workers forked, connected, imports done
             connection.close()  # its counters flushed before the round begins

@@ -5,7 +5,8 @@ them held the task queue's read lock, so the workers django-q2 starts in their p
 that lock forever, and the cluster takes tasks without running any. `run_workers` notices a
 task waiting beside idle workers, kills the cluster (which ignores SIGTERM, django-q2 #346) and
 starts a new one; the orders it had taken are recovered by the engine and complete once each.
-Told to stop, the supervisor stops its cluster and leaves no process behind.
+The sweeper process beside the cluster is left running through the replacement. Told to stop,
+the supervisor stops its cluster and its sweeper and leaves no process behind.
 """
 
 import os
@@ -43,6 +44,8 @@ def running_cluster() -> WorkerCluster | None:
 
 def test_a_wedged_cluster_is_replaced_and_its_orders_complete(catalogue, supervised):
     wait_for(running_cluster, what="the supervised cluster to report an idle worker", pick=False)
+    sweepers = [p.pid for p in cluster_processes(supervised.popen.pid) if p.role == "sweeper"]
+    assert len(sweepers) == 1, "run_workers runs one sweeper process beside its cluster"
     idle = [p.pid for p in cluster_processes(supervised.popen.pid) if p.role == "worker" and not p.busy]
     assert idle, "no idle worker to kill"
     for pid in idle:
@@ -62,10 +65,12 @@ def test_a_wedged_cluster_is_replaced_and_its_orders_complete(catalogue, supervi
     wait_for(lambda: at_rest(*orders), what="the orders to complete after the replacement", timeout=120)
     for order in orders:
         assert_fulfilled_once(order)
+    # The cluster was replaced; the sweeper process beside it was left running.
+    assert sweepers == [p.pid for p in cluster_processes(supervised.popen.pid) if p.role == "sweeper"]
 
     # Told to stop (SIGTERM to the supervisor alone, as a platform does), it stops its cluster.
     cluster = [p.pid for p in cluster_processes(supervised.popen.pid)]
-    assert len(cluster) >= 5  # main, sentinel, two workers, monitor, pusher
+    assert len(cluster) >= 6  # main, sentinel, two workers, monitor, pusher; the sweeper process
     supervised.popen.send_signal(signal.SIGTERM)
     assert supervised.popen.wait(timeout=30) == 0
     assert not [pid for pid in cluster if _not_zombie(pid)]

@@ -215,24 +215,3 @@ def test_loop_lease_row_is_made_again_when_missing():
     assert _hold_loop_lease("me") is True
     assert SweeperLease.objects.get().owner == "me"
     assert _hold_loop_lease("someone-else") is False
-
-
-def test_a_dead_sweeper_loop_is_revived_after_ten_seconds_a_handover_is_not():
-    """The worker supervisors call revive_if_dead every few seconds: a loop that died at its
-    hand-over (its successor could not be enqueued) comes back without waiting a minute."""
-    from processes.models.workers import SweeperLease
-    from processes.sweeper import LOOP_LEASE, LOOP_TASK, revive_if_dead
-
-    def loops() -> int:
-        return sum(message.task["func"] == LOOP_TASK for message in OrmQ.objects.all())
-
-    with clock.frozen():
-        now = clock.now()
-        SweeperLease.objects.update_or_create(
-            name=LOOP_LEASE, defaults={"owner": "", "lease_until": now - timedelta(seconds=9)}
-        )
-        assert revive_if_dead() is False  # handing over, or gone for only 9 s
-        assert loops() == 0
-        clock.advance(timedelta(seconds=2))
-        assert revive_if_dead() is True
-        assert loops() == 1

@@ -11,14 +11,14 @@ from fulfillment.models import Order
 from processes.models.journal import ProcessEvent, StepAttempt
 
 # The lines of a cluster's log that say how it lived: its supervisor's, its start and stop,
-# workers reborn after a kill, the sweeper loop's hand-overs, and errors.
+# workers reborn after a kill, the sweeper process's failures and restarts, and errors.
 LIFECYCLE = (
     "[run_workers]",
     " starting.",
     " running.",
     " stopping.",
     "reincarnated",
-    "sweeper loop",
+    "sweeper process",
     "ERROR",
 )
 

@@ -1,4 +1,8 @@
-"""Install (or update) the django-q2 Schedule that keeps the sweeper loop alive, and start it."""
+"""Install (or update) the django-q2 Schedule that keeps the sweeper loop task alive, and start it.
+
+The loop task is the sweeper of a bare `qcluster`; under `run_workers` the sweeper is a process
+beside the cluster (processes.sweeper_process), and a loop task the schedule fires ends at once.
+"""
 
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule

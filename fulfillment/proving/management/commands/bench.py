@@ -82,7 +82,7 @@ class Command(BaseCommand):
     def handle(self, *args, workers, timeout, **options):
         workers = workers or settings.Q_CLUSTER["workers"]
         if workers < 2:
-            raise CommandError("--workers must be at least 2 (one runs the sweeper loop).")
+            raise CommandError("--workers must be at least 2 (Q_WORKERS' own minimum).")
         if options["end_to_end"]:
             return self._end_to_end(
                 self._end_to_end_bench(workers=workers, timeout=timeout, **options), options

@@ -153,7 +153,7 @@ def _validate(config: SoakConfig) -> None:
     if not 1 <= config.orders <= 1_000_000:
         raise CommandError(f"--orders must be between 1 and 1000000, not {config.orders}.")
     if config.workers < 2:
-        raise CommandError("--workers must be at least 2 (one runs the sweeper loop).")
+        raise CommandError("--workers must be at least 2 (Q_WORKERS' own minimum).")
     if config.clusters < 1:
         raise CommandError("--clusters must be at least 1.")
     if config.kill_every < 0 or config.timeout <= 0 or config.max_in_flight < 1:
