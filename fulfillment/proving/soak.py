@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F
+from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
 from fulfillment.models import Order, Product, Stock, Warehouse
@@ -53,6 +54,8 @@ ADDRESS = {
     "country": "DE",
 }
 TICK = 0.2
+# A task that does nothing, sent at the end so that every cluster is seen taking work.
+PROBE_TASK = "fulfillment.proving.soak.probe"
 # Once every order is placed and no more than this share of them still moves, the kills stop
 # and the engine must bring the rest to rest alone (as a chaos test heals before its final
 # check). Without it the killer, which only strikes busy workers, keeps striking the last few
@@ -287,9 +290,10 @@ def _clusters_not_running(clusters: list[Cluster], *, wait: float = 180.0) -> in
     to rest, or are not reported running by their supervisors.
 
     A wedged cluster looks alive until its supervisor finds it out, so being reported running
-    proves nothing: each must be seen taking work (the sweeper's loop hands over every few
-    seconds, so a cluster that takes work gets some). A cluster wedged by the last kills is
-    replaced meanwhile, and its successor takes work.
+    proves nothing: each must be seen taking work. At rest there is none (the sweeper is a
+    process beside the workers, not a task), so a probe that does nothing goes into the queue
+    every second until every cluster has started a task or the wait is over. A cluster wedged by
+    the last kills is replaced meanwhile, and its successor takes a probe.
     """
     names = {cluster_name(cluster.popen.pid) for cluster in clusters if cluster.alive}
     since, deadline = clock.now(), time.monotonic() + wait
@@ -299,7 +303,12 @@ def _clusters_not_running(clusters: list[Cluster], *, wait: float = 180.0) -> in
         ).count()
         if taking == len(names) or time.monotonic() > deadline:
             return len(names) - taking
+        async_task(PROBE_TASK, task_name="soak probe: is this cluster taking work?")
         time.sleep(1.0)
+
+
+def probe() -> None:
+    """The soak's probe task: nothing, so that starting it shows a cluster takes work."""
 
 
 def _when_the_database_answers(action: Callable[[], None], *, wait: float = 120.0) -> None:
