@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -74,6 +75,22 @@ def throwaway_postgres() -> ThrowawayPostgres:
     if not postgres_installed():
         pytest.skip("no PostgreSQL server programs on this machine")
     return ThrowawayPostgres()
+
+
+@contextlib.contextmanager
+def running_postgres(database: str):
+    """A throwaway PostgreSQL, started, with `database` created in it; at the end its log is
+    printed (pytest shows it for a failed test) and its files removed."""
+    server = throwaway_postgres()
+    try:
+        server.init()
+        server.start()
+        with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {database}")
+        yield server
+    finally:
+        print(f"----- throwaway PostgreSQL log -----\n{server.log()}")
+        server.remove()
 
 
 class WebServer:

@@ -11,13 +11,12 @@ import json
 import time
 import uuid
 
-import psycopg
 import pytest
 
 from fulfillment.api.webhooks import signature_make
 from tests.api.conftest import ORDER_BODY, WEBHOOK_SECRET
 from tests.cluster.conftest import cluster_environment, manage
-from tests.external_processes import WebServer, throwaway_postgres
+from tests.external_processes import WebServer, running_postgres
 
 pytestmark = pytest.mark.cluster
 DATABASE = "fulfillment_outage"
@@ -41,16 +40,8 @@ print(json.dumps({"token": token, "session": session.session_key}))
 
 @pytest.fixture
 def postgres():
-    server = throwaway_postgres()
-    try:
-        server.init()
-        server.start()
-        with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {DATABASE}")
+    with running_postgres(DATABASE) as server:
         yield server
-    finally:
-        print(f"----- throwaway PostgreSQL log -----\n{server.log()}")
-        server.remove()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from processes.sweeper import LOOP_LEASE, PROCESS_OWNER
 from tests.cluster.conftest import Background, cluster_environment, manage
-from tests.external_processes import throwaway_postgres
+from tests.external_processes import running_postgres
 
 pytestmark = pytest.mark.cluster
 DATABASE = "fulfillment_sweeper_outage"
@@ -23,16 +23,8 @@ OUTAGE_SECONDS = 4.0
 
 @pytest.fixture
 def postgres():
-    server = throwaway_postgres()
-    try:
-        server.init()
-        server.start()
-        with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {DATABASE}")
+    with running_postgres(DATABASE) as server:
         yield server
-    finally:
-        print(f"----- throwaway PostgreSQL log -----\n{server.log()}")
-        server.remove()
 
 
 @pytest.fixture
