@@ -17,17 +17,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from fulfillment.proving.benchmarks import ADDRESS
+
 ORDER_BODY = {
     "email": "bench@example.com",
     "payment_token": "tok_ok",
-    "shipping_address": {
-        "name": "Bench",
-        "line1": "1 Loop Road",
-        "line2": "",
-        "city": "Berlin",
-        "postal_code": "10115",
-        "country": "DE",
-    },
+    "shipping_address": ADDRESS,
     "lines": [{"sku": "MUG-001", "quantity": 1}, {"sku": "NB-A5", "quantity": 2}],
 }
 # Units of each product one order takes (the demo stock is topped up to cover the run).
