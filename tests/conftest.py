@@ -5,6 +5,7 @@ import random
 import pytest
 from django.test.utils import override_settings
 
+from processes import clock
 from processes.flow import health, pacing
 from tests.factories import make_catalogue
 
@@ -42,6 +43,16 @@ def fresh_flow_control():
     random.seed(16)
     yield
     health.forget()
+
+
+@pytest.fixture
+def morning():
+    """The engine's clock frozen at 08:00 UTC today. A sentence gives a time's date only when
+    it is not today, so a test that reads times in sentences, run late in the evening, would
+    meet a deadline or a probe written with the date of tomorrow, or cross midnight between
+    what it did and what it reads. `clock.advance()` moves it on."""
+    with clock.frozen(clock.now().replace(hour=8, minute=0, second=0, microsecond=0)):
+        yield clock.now()
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@ from tests.admin.test_actions import act, messages_of
 from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 
-pytestmark = ENGINE_DB
+# Times in sentences are read in the morning (tests/conftest.py `morning`).
+pytestmark = [ENGINE_DB, pytest.mark.usefixtures("morning")]
 
 
 def test_retry_now_on_an_order_its_circuit_holds_says_so_links_the_incident_and_changes_nothing(
     ops_client, catalogue
 ):
-    # In the morning: a probe due after midnight would be written with its date.
-    with clock.frozen(clock.now().replace(hour=8)):
+    with clock.frozen(clock.now()):
         circuit = open_label_circuit(then=3)
         held = Order.objects.filter(held_by=Hold.CIRCUIT).order_by("held_since").first()
         due = SCENARIOS["due_payment"]()

@@ -1,6 +1,7 @@
 """The order page: the journal's timeline, what each step left behind, and the ledger
 cross-check that flags in red what the external services hold and we did not record."""
 
+import pytest
 from django.urls import reverse
 
 from fulfillment.monitoring import order_ledger_check, order_timeline
@@ -12,7 +13,8 @@ from tests.admin.test_actions import REASON, act
 from tests.conftest import ENGINE_DB
 from tests.factories import drive
 
-pytestmark = ENGINE_DB
+# Times in sentences are read in the morning (tests/conftest.py `morning`).
+pytestmark = [ENGINE_DB, pytest.mark.usefixtures("morning")]
 
 
 def order_page(client, order):

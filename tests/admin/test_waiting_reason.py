@@ -24,7 +24,8 @@ from tests.circuit_scenarios import LABEL, open_label_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import place_order, run_due
 
-pytestmark = ENGINE_DB
+# Times in sentences are read in the morning (tests/conftest.py `morning`).
+pytestmark = [ENGINE_DB, pytest.mark.usefixtures("morning")]
 LIST = reverse("admin:fulfillment_order_changelist")
 
 
@@ -104,9 +105,7 @@ def test_an_order_at_a_paused_step_names_who_paused_it_and_why(ops_client, catal
 
 
 def test_an_unclaimed_pick_says_for_how_long_and_its_next_timer(ops_client, catalogue, settings):
-    # In the morning: the deadline is hours away, and a sentence gives the date only when it
-    # is not today, so a run after 20:00 UTC would read a date the test does not expect.
-    with clock.frozen(clock.now().replace(hour=8)):
+    with clock.frozen(clock.now()):
         order = SCENARIOS["awaiting_pick"]()
         task = PickTask.objects.get(order=order)
         clock.advance(timedelta(minutes=12))
@@ -126,8 +125,7 @@ def test_an_unclaimed_pick_says_for_how_long_and_its_next_timer(ops_client, cata
 
 def test_a_claimed_pick_names_its_holder_and_when_the_claim_is_taken_back(ops_client, catalogue, settings):
     settings.WAREHOUSE = {**settings.WAREHOUSE, "CLAIM_TIMEOUT": 1800}
-    # In the morning: a claim taken back after midnight would be written with its date.
-    with clock.frozen(clock.now().replace(hour=8)):
+    with clock.frozen(clock.now()):
         order = SCENARIOS["awaiting_pick"]()
         worker = User.objects.create_user("wendy")
         task = pick_task_claim(task_id=PickTask.objects.get(order=order).pk, worker=worker)

@@ -4,6 +4,7 @@ words for a client: no operator names, no internal error text; null once it is f
 from datetime import datetime, timedelta
 from itertools import count
 
+import pytest
 from django.contrib.auth.models import User
 
 from fulfillment.models import Order, PickTask
@@ -16,7 +17,8 @@ from tests.circuit_scenarios import carrier_down, open_circuit
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, run_due
 
-pytestmark = ENGINE_DB
+# Times in sentences are read in the morning (tests/conftest.py `morning`).
+pytestmark = [ENGINE_DB, pytest.mark.usefixtures("morning")]
 
 
 def waiting_of(api, order_id) -> dict | None:
@@ -71,9 +73,7 @@ def test_a_retry_after_a_failure_is_told_without_the_internal_error(shop, body, 
 
 
 def test_a_pick_names_no_worker_and_gives_its_deadline(shop, body, catalogue):
-    # In the morning: the deadline is hours away, and a sentence gives the date only when it
-    # is not today, so a run after 20:00 UTC would read a date the test does not expect.
-    with clock.frozen(clock.now().replace(hour=8)):
+    with clock.frozen(clock.now()):
         order = drive(Order.objects.get(pk=place(shop, body).json()["id"]), pick=False)
         worker = User.objects.create_user("wendy")
         pick_task_claim(task_id=PickTask.objects.get(order=order).pk, worker=worker)

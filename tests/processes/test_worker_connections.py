@@ -1,5 +1,7 @@
 """A worker's task skips the connection's health check only right after a task that went well."""
 
+import time
+
 import pytest
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
@@ -51,7 +53,9 @@ def test_a_connection_that_just_ended_a_task_is_not_checked_again(checks):
 def test_a_connection_idle_past_fresh_for_is_checked(checks, monkeypatch):
     """A task after a pause (or the worker's first) begins with Django's health check, as before."""
     connection.ensure_connection()
-    now = [1000.0]
+    # From the real clock: Django's CONN_MAX_AGE reads the same time.monotonic, and a made-up
+    # time past the connection's close_at (a machine up for less than that) would close it.
+    now = [time.monotonic()]
     monkeypatch.setattr(worker_connections.time, "monotonic", lambda: now[0])
     worker_connections.on_task_ended()
     now[0] += worker_connections.FRESH_FOR
