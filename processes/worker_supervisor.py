@@ -109,7 +109,7 @@ def diagnose_sweeper(silent: float, limits: Limits) -> str | None:
     (processes.sweeper_process), so it is silent at most its longest turn or pause.
     """
     if silent > limits.sweeper_wedge_after:
-        return f"no sign of life for {silent:.0f} s (limit {limits.sweeper_wedge_after:g} s)"
+        return f"no sign of life for {silent:.1f} s (limit {limits.sweeper_wedge_after:g} s)"
     return None
 
 

@@ -64,8 +64,8 @@ def test_diagnose(heartbeat, workers, verdict):
         (0.0, None),  # it just touched its heartbeat
         (5.0, None),  # a full BACKOFF_MAX pause while the database is away
         (30.0, None),  # at the limit: not yet
-        (31.0, "no sign of life for 31 s (limit 30 s)"),  # stuck in a turn, or stopped
-        (3600.0, "no sign of life for 3600 s (limit 30 s)"),
+        (31.0, "no sign of life for 31.0 s (limit 30 s)"),  # stuck in a turn, or stopped
+        (3600.0, "no sign of life for 3600.0 s (limit 30 s)"),
     ],
 )
 def test_diagnose_sweeper(silent, verdict):
