@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from fulfillment.ops.readiness import worker_clusters
-from processes import clock, worker_heartbeat
+from processes import clock, sweeper, worker_heartbeat
 from processes.cluster_processes import ClusterProcess
 from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
@@ -70,6 +70,17 @@ def test_diagnose(heartbeat, workers, verdict):
 )
 def test_diagnose_sweeper(silent, verdict):
     assert diagnose_sweeper(silent, Limits.configured()) == verdict
+
+
+def test_a_wedged_sweeper_is_replaced_before_readyz_calls_the_sweeper_lagging(settings):
+    """At the defaults, a sweeper stopped right after renewing its 3 s lease is killed at the
+    limit, at the latest one supervisor turn (1 s) later, and its successor takes the lease at
+    once: the lease has run out for less than /readyz tolerates, so the web servers stay ready
+    through a wedge the supervisor mends itself."""
+    limit = Limits.configured().sweeper_wedge_after
+    lag_when_replaced = limit + 1.0 - sweeper._loop_lease_seconds()
+
+    assert lag_when_replaced < settings.OPS["SWEEPER_MAX_LAG"]
 
 
 def report(name: str, state: str, *, seen_ago: float = 1.0, restarts: int = 0) -> WorkerCluster:
