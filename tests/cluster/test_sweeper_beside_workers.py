@@ -12,11 +12,12 @@ it with its supervisor and frees the lease.
 import os
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import Order
+from fulfillment.models import Order, PickTask
 from fulfillment.simulators.faults import fault_add
 from processes.cluster_processes import cluster_processes
 from processes.models.journal import EventKind, ProcessEvent
@@ -141,20 +142,27 @@ def test_a_killed_sweeper_process_is_replaced_and_sigterm_frees_the_lease(catalo
 
 # The shortest limit processes.checks accepts: twice the sweeper's longest pause (BACKOFF_MAX).
 SWEEPER_WEDGE_AFTER = 10.0
+# A pick task's first timer (the shift lead's warning): due while the sweeper is stopped.
+WARNING_AFTER = 6
 
 
 def test_a_stopped_sweeper_process_is_killed_as_wedged_and_replaced(catalogue, supervisors):
-    """SIGSTOP the sweeper process (alive, its lease not renewed, sweeping nothing): a charge
-    retry that comes due meanwhile waits. Once the sweeper has been silent SWEEPER_WEDGE_AFTER,
-    its supervisor kills it, frees its lease and forks another, which holds the lease and
-    wakes the retry; the supervisor reports the wedge."""
-    fault_add(service="payment", operation="charge", mode="unavailable", times=1)
-    supervisor = supervisors(SWEEPER_WEDGE_AFTER=f"{SWEEPER_WEDGE_AFTER:g}")
+    """SIGSTOP the sweeper process (alive, its lease not renewed, sweeping nothing) once an
+    order waits for its pick: the pick task's warning timer comes due and nothing fires it.
+    Once the sweeper has been silent SWEEPER_WEDGE_AFTER, its supervisor kills it, frees its
+    lease and forks another, which holds the lease and fires the timer; the wedge is reported.
+
+    A timer rather than a retry: scheduling a retry while the lease has run out enqueues a
+    sweeper loop task (processes.sweeper.ensure_sweeper), which would sweep in its place."""
+    supervisor = supervisors(
+        SWEEPER_WEDGE_AFTER=f"{SWEEPER_WEDGE_AFTER:g}", PICK_WARNING_AFTER=str(WARNING_AFTER)
+    )
     first = wait_for(holder_pid, what="a sweeper to hold its lease", pick=False)
+    order = place_order()
+    task = wait_for(lambda: PickTask.objects.filter(order=order).first(), what="its pick task", pick=False)
     os.kill(first, signal.SIGSTOP)
     stopped, stopped_at = time.monotonic(), timezone.now()
     try:
-        order = place_order()  # its charge fails once; only a sweeper wakes the retry
         second = wait_for(
             lambda: (pid := holder_pid()) not in (None, first) and pid,
             what="another sweeper process to hold the lease",
@@ -162,7 +170,8 @@ def test_a_stopped_sweeper_process_is_killed_as_wedged_and_replaced(catalogue, s
             pick=False,
         )
         replaced_after = time.monotonic() - stopped
-        wait_for(lambda: at_rest(order), what="the order to come to rest")
+        warned = PickTask.objects.filter(pk=task.pk, warned_at__isnull=False)
+        task = wait_for(warned.first, what="the pick task's warning", timeout=30, pick=False)
     finally:
         if first in sweeper_pids(supervisor):  # still ours, still stopped: the test failed
             os.kill(first, signal.SIGKILL)
@@ -173,9 +182,8 @@ def test_a_stopped_sweeper_process_is_killed_as_wedged_and_replaced(catalogue, s
     log = supervisor.log()
     assert f"the sweeper process {first} is wedged (no sign of life for 1" in log, log
     assert "the sweeper process exited with status -9; starting another in 0 s" in log, log
-    assert_fulfilled_once(order)
-    failed, succeeded = charge_attempts(order)
-    assert (succeeded.started_at - stopped_at).total_seconds() > SWEEPER_WEDGE_AFTER - 1  # waited
+    replaced_at = stopped_at + timedelta(seconds=SWEEPER_WEDGE_AFTER - 1)
+    assert task.created_at + timedelta(seconds=WARNING_AFTER) < replaced_at < task.warned_at  # it waited
     wait_for(
         lambda: WorkerCluster.objects.filter(sweeper_wedges=1, wedges=0, restarts=0).exists(),
         what="the supervisor to report the sweeper's wedge",
