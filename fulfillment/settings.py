@@ -290,6 +290,9 @@ PROCESSES = {
     # while a worker sits idle before the cluster is replaced, and a stop's grace.
     "WORKER_WEDGE_AFTER": env_float("WORKER_WEDGE_AFTER", 30.0, minimum=1, maximum=3600),
     "WORKER_STOP_GRACE": env_float("WORKER_STOP_GRACE", 20.0, minimum=1, maximum=600),
+    # Seconds the supervisor's sweeper process may go without a sign of life before it is
+    # killed and forked again.
+    "SWEEPER_WEDGE_AFTER": env_float("SWEEPER_WEDGE_AFTER", 30.0, minimum=1, maximum=3600),
 }
 
 # Circuit breakers of the order steps that call a service (fulfillment/steps.py): seconds a

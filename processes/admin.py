@@ -138,6 +138,7 @@ class WorkerClusterAdmin(ReadOnlyAdmin):
         "last_started_at",
         "restarts",
         "wedges",
+        "sweeper_wedges",
         "last_restart_at",
         "last_restart_reason",
         "last_seen_at",

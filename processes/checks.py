@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 from processes import conf
+from processes.sweeper_process import BACKOFF_MAX
 from processes.workflow import registry
 
 
@@ -29,7 +30,21 @@ def check_engine_settings(app_configs=None, **kwargs):
     if not errors:
         errors.extend(_check_queue_timeouts(values))
         errors.extend(_check_outbox_retries(values))
+        errors.extend(_check_sweeper_wedge(values))
     return errors
+
+
+def _check_sweeper_wedge(values) -> list[Error]:
+    """A sweeper that backs off is silent for its whole pause: the limit must leave it that
+    pause and as long again for a turn, or a live sweeper is killed as wedged."""
+    limit, longest_pause = values["SWEEPER_WEDGE_AFTER"], max(values["SWEEP_INTERVAL"], BACKOFF_MAX)
+    if limit >= 2 * longest_pause:
+        return []
+    message = (
+        f"PROCESSES['SWEEPER_WEDGE_AFTER']={limit} must be at least twice the sweeper's longest pause "
+        f"between two turns ({longest_pause:g} s: SWEEP_INTERVAL, or BACKOFF_MAX after failures)."
+    )
+    return [Error(message, id="processes.E010")]
 
 
 def _check_outbox_retries(values) -> list[Error]:

@@ -58,6 +58,14 @@ DEFAULTS = {
     # wedge of django-q2 #23), or when it took work and started or finished nothing for the
     # queue's task timeout and half a minute more.
     "WORKER_WEDGE_AFTER": 30.0,
+    # The sweeper process beside a cluster is killed and forked again when it gave no sign of
+    # life for this long (stuck in a turn: a statement behind a lock or a dead peer; or stopped).
+    # A live one is silent at most its longest turn (a sweep of SWEEP_BATCH due processes per
+    # workflow; a failing one ends within the database's 5 s connect timeout or EMAIL_TIMEOUT)
+    # or its longest pause (BACKOFF_MAX, 5 s): at least twice that pause (processes.checks).
+    # On one machine, due work waits this long; replaced well before /readyz calls the
+    # sweeper lagging (READYZ_SWEEPER_MAX_LAG, 60 s).
+    "SWEEPER_WEDGE_AFTER": 30.0,
     # How long a cluster told to stop may take before it is killed (django-q2 #346: a stop can
     # hang); a wedged one gets at most WEDGED_STOP_GRACE of it.
     "WORKER_STOP_GRACE": 20.0,

@@ -9,7 +9,10 @@ over once that lease has run out (a few seconds after its holder died). It takes
 fallback loop task at once, which then ends and frees its worker.
 
 A turn that fails (the database or the broker away) is logged and the process backs off, doubling
-its pause up to BACKOFF_MAX, then carries on: nothing but a signal ends it. SIGTERM or SIGINT
+its pause up to BACKOFF_MAX, then carries on: nothing but a signal ends it. It gives a sign of
+life before each turn and before each pause (`beat`; processes.sweeper_child makes it a file's
+mtime), so that its supervisor can tell a sweeper stuck inside a turn, or stopped, from one
+that sweeps or backs off: a live one is never silent longer than its longest turn or pause. SIGTERM or SIGINT
 ends it after the turn in progress, freeing the lease for the next holder. `manage.py
 run_sweeper` runs the same loop by hand, beside a bare `qcluster`.
 """
@@ -36,13 +39,17 @@ BACKOFF_MAX = 5.0
 class SweeperProcess:
     """Sweep while holding the lease, wait while another process holds it, until `stopping` is set.
 
-    `sweep` and `title` are seams for tests and for the command (setproctitle), not options.
+    `sweep`, `title` and `beat` are seams for tests, for the command (setproctitle) and for the
+    supervisor's child (its sign of life), not options.
     """
 
-    def __init__(self, *, stopping: threading.Event, sweep=None, title=None, me: str | None = None):
+    def __init__(
+        self, *, stopping: threading.Event, sweep=None, title=None, beat=None, me: str | None = None
+    ):
         self.stopping = stopping
         self.sweep = sweep or sweeper.sweep_once
         self.title = title or (lambda state: None)
+        self.beat = beat or (lambda: None)
         self.state = ""
         self.me = me or sweeper.PROCESS_OWNER + worker_name()
         self.failures = 0
@@ -51,7 +58,10 @@ class SweeperProcess:
     def run(self) -> None:
         logger.info("sweeper process %s started", self.me)
         while not self.stopping.is_set():
-            self.stopping.wait(self.turn())
+            self.beat()
+            pause = self.turn()
+            self.beat()  # before the pause too: its silence is the longer of the two, not their sum
+            self.stopping.wait(pause)
         self._release()
         logger.info("sweeper process %s stopped after %d sweeps", self.me, self.sweeps)
 

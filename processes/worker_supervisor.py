@@ -21,9 +21,12 @@ a database that does not answer) or a crash cannot stop the supervision, the sup
 single-threaded where it forks (its `preexec_fn` and `os.fork` are unsafe beside threads), and
 a dead sweeper is seen by its exit, killed on purpose by chaos tests, and shown in `ps` as
 `sweeper <state>`. Forked rather than started anew: no second Python and Django start-up
-competing with the cluster's. A sweeper that exits is started again at the next turn (after a growing
-pause if it keeps exiting at once); a wedged cluster is replaced without touching it. It holds
-the sweeper's lease, so of several supervisors' sweepers one sweeps and the others wait.
+competing with the cluster's. A sweeper that exits is started again at the next turn (after a
+growing pause if it keeps exiting at once); a wedged cluster is replaced without touching it.
+A sweeper alive but stuck (a statement behind a lock or a dead TCP peer, a deadlock in a
+library, SIGSTOP) stops touching its heartbeat file: `diagnose_sweeper` calls it wedged after
+SWEEPER_WEDGE_AFTER, and it is killed and started again at once. It holds the sweeper's lease,
+so of several supervisors' sweepers one sweeps and the others wait.
 """
 
 import contextlib
@@ -59,17 +62,24 @@ WEDGED_STOP_GRACE = 5.0
 # A cluster that exits this soon after its start is restarted after a growing pause.
 QUICK_EXIT = 10.0
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+# The sweeper process's sign of life, in the heartbeat directory beside the cluster's moments.
+SWEEPER_HEARTBEAT = "sweeper"
 
 
 @dataclass(frozen=True)
 class Limits:
     wedge_after: float  # a task waited inside this long while a worker sat idle
     stall_after: float  # nothing started (or finished) this long while it should have
+    sweeper_wedge_after: float  # the sweeper process gave no sign of life this long
 
     @classmethod
     def configured(cls) -> "Limits":
         timeout = float(getattr(settings, "Q_CLUSTER", {}).get("timeout") or 60)
-        return cls(wedge_after=conf.get("WORKER_WEDGE_AFTER"), stall_after=timeout + 30.0)
+        return cls(
+            wedge_after=conf.get("WORKER_WEDGE_AFTER"),
+            stall_after=timeout + 30.0,
+            sweeper_wedge_after=conf.get("SWEEPER_WEDGE_AFTER"),
+        )
 
 
 def diagnose(beat: Heartbeat, processes: list[ClusterProcess], now: float, limits: Limits) -> str | None:
@@ -92,6 +102,17 @@ def diagnose(beat: Heartbeat, processes: list[ClusterProcess], now: float, limit
     return None
 
 
+def diagnose_sweeper(silent: float, limits: Limits) -> str | None:
+    """Why the sweeper process is wedged, or None while it gives signs of life.
+
+    A live sweeper touches its heartbeat before each turn and before each pause
+    (processes.sweeper_process), so it is silent at most its longest turn or pause.
+    """
+    if silent > limits.sweeper_wedge_after:
+        return f"no sign of life for {silent:.1f} s (limit {limits.sweeper_wedge_after:g} s)"
+    return None
+
+
 class Supervisor:
     """One cluster on this machine, kept taking work until the supervisor is told to stop."""
 
@@ -107,7 +128,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.child_started = 0.0
         self.sweeper: SweeperChild | None = None
-        self.sweeper_started, self.sweeper_quick_exits = 0.0, 0
+        self.sweeper_started, self.sweeper_quick_exits, self.sweeper_wedges = 0.0, 0, 0
         self.sweeper_due = 0.0  # when a sweeper that exited may be started again (monotonic)
         self.restarts, self.wedges, self.quick_exits = 0, 0, 0
         self.last_restart: tuple[float, str] | None = None
@@ -154,10 +175,12 @@ class Supervisor:
             self._restart(f"wedged: {reason}", grace=min(self.grace, WEDGED_STOP_GRACE))
 
     def _check_sweeper(self) -> None:
-        """Start the sweeper process again if it exited, its lease freed for the next one (after
-        a growing pause if it keeps failing soon after its start; a killed one comes back at
-        once)."""
+        """Kill the sweeper process if it is wedged; start it again if it exited (or was killed),
+        its lease freed for the next one (after a growing pause if it keeps failing soon after
+        its start; a killed one comes back at once)."""
         code = self.sweeper.poll()
+        if code is None and (reason := diagnose_sweeper(self.sweeper.silent_for(time.time()), self.limits)):
+            code = self._kill_wedged_sweeper(reason)
         if code is None:
             return
         now = time.monotonic()
@@ -171,6 +194,17 @@ class Supervisor:
             self._say(f"the sweeper process exited with status {code}; starting another in {pause:g} s")
         if now >= self.sweeper_due:
             self._spawn_sweeper()
+
+    def _kill_wedged_sweeper(self, reason: str) -> int:
+        """SIGKILL the wedged sweeper process; returns its exit status. One that does not die
+        within a grace (stuck in the kernel) is left to `_reap` and taken for dead."""
+        self.sweeper_wedges += 1
+        logger.error("the sweeper process %s is wedged: %s; killing it", self.sweeper.pid, reason)
+        self._say(f"the sweeper process {self.sweeper.pid} is wedged ({reason}); killing it")
+        self._signal_sweeper(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.sweeper.wait(timeout=WEDGED_STOP_GRACE)
+        return -signal.SIGKILL
 
     def _restart(self, reason: str, *, grace: float) -> None:
         self.state = WorkerClusterState.RESTARTING
@@ -206,7 +240,9 @@ class Supervisor:
         self._report()
 
     def _spawn_sweeper(self) -> None:
-        self.sweeper = SweeperChild.fork(before_run=_die_with_parent)
+        self.sweeper = SweeperChild.fork(
+            heartbeat=self.heartbeat_dir / SWEEPER_HEARTBEAT, before_run=_die_with_parent
+        )
         self.sweeper_started, self.sweeper_due = time.monotonic(), 0.0
 
     def _signal_sweeper(self, signum: int) -> None:
@@ -274,6 +310,7 @@ class Supervisor:
             "workers_idle": sum(1 for p in processes if p.role == "worker" and not p.busy),
             "restarts": self.restarts,
             "wedges": self.wedges,
+            "sweeper_wedges": self.sweeper_wedges,
             "last_restart_at": _utc(self.last_restart[0]) if self.last_restart else None,
             "last_restart_reason": self.last_restart[1][:500] if self.last_restart else "",
         }

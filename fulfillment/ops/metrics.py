@@ -257,6 +257,11 @@ class FulfillmentCollector:
             "Times the supervisor replaced its cluster (wedged, or exited) since it started.",
             labels=labels,
         )
+        sweeper_wedges = CounterMetricFamily(
+            "processes_worker_cluster_sweeper_wedges",
+            "Times the supervisor killed its sweeper process as wedged (silent too long) since it started.",
+            labels=labels,
+        )
         silent_after = engine_conf.get("WORKER_SILENT_AFTER")
         for cluster in WorkerCluster.recent(now):
             series = [cluster.name, cluster.host, cluster.queue]
@@ -266,7 +271,8 @@ class FulfillmentCollector:
             if cluster.last_started_at is not None:
                 started.add_metric(series, max(0.0, (now - cluster.last_started_at).total_seconds()))
             restarts.add_metric(series, cluster.restarts)
-        yield from (state, started, restarts)
+            sweeper_wedges.add_metric(series, cluster.sweeper_wedges)
+        yield from (state, started, restarts, sweeper_wedges)
 
     def _throttles_unavailable(self):
         uncounted = CounterMetricFamily(

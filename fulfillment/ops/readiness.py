@@ -70,6 +70,7 @@ def worker_clusters(now: datetime | None = None) -> dict:
             "workers_idle": cluster.workers_idle,
             "last_task_started_seconds_ago": _age(now, cluster.last_started_at),
             "restarts": cluster.restarts,
+            "sweeper_wedges": cluster.sweeper_wedges,
             **({"last_restart_reason": cluster.last_restart_reason} if cluster.restarts else {}),
         }
         for cluster in WorkerCluster.recent(now)

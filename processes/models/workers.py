@@ -45,6 +45,7 @@ class WorkerCluster(models.Model):
     workers_idle = models.PositiveIntegerField(default=0)
     restarts = models.PositiveIntegerField(default=0)  # replaced: wedged, or it exited
     wedges = models.PositiveIntegerField(default=0)  # of which wedged
+    sweeper_wedges = models.PositiveIntegerField(default=0)  # its sweeper process killed as wedged
     last_restart_at = models.DateTimeField(null=True, blank=True)
     last_restart_reason = models.CharField(max_length=500, blank=True)
 

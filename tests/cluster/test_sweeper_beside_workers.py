@@ -3,23 +3,25 @@
 A real supervisor and cluster on the test database: with N workers, N orders are inside a step
 at one moment while a sweeper holds its live lease (before, the sweeper loop was a task that
 held one worker for good). The sweeper is a process of the supervisor's: it wakes a due retry
-with no loop task and no schedule, a killed one is replaced within seconds, two supervisors
-run one sweeper between them (the other waits and takes over when the first machine dies),
-and SIGTERM stops it with its supervisor and frees the lease.
+with no loop task and no schedule, a killed one is replaced within seconds, a stopped one
+(alive, sweeping nothing) is killed as wedged and replaced, two supervisors run one sweeper
+between them (the other waits and takes over when the first machine dies), and SIGTERM stops
+it with its supervisor and frees the lease.
 """
 
 import os
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import Order
+from fulfillment.models import Order, PickTask
 from fulfillment.simulators.faults import fault_add
 from processes.cluster_processes import cluster_processes
 from processes.models.journal import EventKind, ProcessEvent
-from processes.models.workers import SweeperLease
+from processes.models.workers import SweeperLease, WorkerCluster
 from processes.sweeper import LOOP_LEASE, PROCESS_OWNER
 from tests.cluster.conftest import Background, cluster_environment, wait_for
 from tests.cluster.test_real_cluster import assert_fulfilled_once, at_rest, charge_attempts
@@ -136,6 +138,58 @@ def test_a_killed_sweeper_process_is_replaced_and_sigterm_frees_the_lease(catalo
     assert supervisor.popen.wait(timeout=30) == 0
     assert SweeperLease.objects.get(name=LOOP_LEASE).owner == ""
     assert "sweeper stopped; supervisor stopped" in supervisor.log()
+
+
+# The shortest limit processes.checks accepts: twice the sweeper's longest pause (BACKOFF_MAX).
+SWEEPER_WEDGE_AFTER = 10.0
+# A pick task's first timer (the shift lead's warning): due while the sweeper is stopped.
+WARNING_AFTER = 6
+
+
+def test_a_stopped_sweeper_process_is_killed_as_wedged_and_replaced(catalogue, supervisors):
+    """SIGSTOP the sweeper process (alive, its lease not renewed, sweeping nothing) once an
+    order waits for its pick: the pick task's warning timer comes due and nothing fires it.
+    Once the sweeper has been silent SWEEPER_WEDGE_AFTER, its supervisor kills it, frees its
+    lease and forks another, which holds the lease and fires the timer; the wedge is reported.
+
+    A timer rather than a retry: scheduling a retry while the lease has run out enqueues a
+    sweeper loop task (processes.sweeper.ensure_sweeper), which would sweep in its place."""
+    supervisor = supervisors(
+        SWEEPER_WEDGE_AFTER=f"{SWEEPER_WEDGE_AFTER:g}", PICK_WARNING_AFTER=str(WARNING_AFTER)
+    )
+    first = wait_for(holder_pid, what="a sweeper to hold its lease", pick=False)
+    order = place_order()
+    task = wait_for(lambda: PickTask.objects.filter(order=order).first(), what="its pick task", pick=False)
+    os.kill(first, signal.SIGSTOP)
+    stopped, stopped_at = time.monotonic(), timezone.now()
+    try:
+        second = wait_for(
+            lambda: (pid := holder_pid()) not in (None, first) and pid,
+            what="another sweeper process to hold the lease",
+            timeout=SWEEPER_WEDGE_AFTER + 20,
+            pick=False,
+        )
+        replaced_after = time.monotonic() - stopped
+        warned = PickTask.objects.filter(pk=task.pk, warned_at__isnull=False)
+        task = wait_for(warned.first, what="the pick task's warning", timeout=30, pick=False)
+    finally:
+        if first in sweeper_pids(supervisor):  # still ours, still stopped: the test failed
+            os.kill(first, signal.SIGKILL)
+
+    assert SWEEPER_WEDGE_AFTER - 1 < replaced_after < SWEEPER_WEDGE_AFTER + 10, replaced_after
+    assert sweeper_pids(supervisor) == [second]
+    assert not os.path.exists(f"/proc/{first}"), "the wedged sweeper process is still there"
+    log = supervisor.log()
+    assert f"the sweeper process {first} is wedged (no sign of life for 1" in log, log
+    assert "the sweeper process exited with status -9; starting another in 0 s" in log, log
+    replaced_at = stopped_at + timedelta(seconds=SWEEPER_WEDGE_AFTER - 1)
+    assert task.created_at + timedelta(seconds=WARNING_AFTER) < replaced_at < task.warned_at  # it waited
+    wait_for(
+        lambda: WorkerCluster.objects.filter(sweeper_wedges=1, wedges=0, restarts=0).exists(),
+        what="the supervisor to report the sweeper's wedge",
+        timeout=15,
+        pick=False,
+    )
 
 
 def test_two_supervisors_run_one_sweeper_and_the_other_takes_over(catalogue, supervisors):

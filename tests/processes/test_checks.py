@@ -137,6 +137,32 @@ def test_outbox_retry_cap_below_the_first_delay_is_refused(settings):
     ]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "longest_pause"),
+    [
+        ({"SWEEPER_WEDGE_AFTER": 9.0}, "5"),  # BACKOFF_MAX, after failed turns
+        ({"SWEEPER_WEDGE_AFTER": 30.0, "SWEEP_INTERVAL": 20.0}, "20"),
+    ],
+)
+def test_a_sweeper_wedge_limit_a_pause_could_reach_is_refused(settings, overrides, longest_pause):
+    """A sweeper is silent for its whole pause between two turns: a limit under twice the
+    longest pause would kill a live sweeper as wedged."""
+    settings.PROCESSES = {**settings.PROCESSES, **overrides}
+
+    errors = check_engine_settings()
+
+    assert [error.id for error in errors] == ["processes.E010"]
+    limit = overrides["SWEEPER_WEDGE_AFTER"]
+    assert f"PROCESSES['SWEEPER_WEDGE_AFTER']={limit} must be at least twice" in errors[0].msg
+    assert f"({longest_pause} s:" in errors[0].msg
+
+
+def test_a_sweeper_wedge_limit_of_twice_the_backoff_passes(settings):
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEPER_WEDGE_AFTER": 10.0}
+
+    assert check_engine_settings() == []
+
+
 def test_circuit_cooldowns_read_from_the_settings_pass_as_configured():
     """The order steps' circuits read CIRCUIT_COOLDOWN and its cap; the project's values fit."""
     assert check_circuit_cooldowns() == []

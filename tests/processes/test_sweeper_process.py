@@ -1,8 +1,11 @@
 """The sweeper process (processes.sweeper_process) and the loop task that is its fallback share
 one lease: the process takes it from a loop task, a loop task gives way to a live process at
-once, two processes never hold it together, and a failing turn backs off instead of ending."""
+once, two processes never hold it together, and a failing turn backs off instead of ending.
+It gives a sign of life before each turn and each pause, often enough that the supervisor's
+default limit never takes a live one for wedged."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -21,7 +24,9 @@ from processes.sweeper import (
     sweep_loop,
 )
 from processes.sweeper_process import BACKOFF_MAX, SweeperProcess
+from processes.worker_supervisor import Limits, diagnose_sweeper
 from tests.conftest import ENGINE_DB
+from tests.processes.test_sweeper import bulk_orders
 
 pytestmark = ENGINE_DB
 
@@ -162,3 +167,70 @@ def test_a_process_that_never_gets_the_lease_waits_without_sweeping():
     SweeperProcess(stopping=stopping, sweep=lambda: swept.append(1)).run()
     assert swept == []
     assert owner() == PROCESS_A
+
+
+class TurnClock:
+    """The sweeper's time as its beats see it: each pause and each failing turn moves it on."""
+
+    def __init__(self):
+        self.now, self.beats = 0.0, []
+
+    def beat(self) -> None:
+        self.beats.append(self.now)
+
+    def longest_silence(self) -> float:
+        return max(later - earlier for earlier, later in zip(self.beats, self.beats[1:], strict=False))
+
+
+class PausesMoveTheClock(Stopping):
+    def __init__(self, turns: int, clock: TurnClock):
+        super().__init__(turns)
+        self.clock = clock
+
+    def wait(self, timeout=None):
+        self.clock.now += timeout
+        return super().wait(timeout)
+
+
+# What a failing turn takes at most before it raises: the database's connect timeout
+# (fulfillment/settings.py), the longest wait of a turn against a server that does not answer.
+CONNECT_TIMEOUT = 5.0
+
+
+def test_a_sweeper_backing_off_still_beats_within_the_default_limit(settings):
+    """The database away for eight turns, each failing after the full connect timeout: the
+    sweeper beats before each turn and each pause (up to BACKOFF_MAX), so it is never silent
+    longer than one of them, and the supervisor's default limit does not call it wedged."""
+    settings.PROCESSES = {**settings.PROCESSES, "SWEEP_INTERVAL": 0.5}
+    seen = TurnClock()
+
+    def sweep():
+        seen.now += CONNECT_TIMEOUT
+        raise OperationalError("connection timeout expired")
+
+    stopping = PausesMoveTheClock(turns=8, clock=seen)
+    SweeperProcess(stopping=stopping, sweep=sweep, beat=seen.beat).run()
+
+    assert stopping.pauses[-3:] == [BACKOFF_MAX] * 3
+    assert len(seen.beats) == 2 * 8
+    assert seen.longest_silence() == max(CONNECT_TIMEOUT, BACKOFF_MAX)
+    assert diagnose_sweeper(seen.longest_silence(), Limits.configured()) is None
+
+
+def test_a_sweep_of_a_full_batch_leaves_the_sweeper_far_from_wedged(catalogue, capsys):
+    """A real sweep of SWEEP_BATCH due orders (their wake-ups written to the ORM broker, the
+    slower of the two), timed: the sweeper's longest silence stays under a third of the
+    default limit, so a busy sweeper is not killed as wedged."""
+    batch = sweeper.conf.get("SWEEP_BATCH")
+    bulk_orders(catalogue.warehouse, batch, next_run_at=clock.now() - timedelta(seconds=1))
+    beats = []
+
+    SweeperProcess(stopping=Stopping(turns=2), beat=lambda: beats.append(time.monotonic())).run()
+
+    assert OrmQ.objects.count() == batch  # each due order woken once
+    longest = max(later - earlier for earlier, later in zip(beats, beats[1:], strict=False))
+    limit = Limits.configured().sweeper_wedge_after
+    with capsys.disabled():
+        print(f"\n  a sweep of {batch} due orders: silent {longest:.2f} s (limit {limit:g} s)")
+    assert diagnose_sweeper(longest, Limits.configured()) is None
+    assert longest < limit / 3

@@ -1,5 +1,6 @@
-"""What the worker supervisor calls wedged, at the production defaults, and how /readyz reads
-the clusters' reports (processes.worker_supervisor; the real wedge is in tests/cluster)."""
+"""What the worker supervisor calls wedged (a cluster, or its sweeper process), at the production
+defaults, and how /readyz reads the clusters' reports (processes.worker_supervisor; the real
+wedges are in tests/cluster)."""
 
 import os
 from datetime import timedelta
@@ -7,11 +8,11 @@ from datetime import timedelta
 import pytest
 
 from fulfillment.ops.readiness import worker_clusters
-from processes import clock, worker_heartbeat
+from processes import clock, sweeper, worker_heartbeat
 from processes.cluster_processes import ClusterProcess
 from processes.models.workers import WorkerCluster, WorkerClusterState
 from processes.worker_heartbeat import Heartbeat
-from processes.worker_supervisor import Limits, diagnose
+from processes.worker_supervisor import Limits, diagnose, diagnose_sweeper
 
 NOW = 1_000_000.0
 IDLE, BUSY = ClusterProcess(1, "worker", busy=False), ClusterProcess(2, "worker", busy=True)
@@ -25,8 +26,8 @@ def beat(*, pulled: float, started: float, finished: float) -> Heartbeat:
 
 def test_the_production_limits():
     """A task may wait 30 s beside an idle worker; otherwise the queue's 90 s task timeout and
-    half a minute more."""
-    assert Limits.configured() == Limits(wedge_after=30.0, stall_after=120.0)
+    half a minute more. The sweeper process may be silent 30 s."""
+    assert Limits.configured() == Limits(wedge_after=30.0, stall_after=120.0, sweeper_wedge_after=30.0)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,31 @@ def test_diagnose(heartbeat, workers, verdict):
         assert found is None
     else:
         assert verdict in (found or ""), found
+
+
+@pytest.mark.parametrize(
+    ("silent", "verdict"),
+    [
+        (0.0, None),  # it just touched its heartbeat
+        (5.0, None),  # a full BACKOFF_MAX pause while the database is away
+        (30.0, None),  # at the limit: not yet
+        (31.0, "no sign of life for 31.0 s (limit 30 s)"),  # stuck in a turn, or stopped
+        (3600.0, "no sign of life for 3600.0 s (limit 30 s)"),
+    ],
+)
+def test_diagnose_sweeper(silent, verdict):
+    assert diagnose_sweeper(silent, Limits.configured()) == verdict
+
+
+def test_a_wedged_sweeper_is_replaced_before_readyz_calls_the_sweeper_lagging(settings):
+    """At the defaults, a sweeper stopped right after renewing its 3 s lease is killed at the
+    limit, at the latest one supervisor turn (1 s) later, and its successor takes the lease at
+    once: the lease has run out for less than /readyz tolerates, so the web servers stay ready
+    through a wedge the supervisor mends itself."""
+    limit = Limits.configured().sweeper_wedge_after
+    lag_when_replaced = limit + 1.0 - sweeper._loop_lease_seconds()
+
+    assert lag_when_replaced < settings.OPS["SWEEPER_MAX_LAG"]
 
 
 def report(name: str, state: str, *, seen_ago: float = 1.0, restarts: int = 0) -> WorkerCluster:
