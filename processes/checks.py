@@ -35,14 +35,18 @@ def check_engine_settings(app_configs=None, **kwargs):
 
 
 def _check_sweeper_wedge(values) -> list[Error]:
-    """A sweeper that backs off is silent for its whole pause: the limit must leave it that
-    pause and as long again for a turn, or a live sweeper is killed as wedged."""
-    limit, longest_pause = values["SWEEPER_WEDGE_AFTER"], max(values["SWEEP_INTERVAL"], BACKOFF_MAX)
-    if limit >= 2 * longest_pause:
+    """A live sweeper is silent for a whole pause (BACKOFF_MAX while it backs off) or a whole
+    email send (EMAIL_TIMEOUT; it beats between emails): the limit must leave twice the longer,
+    or a live sweeper is killed as wedged."""
+    limit = values["SWEEPER_WEDGE_AFTER"]
+    email = float(getattr(settings, "EMAIL_TIMEOUT", None) or 0)
+    longest = max(values["SWEEP_INTERVAL"], BACKOFF_MAX, email)
+    if limit >= 2 * longest:
         return []
     message = (
-        f"PROCESSES['SWEEPER_WEDGE_AFTER']={limit} must be at least twice the sweeper's longest pause "
-        f"between two turns ({longest_pause:g} s: SWEEP_INTERVAL, or BACKOFF_MAX after failures)."
+        f"PROCESSES['SWEEPER_WEDGE_AFTER']={limit} must be at least twice the sweeper's longest "
+        f"silence ({longest:g} s: SWEEP_INTERVAL, BACKOFF_MAX after failures, or EMAIL_TIMEOUT "
+        f"for one email's send)."
     )
     return [Error(message, id="processes.E010")]
 

@@ -62,7 +62,8 @@ DEFAULTS = {
     # life for this long (stuck in a turn: a statement behind a lock or a dead peer; or stopped).
     # A live one is silent at most its longest turn (a sweep of SWEEP_BATCH due processes per
     # workflow; a failing one ends within the database's 5 s connect timeout or EMAIL_TIMEOUT)
-    # or its longest pause (BACKOFF_MAX, 5 s): at least twice that pause (processes.checks).
+    # or its longest pause (BACKOFF_MAX, 5 s), or one email's send (it beats between emails):
+    # at least twice the longest of these (processes.checks).
     # On one machine, due work waits this long; replaced well before /readyz calls the
     # sweeper lagging (READYZ_SWEEPER_MAX_LAG, 60 s).
     "SWEEPER_WEDGE_AFTER": 30.0,

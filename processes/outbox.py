@@ -79,10 +79,13 @@ def message_id(key: str) -> str:
     return f"<outbox-{hashlib.sha256(key.encode()).hexdigest()[:32]}@processes.localhost>"
 
 
-def deliver_due(*, keys: list[str] | None = None) -> int:
+def deliver_due(*, keys: list[str] | None = None, beat=None) -> int:
     """Send the due messages (only those of `keys`, if given) one by one, at most OUTBOX_BATCH;
     returns how many went out. Stops at the first failed send: the mail server is most likely
-    down, and the next round (a sweep) comes soon enough. Call it outside any transaction."""
+    down, and the next round (a sweep) comes soon enough. Call it outside any transaction.
+    `beat`, if given, is called after each send: the sweeper process's sign of life, so that a
+    round of slow sends (each up to EMAIL_TIMEOUT) is not taken for a wedged sweeper and killed
+    between a send and its record, which would send that email again."""
     sent = 0
     for _ in range(conf.get("OUTBOX_BATCH")):
         message = _claim(keys)
@@ -90,6 +93,8 @@ def deliver_due(*, keys: list[str] | None = None) -> int:
             break
         error = _send(message)
         _record(message, error)
+        if beat is not None:
+            beat()
         if error:
             break
         sent += 1

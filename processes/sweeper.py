@@ -52,13 +52,14 @@ def due_queryset(model, now):
     )
 
 
-def sweep_once() -> int:
+def sweep_once(*, beat=None) -> int:
     """Send wake-ups for every process that is due and not (or no longer) in the queue, and
     the outbox's due emails (those whose delivery after commit failed or never ran); restart
-    bulk operations whose task died; returns the processes woken."""
+    bulk operations whose task died; returns the processes woken. `beat` is the sweeper
+    process's sign of life, given between emails (processes.outbox.deliver_due)."""
     sweep.tick()
     woken = sum(_sweep(registry.model_class(label)) for label in registry.labels())
-    outbox.deliver_due()
+    outbox.deliver_due(beat=beat)
     bulk.restart_stale()
     return woken
 

@@ -47,9 +47,9 @@ class SweeperProcess:
         self, *, stopping: threading.Event, sweep=None, title=None, beat=None, me: str | None = None
     ):
         self.stopping = stopping
-        self.sweep = sweep or sweeper.sweep_once
         self.title = title or (lambda state: None)
         self.beat = beat or (lambda: None)
+        self.sweep = sweep or (lambda: sweeper.sweep_once(beat=self.beat))
         self.state = ""
         self.me = me or sweeper.PROCESS_OWNER + worker_name()
         self.failures = 0

@@ -138,16 +138,20 @@ def test_outbox_retry_cap_below_the_first_delay_is_refused(settings):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "longest_pause"),
+    ("overrides", "email_timeout", "longest_pause"),
     [
-        ({"SWEEPER_WEDGE_AFTER": 9.0}, "5"),  # BACKOFF_MAX, after failed turns
-        ({"SWEEPER_WEDGE_AFTER": 30.0, "SWEEP_INTERVAL": 20.0}, "20"),
+        ({"SWEEPER_WEDGE_AFTER": 9.0}, 5.0, "5"),  # BACKOFF_MAX, after failed turns
+        ({"SWEEPER_WEDGE_AFTER": 30.0, "SWEEP_INTERVAL": 20.0}, 10.0, "20"),
+        ({"SWEEPER_WEDGE_AFTER": 30.0}, 20.0, "20"),  # one email's send, between two beats
     ],
 )
-def test_a_sweeper_wedge_limit_a_pause_could_reach_is_refused(settings, overrides, longest_pause):
-    """A sweeper is silent for its whole pause between two turns: a limit under twice the
-    longest pause would kill a live sweeper as wedged."""
+def test_a_sweeper_wedge_limit_a_pause_could_reach_is_refused(
+    settings, overrides, email_timeout, longest_pause
+):
+    """A sweeper is silent for its whole pause between two turns, or a whole email's send: a
+    limit under twice the longest would kill a live sweeper as wedged."""
     settings.PROCESSES = {**settings.PROCESSES, **overrides}
+    settings.EMAIL_TIMEOUT = email_timeout
 
     errors = check_engine_settings()
 
@@ -157,8 +161,9 @@ def test_a_sweeper_wedge_limit_a_pause_could_reach_is_refused(settings, override
     assert f"({longest_pause} s:" in errors[0].msg
 
 
-def test_a_sweeper_wedge_limit_of_twice_the_backoff_passes(settings):
+def test_a_sweeper_wedge_limit_of_twice_the_backoff_passes_with_emails_sent_within_the_backoff(settings):
     settings.PROCESSES = {**settings.PROCESSES, "SWEEPER_WEDGE_AFTER": 10.0}
+    settings.EMAIL_TIMEOUT = 5.0
 
     assert check_engine_settings() == []
 

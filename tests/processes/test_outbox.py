@@ -225,6 +225,23 @@ def test_a_round_stops_at_the_first_refusal(flaky, frozen, django_capture_on_com
     assert len(mail.outbox) == 5
 
 
+def test_a_sweep_gives_a_sign_of_life_after_each_email(flaky, frozen, django_capture_on_commit_callbacks):
+    """The sweeper process's supervisor kills a sweeper silent too long: a round of slow sends
+    beats after each one, so a live round is never taken for a wedged sweeper (killed between a
+    send and its record, the email would go twice)."""
+    with django_capture_on_commit_callbacks(execute=False):
+        for n in range(3):
+            write(key=f"test:{n}")
+    beats = []
+
+    def beat():
+        beats.append(len(mail.outbox))
+
+    sweeper.sweep_once(beat=beat)
+
+    assert beats == [1, 2, 3]
+
+
 def test_subjects_are_one_line(flaky, django_capture_on_commit_callbacks):
     """A reason with a line break (an error text) still makes a sendable subject."""
     with django_capture_on_commit_callbacks(execute=True):
