@@ -1,8 +1,8 @@
 """`manage.py bench --workflow noop [--peer dbos] --json` runs real workers and reports both sides.
 
 The bench runs as a child process on pytest's test database (its cluster must see committed
-rows); the peer's database, the test database's name with `_dbos`, is dropped afterwards. Kept
-short: one round of 20 workflows on 2 workers.
+rows); the peer's database, the test database's name with `_dbos`, is dropped when the
+session ends. Kept short: one round of 20 workflows on 2 workers.
 """
 
 import json
@@ -40,12 +40,24 @@ FIGURES = {
 }
 
 
-@pytest.fixture
-def run_bench():
-    """Call it with the bench's arguments; returns its JSON result."""
+@pytest.fixture(scope="session")
+def peer_database(django_db_setup):
+    """The peer's database (the test database's name with `_dbos`), dropped when the session
+    ends. Not after each test: a DROP DATABASE makes the server write every dirty page at once
+    (an immediate checkpoint), which took 48–70 s in the middle of a full run; the bench
+    empties the peer's tables before each round anyway (fulfillment.proving.dbos_peer.prepare).
+    At the session's end pytest-django drops the test databases, a checkpoint each, anyway."""
     if connection.vendor != "postgresql":
         pytest.skip("the noop bench measures PostgreSQL: run with DATABASE_URL=postgres://...")
-    peer_database = f"{connection.settings_dict['NAME']}_dbos"
+    name = f"{connection.settings_dict['NAME']}_dbos"
+    yield name
+    with server_connection() as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def run_bench(peer_database):
+    """Call it with the bench's arguments; returns its JSON result."""
 
     def run(*args: str) -> dict:
         env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
@@ -65,8 +77,6 @@ def run_bench():
     yield run
     wait_for_sessions_to_close(APP_NAME)
     wait_for_sessions_to_close(noop_bench.SESSIONS)
-    with server_connection() as server:
-        server.execute(f'DROP DATABASE IF EXISTS "{peer_database}" WITH (FORCE)')
 
 
 def assert_plausible(side: dict) -> None:
