@@ -14,8 +14,9 @@ through the ORM's collector (acknowledge), and before every one of them
 On PostgreSQL this broker sends:
 
 - dequeue: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, which
-  takes up to `bulk` rows at once; two clusters never take the same row, since a row another
-  one is taking is skipped and a taken row's lock lies in the future;
+  takes one row, or up to `bulk` at once while takes come back full (a queue under load); two
+  clusters never take the same row, since a row another one is taking is skipped and a taken
+  row's lock lies in the future;
 - acknowledge, enqueue: one DELETE, one INSERT, written once;
 - the connection check at most every CHECK_EVERY seconds in a process, and at once after a
   statement failed (Django then marks the connection), instead of before every statement.
@@ -47,6 +48,11 @@ _checked_at = -CHECK_EVERY  # time.monotonic() of this process's last check
 class CheaperOrm(ORM):
     """django-q2's ORM broker, sending one statement per operation on PostgreSQL."""
 
+    # Tasks the next take asks for: one while the queue is short, so that several clusters
+    # share a trickle of tasks as before; twice as many after a take that came back full (more
+    # are likely waiting), up to django-q2's `bulk`.
+    _take = 1
+
     def get_connection(self, list_key: str | None = None):
         _check_connections()
         return OrmQ.objects.using(Conf.ORM)
@@ -62,8 +68,10 @@ class CheaperOrm(ORM):
         if not _on_postgresql():
             return super().dequeue()
         now = clock.now()
-        params = [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK]
+        take = min(self._take, Conf.BULK)
+        params = [now + timedelta(seconds=Conf.RETRY), self.list_key, now, take]
         tasks = sorted(_fetch(_statements().dequeue, params))
+        self._take = min(take * 2, Conf.BULK) if len(tasks) == take else 1
         if tasks:
             return tasks
         time.sleep(Conf.POLL)  # an empty queue: look again after `poll`, as django-q2 does
