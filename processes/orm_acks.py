@@ -5,8 +5,9 @@ DELETE and a commit per task. Inside a cluster the monitor and the pusher are ch
 process (django-q2's sentinel forks both, after making its broker, which opens a pipe here).
 The monitor writes the task's id into that pipe; the pusher reads what is waiting there and
 deletes it in the statement that takes its next tasks (processes.orm_broker), which it sends
-anyway: at once while tasks are waiting, every `poll` seconds when the queue is empty. So a
-finished task costs no statement and no commit of its own.
+anyway: every `poll` seconds when the queue is empty, and under load as soon as it has handed
+its last take to the workers' queue (while that queue is full, when a worker frees a place).
+So a finished task costs no statement and no commit of its own.
 
 Delivery stays at least once. An id that never reaches a DELETE (the cluster killed before its
 pusher's next take) leaves its row taken, and the task comes back `retry` seconds after it was
