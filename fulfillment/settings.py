@@ -162,6 +162,12 @@ Q_CLUSTER = {
     "retry": 120,
     "catch_up": False,
     "poll": 0.2,
+    # The database broker's pusher takes up to this many waiting tasks in one statement while
+    # the queue is under load, one otherwise (processes.orm_broker; the Redis broker's take is
+    # processes.redis_dequeue.TAKE_AT_MOST): under load a quarter of the statements and commits.
+    # Taken early, a task waits in the cluster's own queue, where django-q2 already holds up to
+    # workers² ahead; its lock still runs `retry`.
+    "bulk": 4,
     "label": "Task queue",
 }
 if REDIS_URL:

@@ -14,9 +14,12 @@ through the ORM's collector (acknowledge), and before every one of them
 On PostgreSQL this broker sends:
 
 - dequeue: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, which
-  takes up to `bulk` rows at once; two clusters never take the same row, since a row another
-  one is taking is skipped and a taken row's lock lies in the future;
-- acknowledge, enqueue: one DELETE, one INSERT, written once;
+  takes one row, or up to `bulk` at once while takes come back full (a queue under load); two
+  clusters never take the same row, since a row another one is taking is skipped and a taken
+  row's lock lies in the future;
+- acknowledge: inside a cluster, no statement of its own: the monitor hands the task's id to
+  the pusher, whose next dequeue deletes it (processes.orm_acks); elsewhere one DELETE;
+- enqueue: one INSERT;
 - the connection check at most every CHECK_EVERY seconds in a process, and at once after a
   statement failed (Django then marks the connection), instead of before every statement.
 
@@ -35,7 +38,7 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from processes import clock
+from processes import clock, orm_acks
 
 # Seconds between two checks of a process's database connections (django-q2 checks before
 # every statement): a connection that died while idle is found by its next statement at worst.
@@ -46,6 +49,16 @@ _checked_at = -CHECK_EVERY  # time.monotonic() of this process's last check
 
 class CheaperOrm(ORM):
     """django-q2's ORM broker, sending one statement per operation on PostgreSQL."""
+
+    # Tasks the next take asks for: one while the queue is short, so that several clusters
+    # share a trickle of tasks as before; twice as many after a take that came back full (more
+    # are likely waiting), up to django-q2's `bulk`.
+    _take = 1
+
+    def __init__(self, list_key: str | None = None):
+        super().__init__(list_key=list_key)
+        if _on_postgresql():
+            orm_acks.open_pipe()  # before django-q2's sentinel forks its monitor and pusher
 
     def get_connection(self, list_key: str | None = None):
         _check_connections()
@@ -62,8 +75,18 @@ class CheaperOrm(ORM):
         if not _on_postgresql():
             return super().dequeue()
         now = clock.now()
-        params = [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK]
+        acknowledged = orm_acks.take_handed()
+        take = min(self._take, Conf.BULK)
+        params = [
+            acknowledged,
+            now + timedelta(seconds=Conf.RETRY),
+            self.list_key,
+            now,
+            acknowledged,
+            take,
+        ]
         tasks = sorted(_fetch(_statements().dequeue, params))
+        self._take = min(take * 2, Conf.BULK) if len(tasks) == take else 1
         if tasks:
             return tasks
         time.sleep(Conf.POLL)  # an empty queue: look again after `poll`, as django-q2 does
@@ -72,8 +95,13 @@ class CheaperOrm(ORM):
     def delete(self, task_id):
         if not _on_postgresql():
             return super().delete(task_id)
-        _fetch(_statements().delete, [task_id], rows=False)
+        _delete([task_id])
         return None
+
+    def acknowledge(self, task_id):
+        if _on_postgresql() and orm_acks.hand_over(task_id, _delete):
+            return None
+        return self.delete(task_id)
 
 
 class _Statements:
@@ -85,14 +113,17 @@ class _Statements:
         key, lock, payload = (quote(OrmQ._meta.get_field(name).column) for name in ("key", "lock", "payload"))
         self.enqueue = f"INSERT INTO {table} ({key}, {payload}, {lock}) VALUES (%s, %s, %s) RETURNING id"
         # The lock is the time until which the task is taken; at that time it is free again,
-        # as for django-q2's queue_size (lock <= now is waiting).
+        # as for django-q2's queue_size (lock <= now is waiting). The tasks the monitor has
+        # acknowledged since the last take are deleted in the same statement, and never taken
+        # again by it (a task that ran past its lock would otherwise be updated and deleted at once).
         self.dequeue = (
+            f"WITH acknowledged AS (DELETE FROM {table} WHERE id = ANY(%s::bigint[])) "
             f"UPDATE {table} SET {lock} = %s WHERE id IN ("
-            f"SELECT id FROM {table} WHERE {key} = %s AND {lock} <= %s "
+            f"SELECT id FROM {table} WHERE {key} = %s AND {lock} <= %s AND id <> ALL(%s::bigint[]) "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
             f") RETURNING id, {payload}"
         )
-        self.delete = f"DELETE FROM {table} WHERE id = %s"
+        self.delete = f"DELETE FROM {table} WHERE id = ANY(%s::bigint[])"
 
 
 _written: _Statements | None = None
@@ -103,6 +134,10 @@ def _statements() -> _Statements:
     if _written is None:
         _written = _Statements()
     return _written
+
+
+def _delete(task_ids: list[int]) -> None:
+    _fetch(_statements().delete, [task_ids], rows=False)
 
 
 def _on_postgresql() -> bool:
