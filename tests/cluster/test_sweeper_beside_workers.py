@@ -155,7 +155,9 @@ def test_a_stopped_sweeper_process_is_killed_as_wedged_and_replaced(catalogue, s
     A timer rather than a retry: scheduling a retry while the lease has run out enqueues a
     sweeper loop task (processes.sweeper.ensure_sweeper), which would sweep in its place."""
     supervisor = supervisors(
-        SWEEPER_WEDGE_AFTER=f"{SWEEPER_WEDGE_AFTER:g}", PICK_WARNING_AFTER=str(WARNING_AFTER)
+        SWEEPER_WEDGE_AFTER=f"{SWEEPER_WEDGE_AFTER:g}",
+        EMAIL_TIMEOUT="5",  # the limit must leave twice one email's send (processes.E010)
+        PICK_WARNING_AFTER=str(WARNING_AFTER),
     )
     first = wait_for(holder_pid, what="a sweeper to hold its lease", pick=False)
     order = place_order()
