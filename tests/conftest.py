@@ -94,12 +94,16 @@ def catalogue():
 
 
 def pytest_collection_modifyitems(items):
-    """With pytest-xdist (`make test`), the soaks run one after another in one process and the
-    other tests that start worker clusters in another, beside the rest: they mostly wait on
-    their workers, and the tests within each group share Redis databases. The infra soak, on
-    servers of its own, goes with the clusters: the two groups then take about as long."""
+    """With pytest-xdist (`make test`, four processes on two cores), the soaks run one after
+    another in one process, the infra soak (on servers of its own) in another, and the other
+    tests that start worker clusters in a third, each beside the rest: they mostly wait on
+    their workers, and the tests within the soaks' and the clusters' groups share Redis
+    databases."""
     for item in items:
-        if "run_soak" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "run_infra_soak" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("infra_soak"))
+        elif "run_soak" in fixtures:
             item.add_marker(pytest.mark.xdist_group("soaks"))
         elif item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("clusters"))
