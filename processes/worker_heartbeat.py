@@ -25,23 +25,29 @@ ENVIRONMENT = "PROCESSES_HEARTBEAT_DIR"
 PULLED, STARTED, FINISHED = "pulled", "started", "finished"
 
 
-def beat(moment: str) -> None:
+def _path(moment: str) -> str | None:
+    """The moment's file, as a string (a `Path` built per task was a fifth of the pusher's and
+    the monitor's profiles), or None outside a supervisor."""
     directory = os.environ.get(ENVIRONMENT)
-    if not directory:
+    return os.path.join(directory, moment) if directory else None
+
+
+def beat(moment: str) -> None:
+    path = _path(moment)
+    if path is None:
         return
     with contextlib.suppress(OSError):  # the supervisor is restarting us or gone: nobody listens
-        os.utime(Path(directory) / moment)
+        os.utime(path)
 
 
 def note_taken() -> None:
     """The pusher took tasks: note when, unless tasks it took earlier still wait for a worker
     (none started since), so that `pulled` says how long the oldest waiting task has waited."""
-    directory = os.environ.get(ENVIRONMENT)
-    if not directory:
+    pulled, started = _path(PULLED), _path(STARTED)
+    if pulled is None:
         return
-    pulled, started = Path(directory) / PULLED, Path(directory) / STARTED
     with contextlib.suppress(OSError):
-        if pulled.stat().st_mtime <= started.stat().st_mtime:
+        if os.stat(pulled).st_mtime <= os.stat(started).st_mtime:
             os.utime(pulled)
 
 
