@@ -12,6 +12,7 @@ keeps the limits the service publishes. docs/flow-control.md says what an operat
   as the probe; a call failed; a probe got an answer.
 - `pacing`: which due calls of a slowed step go now, and how long the others wait.
 - `breaker`: the circuit's own changes: open, close, probe rounds, hold and release, alerts.
+- `circuit_read`: the circuit row the admission reads before every call (a statement written once).
 - `limits`, `limit_state`, `limiter_stores`: published limits, their decision and where
   their shared state lives (the database, or Redis).
 - `operators`: what people do: pause, resume, redrive.

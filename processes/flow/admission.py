@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from processes import conf, journal, leases
 from processes.flow import breaker, limits, pacing
+from processes.flow.circuit_read import circuit_find
 from processes.flow.health import health, recent_health
 from processes.models.flow import Circuit, CircuitEventKind, CircuitState
 from processes.models.journal import EventKind
@@ -107,7 +108,7 @@ def _probe(process, step: Step, key: str, circuit: Circuit, now: datetime) -> st
 
 
 def _circuit(label: str, step: str, key: str) -> Circuit | None:
-    return Circuit.objects.filter(process_type=label, step=step, key=key).first()
+    return circuit_find(label=label, step=step, key=key)
 
 
 def pause_over(circuit: Circuit, now: datetime) -> bool:
