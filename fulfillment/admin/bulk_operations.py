@@ -58,15 +58,17 @@ class ActionFilter(admin.SimpleListFilter):
 class OrderBulkOperationAdmin(ReadOnlyAdmin):
     """Every bulk operation on orders: find one again after leaving its progress page."""
 
+    # How far each got comes before the free-text reason, so that a phone, which scrolls the
+    # table sideways, shows who did what and where it stands first.
     list_display = [
         "started",
-        "requested_by",
+        "by",
         "action_and_selection",
-        "short_reason",
         "state",
         "done_of_total",
         "refused_count",
         "failed_count",
+        "short_reason",
         "finished",
     ]
     list_display_links = None  # "started" links to the progress page, not to a change form
@@ -86,7 +88,11 @@ class OrderBulkOperationAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(progress_url(operation))
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"is_nav_sidebar_enabled": False, **(extra_context or {})}  # its 300 px go to the columns
+        extra = {
+            "title": "Bulk operations on orders",
+            "is_nav_sidebar_enabled": False,  # its 300 px go to the columns
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
 
     @admin.display(description="started", ordering="requested_at")
@@ -97,6 +103,10 @@ class OrderBulkOperationAdmin(ReadOnlyAdmin):
             operation.pk,
             day_and_time(operation.requested_at),
         )
+
+    @admin.display(description="by", ordering="requested_by")
+    def by(self, operation):
+        return operation.requested_by
 
     @admin.display(description="action")
     def action_and_selection(self, operation):

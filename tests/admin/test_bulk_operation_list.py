@@ -7,15 +7,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from fulfillment.bulk_actions import LABEL
 from processes import clock
-from processes.bulk import bulk_run, bulk_start
-from processes.journal import Actor
 from processes.models.bulk import BulkOperation
-from processes.models.journal import ActorType
 from tests.admin.conftest import make_user
 from tests.conftest import ENGINE_DB
-from tests.fulfillment.bulk.helpers import OLGA, completed_orders, orders_waiting_for_pick
+from tests.fulfillment.bulk.helpers import three_operations
 
 pytestmark = ENGINE_DB
 LIST = reverse("admin:fulfillment_orderbulkoperation_changelist")
@@ -28,43 +24,7 @@ def progress(operation) -> str:
 
 @pytest.fixture
 def operations(catalogue):
-    """Three operations an hour apart: a compensate that finished, a cancel whose order was
-    refused, and a retry still running with a failure; and one over another workflow."""
-    waiting, done = orders_waiting_for_pick(2), completed_orders(1)
-    with clock.frozen(START):
-        flood = bulk_start(
-            label=LABEL,
-            action="compensate",
-            process_ids=[o.pk for o in waiting],
-            actor=OLGA,
-            reason="the flood reached the pick aisles",
-            selection="step: pick",
-        )
-        bulk_run(flood.pk)
-    with clock.frozen(START + timedelta(hours=1)):
-        late = bulk_start(
-            label=LABEL,
-            action="cancel",
-            process_ids=[done[0].pk],
-            actor=Actor(ActorType.OPERATOR, "sam"),
-            reason="customer asked by phone",
-            selection="state: completed",
-        )
-        bulk_run(late.pk)
-    with clock.frozen(START + timedelta(hours=2)):
-        stuck = BulkOperation.objects.create(
-            process_type=LABEL,
-            action="retry",
-            reason="carrier back",
-            requested_by="rita",
-            total=3,
-            done=1,
-            failed=1,
-        )
-        BulkOperation.objects.create(
-            process_type="fulfillment.return", action="retry", reason="x", requested_by="x"
-        )
-    return {"flood": flood, "late": late, "stuck": stuck}
+    return three_operations(START)
 
 
 def row(page: str, operation) -> str:
@@ -83,7 +43,7 @@ def test_the_list_shows_every_operation_on_orders_newest_first(ops_client, opera
 
     flood = row(page, operations["flood"])
     assert START.strftime("%Y-%m-%d") in flood and START.strftime("%H:%M UTC") in flood
-    assert '<td class="field-requested_by">olga</td>' in flood
+    assert '<td class="field-by">olga</td>' in flood
     assert "Compensate" in flood and "step: pick" in flood
     assert "the flood reached the pick aisles" in flood and ">Done<" in flood
     assert '2 / 2<span class="console-sub">0 left</span>' in flood
@@ -92,7 +52,7 @@ def test_the_list_shows_every_operation_on_orders_newest_first(ops_client, opera
     )
 
     late = row(page, operations["late"])
-    assert '<td class="field-requested_by">sam</td>' in late and "customer asked by phone" in late
+    assert '<td class="field-by">sam</td>' in late and "customer asked by phone" in late
     assert '0 / 1<span class="console-sub">0 left</span>' in late
     assert '<td class="field-refused_count"><span class="console-refused">1</span></td>' in late
 
