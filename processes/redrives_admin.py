@@ -8,6 +8,7 @@ console's roles hold, lets a person see it; the Incidents page and each step's p
 """
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from processes.incidents_admin import step_url
@@ -43,6 +44,14 @@ class RedriveAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("circuit")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A row's page is its step's page (its latest redrive, its history, its actions)."""
+        redrive = self.get_object(request, object_id)
+        if redrive is None or not self.has_view_permission(request, redrive):
+            return super().change_view(request, object_id, form_url, extra_context)
+        circuit = redrive.circuit
+        return HttpResponseRedirect(step_url(circuit.process_type, circuit.step, circuit.key))
 
     def changelist_view(self, request, extra_context=None):
         extra = {"title": "Redrives", "is_nav_sidebar_enabled": False, **(extra_context or {})}
