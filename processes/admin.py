@@ -1,6 +1,7 @@
 """The engine's journal, read-only: transitions, notes and every attempt at a step; the
 outbox of emails to people and the worker clusters' reports, also read-only; the rollout of a
-workflow's newest version. The Incidents page is processes.incidents_admin.
+workflow's newest version. The Incidents page is processes.incidents_admin, the list of
+redrives processes.redrives_admin.
 
 Append-only by design, so nobody may add, change or delete a row here. The operator
 dashboard links to the attempts filtered by step, direction and time.
@@ -12,6 +13,7 @@ from django import forms
 from django.contrib import admin
 
 import processes.incidents_admin  # noqa: F401  (the Incidents page: importing it registers it)
+import processes.redrives_admin  # noqa: F401  (the list of redrives: importing it registers it)
 from processes import clock, conf
 from processes.models.journal import ProcessEvent, StepAttempt
 from processes.models.outbox import OutboxMessage

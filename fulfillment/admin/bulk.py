@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from fulfillment.admin.bulk_operations import bulk_list_url
 from fulfillment.bulk_actions import LABEL
 from fulfillment.order_selection import SelectionError, orders_for_preview, selection_from_params
 from processes.bulk import action_for, actions, bulk_cancel, bulk_start
@@ -92,7 +93,10 @@ def _start(request, action, ids, reason: str, selection):
 
 
 def bulk_progress_view(model_admin, request, operation_id: int):
-    """The operation's figures and bar; the page reloads itself until the operation ends."""
+    """The operation's figures and bar; the page reloads itself until the operation ends. Those
+    who may see orders may follow it (the operation names orders and their refusals)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied("You may not see orders, nor the bulk operations on them.")
     operation = _operation(operation_id)
     action = action_for(LABEL, operation.action)
     problems = operation.items.filter(outcome__in=[ItemOutcome.REFUSED, ItemOutcome.FAILED]).order_by("id")
@@ -154,6 +158,7 @@ def _base(model_admin, request) -> dict:
         "opts": model_admin.model._meta,
         "title": "Act on all matching orders",
         "list_url": reverse("admin:fulfillment_order_changelist") + _query(request),
+        "bulk_list_url": bulk_list_url(request),
         "query": _query(request),
     }
 

@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 
 from fulfillment.admin.actions import ACTIONS, LIST_ACTIONS, ORDER_ACTIONS, bulk_action, operator_action_view
 from fulfillment.admin.bulk import bulk_urls
+from fulfillment.admin.bulk_operations import bulk_list_url
 from fulfillment.admin.dashboard import dashboard_view
 from fulfillment.admin.filters import StepFilter, StuckFilter
 from fulfillment.admin.process_display import (
@@ -159,6 +160,7 @@ class OrderAdmin(ReadOnlyAdmin):
         extra = {
             "dashboard_url": reverse("admin:fulfillment_order_dashboard"),
             "bulk_url": reverse("admin:fulfillment_order_bulk"),
+            "bulk_list_url": bulk_list_url(request),
             "is_nav_sidebar_enabled": False,  # its 300 px go to the columns
             **(extra_context or {}),
         }

@@ -5,10 +5,12 @@
 - `effects`: what each step leaves behind: fraud clearance, payment, reservations, labels, emails.
 - `returns`: returns of a completed order's units, their lines and what each return step leaves.
 - `picking`: pick tasks, who may pick in which warehouse, and what a worker must be told.
+- `bulk_operations`: the engine's bulk operations as the order console lists them (a proxy).
 
 The database keeps them honest with check and unique constraints; the code is the second line.
 """
 
+from fulfillment.models.bulk_operations import OrderBulkOperation
 from fulfillment.models.catalogue import Product, Stock, Warehouse
 from fulfillment.models.effects import FraudCheck, Notification, Payment, Reservation, Shipment
 from fulfillment.models.orders import CANCELLABLE, UNDOABLE, Order, OrderLine, OrderState
@@ -38,6 +40,7 @@ __all__ = [
     "FraudCheck",
     "Notification",
     "Order",
+    "OrderBulkOperation",
     "OrderLine",
     "OrderState",
     "Payment",
