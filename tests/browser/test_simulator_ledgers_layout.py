@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from fulfillment.simulators.faults import fault_add
 from fulfillment.simulators.models import ChargeRecord, RefundRecord
+from fulfillment.simulators.outages import outage_set
 from processes import clock
 from tests.admin.conftest import SCENARIOS
 from tests.browser.conftest import BROWSER_DB
@@ -27,6 +28,11 @@ LEDGERS = {
     "refusedcall": ["refused_at", "service", "operation", "reason", "reference_short", "key_short"],
     "receivedcall": ["received_at", "service", "operation", "account", "reference_short", "key_short"],
 }
+
+LONG_REASON = (
+    "carrier rehearsal before the winter sale, agreed with the warehouse's night shift; "
+    "bring it back once the retries have drained and the label queue is empty again"
+)
 
 
 def ledgers_filled():
@@ -80,3 +86,29 @@ def test_ledgers_fit_1280_px_and_scroll_in_their_box_on_a_phone(browser_page, lo
     reference = page.locator("#result_list td.field-reference_short .ledger-short")
     assert reference.inner_text() == f"{str(order.pk)[:8]}…"
     assert reference.get_attribute("title") == str(order.pk)
+
+
+def test_outage_board_with_a_long_reason_fits_1280_px_and_a_phone(browser_page, log_in, screenshot):
+    """A long reason wraps inside the board at 1280 px with both buttons in sight; on a phone each
+    service is a card a line wide and the page keeps its width."""
+    outage_set(service="payment", on=True, by="olga", reason="payment rehearsal")
+    outage_set(service="payment", on=False, by="olga")
+    outage_set(service="carrier", on=True, by="olga", reason=LONG_REASON)
+    page = sign_in_operator(browser_page, log_in, LAPTOP)
+
+    page.goto(reverse("admin:simulators_outage_changelist"))
+    screenshot(page, "1280", full_page=False)
+    assert page_width(page)[0] <= LAPTOP["width"]
+    assert inside(page, "#outage-board thead th") == []
+    assert inside(page, "#outage-board tbody td, #outage-board tbody th") == []
+    assert LONG_REASON in page.locator("#outage-carrier").inner_text()
+    assert page.locator("#outage-carrier button").is_visible()  # Bring back up, in sight
+    assert page.locator("#outage-mail button").is_visible()  # Take down
+
+    page.set_viewport_size(PHONE)
+    screenshot(page, "390")
+    assert page_width(page)[0] <= PHONE["width"]
+    assert inside(page, "#outage-board tbody tr > *") == []
+    # Each service reads as a card on a phone: its state a full line wide, not a squeezed column.
+    state = page.locator("#outage-carrier td[data-label=State]").bounding_box()
+    assert state["width"] >= PHONE["width"] * 0.8, state
