@@ -38,6 +38,16 @@ def time_column(field: str, description: str):
     return column
 
 
+def shortened_column(field: str, description: str, *, limit: int = 64):
+    """A list column writing the text in `field` shortened, the full text in its title, sorted by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, record):
+        return shortened(getattr(record, field), limit=limit)
+
+    return column
+
+
 class LedgerAdmin(ReadOnlyAdmin):
     """A list nobody edits: the ledgers change only through the simulated services' calls.
 
@@ -45,13 +55,8 @@ class LedgerAdmin(ReadOnlyAdmin):
     (fulfillment.simulators.ledger_columns) so that the times stay in sight at 1280 px.
     """
 
-    @admin.display(description="Reference", ordering="reference")
-    def reference_short(self, record):
-        return shortened(record.reference, limit=12)
-
-    @admin.display(description="Idempotency key", ordering="idempotency_key")
-    def key_short(self, record):
-        return shortened(record.idempotency_key)
+    reference_short = shortened_column("reference", "Reference", limit=12)
+    key_short = shortened_column("idempotency_key", "Idempotency key")
 
 
 @admin.register(ChargeRecord)
@@ -108,14 +113,8 @@ class SentMailAdmin(LedgerAdmin):
     list_display = ["message", "reference_short", "subject_short", "duplicate_offers", "sent"]
     search_fields = ["message_id", "reference", "subject"]
     sent = time_column("sent_at", "Sent at")
-
-    @admin.display(description="Message id", ordering="message_id")
-    def message(self, mail):
-        return shortened(mail.message_id)
-
-    @admin.display(description="Subject", ordering="subject")
-    def subject_short(self, mail):
-        return shortened(mail.subject, limit=60)
+    message = shortened_column("message_id", "Message id")
+    subject_short = shortened_column("subject", "Subject", limit=60)
 
 
 @admin.register(IdempotencyRecord)
@@ -124,17 +123,18 @@ class IdempotencyRecordAdmin(LedgerAdmin):
     list_filter = ["service", "operation", "error"]
     search_fields = ["key", "reference"]
     created = time_column("created_at", "Created at")
-
-    @admin.display(description="Key", ordering="key")
-    def key_short(self, record):
-        return shortened(record.key)
+    key_short = shortened_column("key", "Key")
 
 
 @admin.register(FaultRule)
 class FaultRuleAdmin(admin.ModelAdmin):
-    list_display = ["service", "operation", "mode", "remaining", "reference", "account", "created_at"]
+    """Fault rules, the one editable list here: how many calls each still strikes."""
+
+    list_display = ["service", "operation", "mode", "remaining", "reference_short", "account", "created"]
     list_editable = ["remaining"]
     list_filter = ["service", "operation", "mode"]
+    reference_short = shortened_column("reference", "Reference", limit=12)
+    created = time_column("created_at", "Created at")
 
 
 @admin.register(RefusedCall)

@@ -18,7 +18,8 @@ from tests.factories import drive, make_catalogue, place_order
 
 pytestmark = BROWSER_DB
 
-# Each ledger list and the columns a tester reads on it, by their list_display names.
+# Each ledger list (and the fault rules beside them) and the columns a tester reads on it, by
+# their list_display names.
 LEDGERS = {
     "chargerecord": ["charge", "reference_short", "amount_and_currency", "status_and_reason", "created"],
     "refundrecord": ["refund", "charge_short", "reference_short", "amount", "full", "created"],
@@ -27,6 +28,7 @@ LEDGERS = {
     "idempotencyrecord": ["service", "operation", "key_short", "reference_short", "error", "created"],
     "refusedcall": ["refused_at", "service", "operation", "reason", "reference_short", "key_short"],
     "receivedcall": ["received_at", "service", "operation", "account", "reference_short", "key_short"],
+    "faultrule": ["service", "operation", "mode", "remaining", "reference_short", "account", "created"],
 }
 
 LONG_REASON = (
@@ -37,7 +39,8 @@ LONG_REASON = (
 
 def ledgers_filled():
     """Rows in every ledger through the real workflow: a completed order (charge, label, mail),
-    a declined card (a declined charge), a label refused for good (refused calls, a refund)."""
+    a declined card (a declined charge), a label refused for good (refused calls, a refund), and a
+    fault rule still waiting for its order."""
     make_catalogue()
     completed = SCENARIOS["completed"]()
     SCENARIOS["cancelled"]()
@@ -47,6 +50,9 @@ def ledgers_filled():
         drive(refunded)
     assert ChargeRecord.objects.filter(status="declined").exists()
     assert RefundRecord.objects.filter(reference=str(refunded.pk)).exists()
+    fault_add(
+        service="carrier", operation="create_label", mode="timeout_before_effect", reference=str(completed.pk)
+    )
     return completed
 
 
