@@ -7,7 +7,9 @@ from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html
 
+from fulfillment.simulators.ledger_columns import prefix, shortened, when
 from fulfillment.simulators.models import (
     ChargeRecord,
     FaultRule,
@@ -26,67 +28,133 @@ from processes.read_only_admin import ReadOnlyAdmin
 SWITCH_PERMISSION = "simulators.switch_outage"
 
 
+def time_column(field: str, description: str):
+    """A list column writing the time in `field` so that it wraps after the date only, sorted by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, record):
+        return when(getattr(record, field))
+
+    return column
+
+
+def shortened_column(field: str, description: str, *, limit: int = 64):
+    """A list column writing the text in `field` shortened, the full text in its title, sorted by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, record):
+        return shortened(getattr(record, field), limit=limit)
+
+    return column
+
+
 class LedgerAdmin(ReadOnlyAdmin):
-    """A list nobody edits: the ledgers change only through the simulated services' calls."""
+    """A list nobody edits: the ledgers change only through the simulated services' calls.
+
+    Its lists write references, keys and ids shortened with the full value in a title
+    (fulfillment.simulators.ledger_columns) so that the times stay in sight at 1280 px.
+    """
+
+    reference_short = shortened_column("reference", "Reference", limit=12)
+    key_short = shortened_column("idempotency_key", "Idempotency key")
 
 
 @admin.register(ChargeRecord)
 class ChargeRecordAdmin(LedgerAdmin):
-    list_display = ["charge_id", "reference", "amount", "currency", "status", "decline_reason", "created_at"]
+    list_display = ["charge", "reference_short", "amount_and_currency", "status_and_reason", "created"]
     list_filter = ["status", "currency"]
     search_fields = ["charge_id", "reference", "idempotency_key"]
+    created = time_column("created_at", "Created at")
+
+    @admin.display(description="Charge id", ordering="charge_id")
+    def charge(self, charge):
+        return prefix(charge.charge_id)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_and_currency(self, charge):
+        return f"{charge.amount} {charge.currency}"
+
+    @admin.display(description="Status", ordering="status")
+    def status_and_reason(self, charge):
+        if not charge.decline_reason:
+            return charge.get_status_display()
+        return format_html(
+            '{}<span class="ledger-sub">{}</span>', charge.get_status_display(), charge.decline_reason
+        )
 
 
 @admin.register(RefundRecord)
 class RefundRecordAdmin(LedgerAdmin):
-    list_display = ["refund_id", "charge", "reference", "amount", "created_at"]
+    list_display = ["refund", "charge_short", "reference_short", "amount", "full", "created"]
     list_select_related = ["charge"]
     search_fields = ["refund_id", "reference", "charge__charge_id", "idempotency_key"]
+    created = time_column("created_at", "Created at")
+
+    @admin.display(description="Refund id", ordering="refund_id")
+    def refund(self, refund):
+        return prefix(refund.refund_id)
+
+    @admin.display(description="Charge", ordering="charge__charge_id")
+    def charge_short(self, refund):
+        return prefix(refund.charge.charge_id)
 
 
 @admin.register(LabelRecord)
 class LabelRecordAdmin(LedgerAdmin):
-    list_display = ["tracking_number", "reference", "weight_grams", "created_at", "voided_at"]
+    list_display = ["tracking_number", "reference_short", "weight_grams", "created", "voided"]
     list_filter = [("voided_at", admin.EmptyFieldListFilter)]
     search_fields = ["tracking_number", "reference", "idempotency_key"]
+    created = time_column("created_at", "Created at")
+    voided = time_column("voided_at", "Voided at")
 
 
 @admin.register(SentMail)
 class SentMailAdmin(LedgerAdmin):
-    list_display = ["message_id", "reference", "subject", "duplicate_offers", "sent_at"]
+    list_display = ["message", "reference_short", "subject_short", "duplicate_offers", "sent"]
     search_fields = ["message_id", "reference", "subject"]
+    sent = time_column("sent_at", "Sent at")
+    message = shortened_column("message_id", "Message id")
+    subject_short = shortened_column("subject", "Subject", limit=60)
 
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(LedgerAdmin):
-    list_display = ["service", "operation", "key", "reference", "error", "created_at"]
+    list_display = ["service", "operation", "key_short", "reference_short", "error", "created"]
     list_filter = ["service", "operation", "error"]
     search_fields = ["key", "reference"]
+    created = time_column("created_at", "Created at")
+    key_short = shortened_column("key", "Key")
 
 
 @admin.register(FaultRule)
 class FaultRuleAdmin(admin.ModelAdmin):
-    list_display = ["service", "operation", "mode", "remaining", "reference", "account", "created_at"]
+    """Fault rules, the one editable list here: how many calls each still strikes."""
+
+    list_display = ["service", "operation", "mode", "remaining", "reference_short", "account", "created"]
     list_editable = ["remaining"]
     list_filter = ["service", "operation", "mode"]
+    reference_short = shortened_column("reference", "Reference", limit=12)
+    created = time_column("created_at", "Created at")
 
 
 @admin.register(RefusedCall)
 class RefusedCallAdmin(LedgerAdmin):
-    list_display = ["at", "service", "operation", "reason", "reference", "idempotency_key"]
+    list_display = ["refused_at", "service", "operation", "reason", "reference_short", "key_short"]
     list_filter = ["service", "operation", "reason"]
     search_fields = ["reference", "idempotency_key"]
     date_hierarchy = "at"
     show_full_result_count = False
+    refused_at = time_column("at", "At")
 
 
 @admin.register(ReceivedCall)
 class ReceivedCallAdmin(LedgerAdmin):
-    list_display = ["at", "service", "operation", "account", "reference", "idempotency_key"]
+    list_display = ["received_at", "service", "operation", "account", "reference_short", "key_short"]
     list_filter = ["service", "operation", "account"]
     search_fields = ["reference", "idempotency_key"]
     date_hierarchy = "at"
     show_full_result_count = False
+    received_at = time_column("at", "At")
 
 
 @admin.register(Outage)
