@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from processes.incidents_admin import step_url
 from processes.models.flow import Redrive
 from processes.read_only_admin import ReadOnlyAdmin
+from processes.workflow import registry
 
 
 class RunningFilter(admin.SimpleListFilter):
@@ -31,13 +32,35 @@ class RunningFilter(admin.SimpleListFilter):
         return queryset
 
 
+class WorkflowFilter(admin.SimpleListFilter):
+    """By workflow, named as its process model names its rows (Orders, Returns)."""
+
+    title = "workflow"
+    parameter_name = "workflow"
+
+    def lookups(self, request, model_admin):
+        labels = Redrive.objects.values_list("circuit__process_type", flat=True).distinct()
+        return [(label, _workflow_name(label)) for label in sorted(labels)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(circuit__process_type=self.value()) if self.value() else queryset
+
+
+def _workflow_name(label: str) -> str:
+    """ "Orders" for "fulfillment.order"; the label itself for a workflow no longer registered."""
+    try:
+        return str(registry.model_class(label)._meta.verbose_name_plural).capitalize()
+    except (KeyError, LookupError):
+        return label
+
+
 @admin.register(Redrive)
 class RedriveAdmin(ReadOnlyAdmin):
     """Every redrive of every step: find one again after leaving its step's page."""
 
     list_display = ["started", "by", "where", "state", "done_of_total", "left_locked", "reason", "finished"]
     list_display_links = None  # "started" links to the step's page, not to a change form
-    list_filter = [RunningFilter, "circuit__process_type", "circuit__step"]
+    list_filter = [RunningFilter, WorkflowFilter, "circuit__step"]
     search_fields = ["reason", "requested_by"]
     search_help_text = "Words of the reason, or the operator's user name."
     list_per_page = 50
@@ -74,7 +97,9 @@ class RedriveAdmin(ReadOnlyAdmin):
     def where(self, redrive):
         circuit = redrive.circuit
         key = f" ({circuit.key})" if circuit.key else ""
-        return format_html("{}{}<br><small>{}</small>", circuit.step, key, circuit.process_type)
+        return format_html(
+            "{}{}<br><small>{}</small>", circuit.step, key, _workflow_name(circuit.process_type)
+        )
 
     @admin.display(description="state")
     def state(self, redrive):

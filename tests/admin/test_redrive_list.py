@@ -58,7 +58,7 @@ def test_the_list_shows_every_redrive_newest_first_with_its_figures(
     link = f'<a href="{STEP}" title="Its step: condition, history, actions">{start:%Y-%m-%d %H:%M} UTC</a>'
     assert link in first
     assert '<td class="field-by">olga</td>' in first and "mail relay is back" in first
-    assert "send_confirmation" in first and LABEL in first
+    assert "send_confirmation<br><small>Orders</small>" in first  # the workflow by its rows' name
     assert '<td class="field-state">Finished</td>' in first
     assert '<td class="field-done_of_total">2 / 2</td>' in first
     assert f'<td class="field-finished">{start:%Y-%m-%d %H:%M} UTC</td>' in first
@@ -76,6 +76,8 @@ def test_the_list_shows_every_redrive_newest_first_with_its_figures(
         ("state=finished", ["first"]),
         ("circuit__step=send_confirmation", ["second", "first"]),
         ("circuit__step=create_label", []),
+        (f"workflow={LABEL}", ["second", "first"]),
+        ("workflow=fulfillment.return", []),
         ("q=relay", ["first"]),
         ("q=sam", ["second"]),
     ],
@@ -83,6 +85,11 @@ def test_the_list_shows_every_redrive_newest_first_with_its_figures(
 def test_filters_by_state_and_step_and_search_by_reason_or_actor(ops_client, redrives, query, names):
     listed = list(ops_client.get(f"{LIST}?{query}").context["cl"].result_list)
     assert listed == [redrives[name] for name in names]
+
+
+def test_the_workflow_filter_names_each_workflow_by_its_rows(ops_client, redrives):
+    page = ops_client.get(LIST).content.decode()
+    assert "By workflow" in page and f'href="?workflow={LABEL}">Orders</a>' in page
 
 
 def test_the_incidents_pages_link_to_it(support_client, redrives):
