@@ -49,11 +49,11 @@ class Command(BaseCommand):
 
     def _table(self, plans):
         out = self.stdout.write
-        out(f"{'query':<44}{'ms':>9}  {'seq scan':<10}indexes")
+        out(f"{'query':<44}{'ms':>9}  {'seq scan':<10} indexes")
         for plan in plans:
             name = f"{plan.check}: {statement_kind(plan.sql)}"
             seq = ", ".join(SHOUTED.get(table, table) for table in plan.seq_scans) or "-"
-            out(f"{name:<44}{plan.ms:>9.3f}  {seq:<10}{', '.join(plan.indexes) or '-'}")
+            out(f"{name:<44}{plan.ms:>9.3f}  {seq:<10} {', '.join(plan.indexes) or '-'}")
         if not any(plan.check == "client's orders" for plan in plans):
             out("(no API client has orders: the client's order list was not checked)")
         if not any(plan.check == "client's returns" for plan in plans):
