@@ -35,8 +35,8 @@ SETTLED = timedelta(days=10)
 
 
 def returns_generate(*, share: float, seed: int = 0, batch: int = 50_000) -> int:
-    """Write a return for about `share` of the generated orders completed more than ten days
-    ago that have none yet; returns how many."""
+    """Write a return for about `share` of the generated completed orders placed more than ten
+    days ago that have none yet; returns how many."""
     if not 0 <= share <= 1:
         raise ValueError(f"The share of orders returned must be between 0 and 1, not {share}.")
     rng, now = random.Random(seed), clock.now()
