@@ -276,10 +276,16 @@ def order_state_counts() -> tuple[dict[str, int], frozenset[str]]:
     second at a million orders), so the planner's estimate stands in, kept current by
     autovacuum's ANALYZE (within a few per cent).
     """
-    estimates = {state: _planned_rows(Order.objects.filter(state=state).order_by()) for state in FINAL_STATES}
+    return process_state_counts(Order, states=OrderState.values, final_states=FINAL_STATES)
+
+
+def process_state_counts(model, *, states: list[str], final_states) -> tuple[dict[str, int], frozenset[str]]:
+    """Processes of `model` (orders, returns) per state, as `order_state_counts` explains: the
+    `final_states` past EXACT_COUNT_LIMIT estimated, the others counted on the state index."""
+    estimates = {state: _planned_rows(model.objects.filter(state=state).order_by()) for state in final_states}
     estimated = frozenset(s for s, n in estimates.items() if n is not None and n >= EXACT_COUNT_LIMIT)
-    counted = [state for state in OrderState.values if state not in estimated]
-    rows = Order.objects.filter(state__in=counted).order_by().values_list("state").annotate(n=Count("*"))
+    counted = [state for state in states if state not in estimated]
+    rows = model.objects.filter(state__in=counted).order_by().values_list("state").annotate(n=Count("*"))
     return {**dict(rows), **{state: estimates[state] for state in estimated}}, estimated
 
 

@@ -85,7 +85,12 @@ def _returns(figures: ReturnFigures) -> dict:
     return {
         "figures": figures,
         "states": [
-            {"label": label, "count": n, "url": return_list_url(state__exact=value)}
+            {
+                "label": label,
+                "count": n,
+                "shown": _shown(n, estimated=value in figures.estimated_states),
+                "url": return_list_url(state__exact=value),
+            }
             for value, label, n in figures.per_state
         ],
         "attention_url": return_list_url(needs_attention__exact=1),

@@ -77,9 +77,9 @@ def orders_generate(*, count: int, seed: int = 0, batch: int = 50_000) -> Genera
     for first in range(0, count, batch):
         orders, lines, events = _batch(layout, range(first, min(first + batch, count)))
         with transaction.atomic():
-            _write(Order, orders)
-            _write(OrderLine, lines)
-            _write(ProcessEvent, events)
+            rows_write(Order, orders)
+            rows_write(OrderLine, lines)
+            rows_write(ProcessEvent, events)
         written = Generated(
             written.orders + len(orders), written.lines + len(lines), written.events + len(events)
         )
@@ -209,7 +209,7 @@ def _event(order, fields) -> dict:
     }
 
 
-def _write(model, rows: list[dict]) -> None:
+def rows_write(model, rows: list[dict]) -> None:
     """COPY on PostgreSQL; bulk_create elsewhere. Missing columns take the field's default."""
     fields = [
         f

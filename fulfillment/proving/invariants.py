@@ -316,6 +316,7 @@ INVARIANTS = [
     Invariant("return_refund_not_accepted_amount", returns.return_refund_not_accepted_amount),
     Invariant("return_restocked_not_once", returns.return_restocked_not_once),
     Invariant("return_labels_wrong", returns.return_labels_wrong),
+    Invariant("return_mailed_more_than_once", returns.return_mailed_more_than_once),
 ]
 
 

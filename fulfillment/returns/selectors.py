@@ -8,7 +8,7 @@ Selectors only: nothing here writes. The timeline and the stuck condition are th
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from fulfillment.gateways import label_ledger
 from fulfillment.models import Order, Return, ReturnState
@@ -17,12 +17,16 @@ from fulfillment.monitoring import (
     WHOLE_EMAIL,
     LedgerRow,
     order_ledger_check,
+    process_state_counts,
     reconciled_step_in_flight,
     stuck_q,
     uuid_prefix_range,
 )
 from fulfillment.returns.workflow import RETURN_STEPS
 from processes import clock
+
+# Where finished returns end: past EXACT_COUNT_LIMIT in one, the dashboard shows an estimate.
+RETURN_FINAL_STATES = (ReturnState.COMPLETED, ReturnState.CANCELLED)
 
 
 def return_search_q(term: str) -> Q | None:
@@ -107,6 +111,7 @@ class ReturnFigures:
     per_state: list[tuple[str, str, int]]
     needs_attention: int
     stuck: int
+    estimated_states: frozenset[str] = frozenset()  # whose figure in per_state is an estimate
 
     @property
     def total(self) -> int:
@@ -114,13 +119,18 @@ class ReturnFigures:
 
 
 def return_dashboard_figures(now: datetime | None = None) -> ReturnFigures:
-    """Returns per state, those needing attention and those stuck, in three grouped queries."""
+    """Returns per state (the final ones estimated past a limit, as the orders': counting them
+    read the whole returns table, 12 ms at 41,000 returns), those needing attention and those
+    stuck."""
     now = now or clock.now()
-    counts = dict(Return.objects.order_by().values_list("state").annotate(n=Count("*")))
+    counts, estimated = process_state_counts(
+        Return, states=ReturnState.values, final_states=RETURN_FINAL_STATES
+    )
     return ReturnFigures(
         per_state=[(value, label, counts.get(value, 0)) for value, label in ReturnState.choices],
         needs_attention=Return.objects.filter(needs_attention=True).count(),
         stuck=Return.objects.filter(return_stuck_q(now)).count(),
+        estimated_states=estimated,
     )
 
 

@@ -1,12 +1,14 @@
 """Past a limit the dashboard shows the final states' counts as PostgreSQL's estimate, and says
-so; the states of orders in flight stay exact counts."""
+so; the states of orders in flight stay exact counts. The same of the returns' figures."""
 
 import pytest
 from django.urls import reverse
 
-from fulfillment.models import Order, OrderState
+from fulfillment.models import Order, OrderState, Return, ReturnState
 from fulfillment.monitoring import _planned_rows, dashboard_figures
 from fulfillment.proving.generation import orders_generate
+from fulfillment.proving.return_generation import returns_generate
+from fulfillment.returns.selectors import return_dashboard_figures
 
 # Committed and flushed after each test: rows rolled back would leave the table's pages behind,
 # and the planner's guess of its size would sway the plans of later tests.
@@ -57,3 +59,39 @@ def test_the_page_says_about_for_an_estimate_only(orders, ops_client, monkeypatc
     assert table["Completed"] == f"about {round(completed, 3 - len(str(completed))):,}"
     assert table["Awaiting pick"] == str(waiting)
     assert "About: PostgreSQL's estimate" in response.content.decode()
+
+
+@pytest.fixture
+def returns(orders):
+    returns_generate(share=0.5)
+
+
+def actual_return_counts() -> dict[str, int]:
+    return {state: Return.objects.filter(state=state).count() for state in ReturnState.values}
+
+
+def test_small_final_return_states_are_counted(returns):
+    figures = return_dashboard_figures()
+
+    assert figures.estimated_states == frozenset()
+    assert {value: n for value, _, n in figures.per_state} == actual_return_counts()
+
+
+def test_past_the_limit_final_return_states_are_estimated_and_said_so(returns, ops_client, monkeypatch):
+    """As the orders': the returns' completed and cancelled figures become the planner's
+    estimate, the others stay counted, and the page says "about" for the estimates only."""
+    monkeypatch.setattr("fulfillment.monitoring.EXACT_COUNT_LIMIT", 1)
+    final = {ReturnState.COMPLETED, ReturnState.CANCELLED}
+    estimates = {state: _planned_rows(Return.objects.filter(state=state).order_by()) for state in final}
+
+    figures = return_dashboard_figures()
+    response = ops_client.get(reverse("admin:fulfillment_order_dashboard"))
+
+    assert figures.estimated_states == final
+    assert {value: n for value, _, n in figures.per_state} == {**actual_return_counts(), **estimates}
+    table = {row["label"]: row["shown"] for row in response.context["returns"]["states"]}
+    completed = estimates[ReturnState.COMPLETED]
+    assert table["Completed"] == f"about {round(completed, 3 - len(str(completed))):,}"
+    waiting = Return.objects.filter(state=ReturnState.AWAITING_PARCEL).count()
+    assert table["Waiting for the parcel"] == str(waiting)
+    assert "to spare counting every finished return" in response.content.decode()

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 
-from fulfillment.models import Order, OrderLine, OrderState
+from fulfillment.models import Order, OrderLine, OrderState, Return, ReturnState
 from fulfillment.proving.generation import CLIENTS, orders_generate
 from processes import clock
 from processes.models.journal import ProcessEvent
@@ -29,10 +29,36 @@ def test_generates_orders_in_every_state_with_their_journal():
     assert all(by_order[pk] == state for pk, state in Order.objects.values_list("pk", "state"))
 
 
+def test_returns_a_share_of_the_completed_orders_in_every_resting_place():
+    """One return of one unit for about --returns of the completed orders: mostly completed, the
+    ones in flight the newest, the oldest 30 flagged."""
+    call_command("generate_orders", "--count", "3000", "--returns", "0.1")
+
+    returns = Return.objects.all()
+    assert 200 < returns.count() < 360
+    assert not returns.exclude(order__state=OrderState.COMPLETED).exists()
+    assert returns.values("order").distinct().count() == returns.count()
+    states = set(returns.values_list("state", flat=True))
+    assert {ReturnState.COMPLETED, ReturnState.CANCELLED, ReturnState.AWAITING_PARCEL} <= states
+    assert returns.filter(needs_attention=True).count() == 30
+    in_flight = returns.exclude(run_status=RunStatus.FINISHED).filter(needs_attention=False)
+    assert (
+        in_flight.aggregate(first=Min("created_at"))["first"]
+        > returns.filter(run_status=RunStatus.FINISHED).aggregate(last=Max("created_at"))["last"]
+    )
+    assert all(ret.lines.get().quantity == 1 for ret in returns[:20])
+
+
 def test_bad_count_is_refused():
     """A count out of range is refused with the reason, and nothing is written."""
     with pytest.raises(CommandError, match="--count must be between"):
         call_command("generate_orders", "--count", "0")
+    assert not Order.objects.exists()
+
+
+def test_bad_share_of_returns_is_refused():
+    with pytest.raises(CommandError, match="--returns must be a share between 0 and 1, not 1.5"):
+        call_command("generate_orders", "--count", "10", "--returns", "1.5")
     assert not Order.objects.exists()
 
 

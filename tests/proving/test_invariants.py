@@ -3,7 +3,8 @@
 The orders are driven in-process to every resting place (completed, cancelled after a refund,
 cancelled by a declined card, waiting for a pick) plus one just placed; then a single row is
 broken with QuerySet.update() or a direct write to a ledger, the way a bug or a double effect
-would leave it, and the invariant must name the order (or the stock row).
+would leave it, and the invariant must name the order (or the stock row). The returns' mail
+is checked the same way, on one completed and one cancelled return.
 """
 
 from datetime import timedelta
@@ -15,7 +16,9 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from fulfillment.models import Order, OrderState, Payment, Reservation, Shipment
-from fulfillment.proving import invariants
+from fulfillment.proving import invariants, return_invariants
+from fulfillment.returns import mail as return_mail
+from fulfillment.returns.requests import return_cancel
 from fulfillment.simulators.carrier import CarrierSimulator
 from fulfillment.simulators.models import LabelRecord, RefundRecord, SentMail
 from fulfillment.simulators.payment import PaymentGatewaySimulator
@@ -24,6 +27,7 @@ from processes.models.journal import AttemptOutcome, EventKind, ProcessEvent, St
 from processes.models.process import RunStatus
 from tests.conftest import ENGINE_DB
 from tests.factories import drive, place_order
+from tests.return_factories import CLIENT, completed_order, drive_return, request_return
 
 pytestmark = ENGINE_DB
 
@@ -252,3 +256,62 @@ def test_running_attempt_under_a_live_lease_is_fine(orders):
     assert invariants.attempt_running_without_lease() == []
     Order.objects.filter(pk=orders.fresh.pk).update(fence=8)
     assert invariants.attempt_running_without_lease() == orders.ids(orders.fresh)
+
+
+class Returns:
+    """One return completed (its confirmation sent) and one cancelled before its parcel came
+    (its closing notice sent), of one order."""
+
+    def __init__(self):
+        with clock.frozen():
+            self.order = completed_order()
+            self.completed = drive_return(request_return(self.order, ("MUG-001", 1)))
+            closed = drive_return(request_return(self.order, ("TEE-042", 1)), parcel=False)
+            return_cancel(ret=closed, actor=CLIENT, reason="kept it")
+            self.cancelled = drive_return(closed)
+
+    def ids(self, *returns) -> list[str]:
+        return sorted(str(ret.pk) for ret in returns)
+
+
+@pytest.fixture
+def returns(catalogue):
+    made = Returns()
+    assert (made.completed.state, made.cancelled.state) == ("completed", "cancelled")
+    for ret in (made.completed, made.cancelled):
+        assert SentMail.objects.filter(reference=str(ret.pk)).count() == 1
+    return made
+
+
+def violated() -> dict[str, list[str]]:
+    return {name: ids for name, ids in invariants.invariants_check().items() if ids}
+
+
+def test_healthy_returns_violate_nothing(returns):
+    """A completed and a cancelled return, each mailed once, break no invariant; nor does a
+    retried send, which offers the same Message-ID and is dropped by the mailbox."""
+    return_mail.return_confirmation_send(ret=returns.completed)
+    return_mail.return_closed_send(ret=returns.cancelled)
+
+    assert violated() == {}
+    offers = SentMail.objects.filter(reference__in=returns.ids(returns.completed, returns.cancelled))
+    assert sorted(offers.values_list("duplicate_offers", flat=True)) == [1, 1]
+
+
+def test_second_message_to_one_return_is_caught(returns):
+    """A return's confirmation sent again under a new Message-ID is a second email about it;
+    the check scoped to other orders does not see it."""
+    ret = returns.completed
+    EmailMessage("Your return, again", "…", to=[ret.order.email], headers={"X-Reference": str(ret.pk)}).send()
+
+    assert violated() == {"return_mailed_more_than_once": returns.ids(ret)}
+    check = return_invariants.return_mailed_more_than_once
+    assert check(Order.objects.filter(pk=returns.order.pk)) == returns.ids(ret)
+    assert check(Order.objects.exclude(pk=returns.order.pk)) == []
+
+
+def test_closing_notice_to_a_completed_return_is_caught(returns):
+    """Told both that it was refunded and that it was closed: two messages for one return."""
+    return_mail.return_closed_send(ret=returns.completed)
+
+    assert violated() == {"return_mailed_more_than_once": returns.ids(returns.completed)}
