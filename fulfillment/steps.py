@@ -28,8 +28,8 @@ from processes.workflow import CircuitPolicy, OnExhausted, RetryPolicy, ServiceL
 
 # Every step that calls a service slows down once its service answers fewer than half of its
 # calls, and stops calling it for everyone only on evidence of an outage (processes.flow): 80 %
-# of its last 20 calls in a minute failed (of 10 at least: fewer are no evidence), or its last
-# 10 in a row, for at least 5 orders. It then waits CIRCUIT_COOLDOWN seconds (30) before
+# of its last 20 calls in a minute failed (all 20: fewer are no evidence at 30 % noise), or its
+# last 10 in a row, for at least 5 orders. It then waits CIRCUIT_COOLDOWN seconds (30) before
 # orders probe it one at a time: the first answer ends the outage; two service failures in a
 # row double the wait, up to 5 minutes.
 SERVICE_CIRCUIT = CircuitPolicy(

@@ -79,11 +79,14 @@ class CircuitPolicy:
     2 the step is slowed only once the service answers fewer than half its calls. The calls
     held back wait about `pace_seconds` divided by that probability, and the longer one has
     waited the likelier it goes, so none waits for long. It stops (its circuit opens) only on
-    evidence of an outage: `stop_share` or more of at least `min_calls` calls failed, or the
-    latest `stop_run` in a row (at the start of an outage the window still holds the
+    evidence of an outage: `stop_share` or more of at least `stop_min_calls` calls failed (by
+    default the whole window, `window_attempts`), or
+    the latest `stop_run` in a row (at the start of an outage the window still holds the
     successes from before it), from at least `min_processes` processes. Fewer calls are no
     evidence even if every one failed: at 30 % random failures a step's first five calls all
-    fail for one cold start in 400. It then waits
+    fail for one cold start in 400, and 8 or more of 10 fail about once in 600 windows, which
+    a step with little traffic (a soak's refunds) met; 16 or more of 20, about once in 200,000.
+    A dead service fails every call, and ten in a row stop it. It then waits
     `cooldown` seconds, without spending attempts, and lets processes through one at a time as
     probes: the first answer closes it; `probes` service failures in a row re-open it for
     twice as long, up to `cooldown_cap`.
@@ -98,6 +101,7 @@ class CircuitPolicy:
     window_seconds: float = 60.0
     window_attempts: int = 20
     min_calls: int = 10
+    stop_min_calls: int | None = None  # None: a full window (`window_attempts`)
     degraded_share: float = 0.2
     multiplier: float = 2.0
     min_admitted: float = 0.1
@@ -119,6 +123,7 @@ class CircuitPolicy:
             and 0 < self.min_admitted <= 1
             and self.min_processes <= self.stop_run <= self.window_attempts
             and 1 <= self.min_calls <= self.window_attempts
+            and self.min_calls <= self.stop_calls <= self.window_attempts
             and self.pace_seconds > 0
             and self.probes >= 1
             and (self.reads_settings() or 0 < self.cooldown <= self.cooldown_cap)
@@ -130,6 +135,11 @@ class CircuitPolicy:
     def reads_settings(self) -> bool:
         """Whether a cool-down is read when used (a function), not fixed in the recipe."""
         return callable(self.cooldown) or callable(self.cooldown_cap)
+
+    @property
+    def stop_calls(self) -> int:
+        """The calls a share of failures must be counted over to stop the step."""
+        return self.window_attempts if self.stop_min_calls is None else self.stop_min_calls
 
     def cooldowns(self) -> tuple[float, float]:
         """The cool-down and its cap in seconds, as they read now."""

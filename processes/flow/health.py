@@ -43,13 +43,17 @@ class Health:
 
     def shows_outage(self, policy: CircuitPolicy) -> bool:
         """Evidence enough to stop the step, for at least the policy's `min_processes` processes:
-        the latest `stop_run` calls failed in a row, or `stop_share` of at least `min_calls`.
+        the latest `stop_run` calls failed in a row, or `stop_share` of at least `stop_calls` (a
+        full window by default).
 
         Fewer calls are no evidence, even if every one of them failed: at 30 % random failures
         a step's first five calls all fail for about one cold start in 400 (0.3^5), and that
-        opened a circuit on the soak's noise; ten in a row is 0.3^10, about one in 170,000."""
+        opened a circuit on the soak's noise; ten in a row is 0.3^10, about one in 170,000. A
+        share needs a full window for the same reason: 8 of 10 fail at that noise about once in
+        600 windows (the soak's refunds, a step with little traffic, met it), 16 of 20 about
+        once in 200,000."""
         in_a_row = self.failed_in_a_row >= policy.stop_run
-        nearly_all = self.calls >= policy.min_calls and self.failed_share >= policy.stop_share
+        nearly_all = self.calls >= policy.stop_calls and self.failed_share >= policy.stop_share
         return self.failing >= policy.min_processes and (in_a_row or nearly_all)
 
     def all_failed(self, *, processes: int) -> bool:

@@ -39,7 +39,9 @@ def test_a_step_is_slowed_in_proportion_to_its_failed_calls(health, admitted):
         (seen(20, 20, 4, 4), False),  # everything fails, but for four processes only
         (seen(20, 12, 12, 6, in_a_row=10), True),  # the latest ten in a row: an outage begins
         (seen(20, 12, 12, 6, in_a_row=9), False),
-        (seen(10, 8, 8, 5), True),  # 80 % of enough calls
+        (seen(10, 8, 8, 5), False),  # 80 % of ten calls: at 30 % noise, once in 600 windows
+        (seen(19, 16, 12, 8), False),  # a window not yet full
+        (seen(20, 16, 12, 8), True),  # 80 % of a full window
         (seen(5, 5, 5, 5, in_a_row=5), False),  # a step's first five calls all failed: no evidence yet
         (seen(6, 5, 6, 5), False),  # five of its first six: one answer says the service is there
         (seen(9, 8, 8, 7), False),
@@ -50,11 +52,11 @@ def test_only_nearly_all_calls_failing_for_many_processes_shows_an_outage(health
 
 
 def test_fewer_calls_than_the_evidence_asks_for_are_no_outage_even_if_all_failed():
-    """On fewer than `min_calls` calls, and fewer than `stop_run` in a row, nothing stops the
+    """On fewer than `stop_min_calls` calls, and fewer than `stop_run` in a row, nothing stops the
     step, however many processes saw them fail: at 30 % random failures a step's first five
     calls all fail for about one cold start in 400 (the soak's flake), its first ten for about
     one in 170,000. Ten in a row, from five processes, stop it."""
-    assert (POLICY.min_calls, POLICY.stop_run, POLICY.min_processes) == (10, 10, 5)
+    assert (POLICY.stop_calls, POLICY.stop_run, POLICY.min_processes) == (20, 10, 5)
     for calls in range(POLICY.min_processes, POLICY.min_calls):
         assert not seen(calls, calls, 5, 5, in_a_row=calls).shows_outage(POLICY), calls
         assert not seen(calls, calls, calls, calls, in_a_row=calls).shows_outage(POLICY), calls
@@ -87,6 +89,8 @@ def test_the_summary_says_what_the_decision_read():
         {"pace_seconds": 0},
         {"min_calls": 0},
         {"min_calls": 21},  # more than the window holds: never slowed
+        {"stop_min_calls": 9},  # stopped on fewer calls than it takes to be slowed
+        {"stop_min_calls": 21},  # more than the window holds: never stopped by a share
         {"cooldown": 0},
         {"cooldown": 60, "cooldown_cap": 10},  # a cap shorter than the first cool-down
     ],
