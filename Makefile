@@ -62,7 +62,7 @@ chromium:
 
 # Four processes (pytest-xdist) on two cores: the soaks, the infra soak and the other tests
 # that start clusters mostly wait on their workers; they run in a group each beside the rest
-# (tests/conftest.py). Three took 10-11 minutes where four take 9.
+# (tests/conftest.py). Three took 10-11 minutes where four take 8-9.
 PYTEST_ARGS ?= --numprocesses 4 --dist loadgroup
 test: venv chromium
 	@DATABASE_URL='$(TEST_DATABASE_URL)' $(PY) -m fulfillment.dbcheck
